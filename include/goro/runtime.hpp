@@ -1,0 +1,68 @@
+// goro/runtime.hpp: starting the runtime and asking it about itself.
+//
+// A goro program runs its concurrent part inside goro::run(). run() turns the
+// calling thread into the first worker (Go's m0), starts GOMAXPROCS-many
+// processors, runs `f` as the main goroutine, and returns when `f` returns.
+// Goroutines still alive at that point are abandoned, as when a Go program's
+// main returns: they never run again and their destructors do not run.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <type_traits>
+#include <utility>
+
+namespace goro {
+
+namespace detail {
+int run_main(std::function<int()> main_fn);
+}  // namespace detail
+
+// Runs `f` as the main goroutine of a fresh runtime and returns when it
+// returns. If `f` returns an int, run() returns it; otherwise run() returns 0.
+//
+// The number of processors is set_maxprocs()'s value if it was called, else
+// the GORO_MAXPROCS environment variable, else the number of CPUs.
+//
+// Contract: not reentrant; one run() at a time per process (a second
+// concurrent call throws std::logic_error). run() may be called again after
+// it returns. An exception escaping `f` (or any goroutine) is fatal: it
+// prints "panic: <what()>" with a traceback and exits with status 2.
+// Cost: starts worker threads (a few tens of microseconds).
+template <typename F>
+int run(F&& f) {
+  if constexpr (std::is_convertible_v<std::invoke_result_t<F&>, int>) {
+    return detail::run_main(std::function<int()>(std::forward<F>(f)));
+  } else {
+    return detail::run_main(
+        [fn = std::forward<F>(f)]() mutable -> int {
+          fn();
+          return 0;
+        });
+  }
+}
+
+// Sets the number of processors (Go's GOMAXPROCS) used by the next run(), and
+// returns the previous setting. n <= 0 only queries. While a runtime is
+// running the change takes effect at the next run().
+// Thread-safe. Cost: an atomic exchange.
+int set_maxprocs(int n);
+
+// The number of processors of the running runtime, or the value the next
+// run() will use. Thread-safe.
+int maxprocs();
+
+// Number of goroutines that exist now (Go's runtime.NumGoroutine), including
+// the main goroutine. Thread-safe; sums a per-processor counter, O(maxprocs).
+std::int64_t num_goroutine();
+
+// Lets other goroutines run (Go's runtime.Gosched). The caller goes to the
+// back of the global queue. Must be called from a goroutine; outside one it
+// calls std::this_thread::yield(). Cost: one context switch when others wait.
+void yield();
+
+// True while the calling code runs on a goroutine's stack.
+bool in_goroutine() noexcept;
+
+}  // namespace goro

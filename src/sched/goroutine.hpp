@@ -1,0 +1,84 @@
+// sched/goroutine.hpp: the goroutine record (Go's g).
+//
+// The record is placed at the very top of the goroutine's own stack slot,
+// followed (downwards) by the goroutine's function object and then its first
+// frame. An idle goroutine therefore costs one resident stack page for
+// record, closure and frames together, plus its share of the page table.
+//
+// Invariants
+//   * `status` changes only under the protocol in scheduler.cpp: a goroutine
+//     is kRunnable in exactly one run queue, kRunning on exactly one worker,
+//     kParked in no queue (some wait list or timer owns the right to ready
+//     it), kBlocking while in goro::blocking on a thread without processor.
+//   * `saved_sp` is meaningful only while the goroutine is not running.
+#pragma once
+
+#include "arch/context.hpp"
+#include "sched/park.hpp"
+#include "stack/stack.hpp"
+
+#include <goro/goroutine.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail {
+
+enum class GStatus : std::uint8_t {
+  kIdle,      // record constructed, not started
+  kRunnable,  // in a run queue
+  kRunning,   // on a worker
+  kParked,    // waiting for ready()
+  kBlocking,  // inside goro::blocking
+  kDead,      // exited; stack about to be released
+};
+
+struct Processor;
+
+struct alignas(64) Goroutine {
+  static constexpr std::uint32_t kMagic = 0x676f726fu;  // "goro"
+
+  // Hot: touched by every switch.
+  void* saved_sp = nullptr;
+  StackSpan stack;
+  std::atomic<GStatus> status{GStatus::kIdle};
+  WaitReason wait_reason = WaitReason::kNone;
+  bool is_main = false;
+  std::uint32_t magic = kMagic;
+  std::uint64_t id = 0;
+  Goroutine* sched_link = nullptr;  // run queue / free list link
+
+  // The function object (in the same slot, just below the record).
+  void* closure = nullptr;
+  const ClosureOps* closure_ops = nullptr;
+
+  // Shrink heuristics: when it was last switched in, the lowest stack
+  // pointer seen at a park, and the stack layer's hysteresis state.
+  std::int64_t run_start_tsc = 0;
+  ShrinkState shrink;
+
+  // Sanitizer fiber handles (null in plain builds).
+  void* tsan_fiber = nullptr;
+  const void* asan_fake_stack = nullptr;
+
+  // For reports: who created it and where.
+  void* creator_pc = nullptr;
+  std::uint64_t parent_id = 0;
+  char name[48] = {};
+
+  // Scratch for the parking protocol.
+  bool (*park_commit)(Goroutine*, void*) = nullptr;
+  void* park_arg = nullptr;
+  Waiter* waiting = nullptr;  // wait records of a select in progress
+  std::uint64_t park_ticket = 0;
+
+  std::byte* lowest_usable() const noexcept { return stack.base; }
+};
+
+// Where the record of a goroutine whose stack is `s` lives.
+inline Goroutine* goroutine_of_stack(const StackSpan& s) noexcept {
+  return reinterpret_cast<Goroutine*>(s.top - sizeof(Goroutine));
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,90 @@
+// sched/park.hpp: parking and readying goroutines (Go's gopark/goready), and
+// the pooled wait records every blocking primitive uses (Go's sudog).
+//
+// This is the interface sync/, chan/, time/ and netpoll/ build on.
+//
+// Invariants
+//   * A goroutine is parked by itself only. After it has switched off its
+//     stack, `commit` runs on the worker's system stack; only then may another
+//     thread ready it. This closes the lost-wakeup window without holding a
+//     lock across the switch: the caller keeps its wait-queue lock held when
+//     it calls park() and releases it inside `commit`.
+//   * Wait records never live on a goroutine's stack: they come from a
+//     per-processor cache backed by a global pool, so a parked goroutine's
+//     stack can be trimmed and a compact stack mode stays possible.
+#pragma once
+
+#include <cstdint>
+
+namespace goro::detail {
+
+struct Goroutine;
+
+// Why a goroutine is parked; shown in goroutine dumps as Go does
+// ("[chan receive]", "[sync.Mutex.Lock]", ...).
+enum class WaitReason : std::uint8_t {
+  kNone,
+  kSleep,
+  kMutex,
+  kCond,
+  kWaitGroup,
+  kOnce,
+  kChanSend,
+  kChanRecv,
+  kSelect,
+  kSelectNoCases,
+  kIoWait,
+  kBlocking,  // in goro::blocking, waiting for a processor
+  kSemaphore,
+  kPreempted,  // yielded
+};
+const char* wait_reason_string(WaitReason r) noexcept;
+
+// The goroutine running on this thread, or nullptr outside goroutines.
+// Not inlined, and re-read after every park: a goroutine may resume on
+// another thread (DESIGN.md, "Rules").
+[[gnu::noinline]] Goroutine* current_goroutine() noexcept;
+
+// Stops the current goroutine. Once it is off its stack, commit(g, arg) runs
+// on the system stack; if commit returns false the goroutine is made
+// runnable again at once (the wait was cancelled). Returns when some thread
+// calls ready(g). Must be called from a goroutine.
+void park(bool (*commit)(Goroutine* g, void* arg), void* arg, WaitReason why);
+
+// Makes a parked goroutine runnable (Go's goready). Callable from any
+// thread, also from inside a commit callback. The goroutine runs next on the
+// calling worker's processor (Go's runnext) when called from a worker.
+void ready(Goroutine* g) noexcept;
+
+// Go's semaphore-style handoff: ready `g` and immediately yield the caller's
+// processor to it (used by a mutex in starvation mode).
+void ready_and_yield(Goroutine* g) noexcept;
+
+// The id of a goroutine (for dumps and tests).
+std::uint64_t goroutine_id(const Goroutine* g) noexcept;
+
+// A wait record (Go's sudog). Fields are free for the owning primitive; the
+// pool resets none of them except `g` and the links.
+struct Waiter {
+  Goroutine* g = nullptr;
+  Waiter* next = nullptr;
+  Waiter* prev = nullptr;
+  void* elem = nullptr;        // value being sent or receive slot
+  void* channel = nullptr;     // owning object, for select bookkeeping
+  std::uint64_t ticket = 0;    // e.g. FIFO order, select case index
+  std::int64_t wait_start_ns = 0;
+  bool success = false;        // e.g. woken by a value, not a close
+  bool is_select = false;
+  Waiter* wait_link = nullptr; // a goroutine's list of waiters (select)
+};
+
+// Takes a wait record from the current processor's cache (refilled in
+// batches from a global pool). Never fails short of std::bad_alloc.
+// Cost: no lock when the cache has one.
+Waiter* acquire_waiter();
+void release_waiter(Waiter* w) noexcept;
+
+// Monotonic nanoseconds (CLOCK_MONOTONIC, the same clock as goro::clock).
+std::int64_t nanotime() noexcept;
+
+}  // namespace goro::detail

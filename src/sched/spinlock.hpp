@@ -1,0 +1,45 @@
+// sched/spinlock.hpp: a tiny lock for runtime-internal critical sections of
+// a few dozen instructions (wait queues, pools).
+//
+// It never waits for an event: holders only run bounded code and never park
+// while holding it. If the holder's thread was descheduled by the kernel, a
+// waiter yields its thread after a short spin instead of burning the core.
+#pragma once
+
+#include <atomic>
+#include <sched.h>
+
+namespace goro::detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+class SpinLock {
+ public:
+  void lock() noexcept {
+    for (int spins = 0;; ++spins) {
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+      while (locked_.load(std::memory_order_relaxed)) {
+        if (++spins < 64) {
+          cpu_relax();
+        } else {
+          sched_yield();
+        }
+      }
+    }
+  }
+  bool try_lock() noexcept {
+    return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
+  }
+  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> locked_{false};
+};
+
+}  // namespace goro::detail
