@@ -17,8 +17,8 @@ void sleep_until_ns(clock::time_point t);
 }  // namespace detail
 
 // Parks the calling goroutine until `t` (Go's time.Sleep(time.Until(t))).
-// Returns at once if `t` has passed (after letting others run, as Go does
-// for a zero duration it does not). Outside a goroutine it sleeps the thread.
+// Returns at once if `t` has passed, as Go's time.Sleep does for a duration
+// <= 0. Outside a goroutine it sleeps the thread.
 // Cost: a timer heap insertion, O(log timers on this processor).
 template <typename Clock, typename Duration>
 void sleep_until(const std::chrono::time_point<Clock, Duration>& t) {

@@ -15,6 +15,7 @@
 
 #include "arch/context.hpp"
 #include "sched/park.hpp"
+#include "sched/timers.hpp"
 #include "stack/stack.hpp"
 
 #include <goro/goroutine.hpp>
@@ -55,8 +56,12 @@ struct alignas(64) Goroutine {
 
   // Shrink heuristics: when it was last switched in, the lowest stack
   // pointer seen at a park, and the stack layer's hysteresis state.
-  std::int64_t run_start_tsc = 0;
+  std::uint64_t run_start_cycles = 0;
+  bool maybe_deep = false;  // ran long enough to have grown its stack
   ShrinkState shrink;
+
+  // The timer goro::sleep_for parks on (Go's g.timer).
+  Timer sleep_timer;
 
   // Sanitizer fiber handles (null in plain builds).
   void* tsan_fiber = nullptr;

@@ -1,0 +1,8 @@
+// goro/goro.hpp: everything in goro's public API.
+#pragma once
+
+#include <goro/blocking.hpp>
+#include <goro/goroutine.hpp>
+#include <goro/runtime.hpp>
+#include <goro/stack.hpp>
+#include <goro/time.hpp>

@@ -1,0 +1,13 @@
+// runtime/run.cpp: goro::run, where the layers meet.
+//
+// This is the one place above every layer: it installs the fatal-error
+// machinery of debug/ and then hands over to the scheduler.
+#include "sched/scheduler.hpp"
+
+#include <goro/runtime.hpp>
+
+namespace goro::detail {
+
+int run_main(std::function<int()> main_fn) { return run_scheduler(std::move(main_fn)); }
+
+}  // namespace goro::detail

@@ -1,0 +1,60 @@
+// sched/blocking.cpp: goro::blocking (Go's entersyscallblock/exitsyscall).
+//
+// Entering hands the processor off at once: to a worker if it has queued
+// goroutines or timers (so they keep running), else to the idle list where
+// ready() will find it. The goroutine then runs its call on this thread
+// with no processor. Leaving takes any idle processor; if none is free the
+// goroutine is queued globally and this thread goes idle, exactly like a
+// goroutine readied from outside.
+#include "sched/scheduler.hpp"
+
+#include <goro/blocking.hpp>
+
+#include <unistd.h>
+
+namespace goro::detail {
+
+bool enter_blocking() noexcept {
+  Worker* w = current_worker();
+  Goroutine* g = w != nullptr ? w->current : nullptr;
+  if (g == nullptr || w->p == nullptr) return false;
+  Processor* p = w->p;
+  g->status.store(GStatus::kBlocking, std::memory_order_relaxed);
+  g->wait_reason = WaitReason::kBlocking;
+  w->in_blocking = true;
+  bool has_work = !p->runq.empty() || !p->timers.empty() ||
+                  sched().runq_size.load(std::memory_order_acquire) > 0;
+  {
+    std::lock_guard lk(sched().lock);
+    release_p(w);
+    sched().n_blocking++;
+    if (!has_work) idle_p_put(p);
+  }
+  if (has_work) start_worker(p, false);
+  return true;
+}
+
+void exit_blocking() noexcept {
+  Worker* w = current_worker();
+  Goroutine* g = w->current;
+  Processor* p = nullptr;
+  {
+    std::lock_guard lk(sched().lock);
+    sched().n_blocking--;
+    p = idle_p_get();
+  }
+  w->in_blocking = false;
+  g->wait_reason = WaitReason::kNone;
+  if (sched().stopping.load(std::memory_order_acquire)) {
+    // The runtime ended while we were away; nothing may run any more.
+    for (;;) pause();
+  }
+  if (p != nullptr) {
+    acquire_p(w, p);
+    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    return;
+  }
+  switch_away(g, SwitchAction::kBlockingExit);
+}
+
+}  // namespace goro::detail

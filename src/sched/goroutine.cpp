@@ -1,0 +1,331 @@
+// sched/goroutine.cpp: a goroutine's life (Go's newproc, goexit) and the
+// calls a goroutine makes about itself (park, yield, system stack).
+//
+// Spawn: take a stack from the processor's cache, build the record and the
+// function object in its top page, lay out a fresh context below them and
+// put the goroutine in runnext, as Go does. Nothing here locks or calls the
+// kernel when the cache is warm.
+//
+// Exit: the goroutine destroys its function object, then switches away
+// asking its successor to free the stack (it cannot free the stack it runs
+// on). A goroutine that ran long enough to have grown its stack deep is
+// trimmed before its stack is pooled.
+//
+// Shrink at park: a goroutine that ran for more than kDeepRunCycles since it
+// was last switched in may have faulted in many stack pages; before it parks
+// it gives back what lies well below its stack pointer (it is the only user
+// of those pages, and it is not using them). Short runs cannot have faulted
+// in much, so the common park pays only a cycle-counter read.
+#include "sched/cpu.hpp"
+#include "sched/sanitizers.hpp"
+#include "sched/scheduler.hpp"
+
+#include <goro/goroutine.hpp>
+#include <goro/runtime.hpp>
+#include <goro/stack.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+#include <pthread.h>
+#include <stdexcept>
+#include <thread>
+
+namespace goro::detail {
+
+namespace {
+
+constexpr std::uint64_t kGoidBatch = 16;
+// About 30-100 us: at 1-2.5 us per page fault, a run shorter than this has
+// committed at most a few dozen stack pages.
+constexpr std::uint64_t kDeepRunCycles = 100000;
+constexpr int kWaiterCacheMax = 128;
+
+std::atomic<std::size_t> g_max_stack{kDefaultStackLimit};
+
+Goroutine* place_record(const StackSpan& span) noexcept {
+  Goroutine* g = goroutine_of_stack(span);
+  ::new (g) Goroutine;
+  g->stack = span;
+  return g;
+}
+
+void* closure_storage(Goroutine* g) noexcept {
+  auto* top = reinterpret_cast<std::byte*>(g);
+  return top - kInlineClosureBytes;
+}
+
+[[noreturn]] void goroutine_main(void*) {
+#if GORO_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+  Worker* w = current_worker();
+  Goroutine* self = w->current;
+  finish_switch(w);
+  self->closure_ops->invoke(self->closure);
+  self->closure_ops->destroy(self->closure);
+  switch_away(self, SwitchAction::kExit);
+  __builtin_unreachable();
+}
+
+void trim_if_deep(Goroutine* g, const void* sp) noexcept {
+  if (!g->maybe_deep) return;
+  g->maybe_deep = false;
+  stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
+}
+
+}  // namespace
+
+std::uint64_t next_goid(Processor* p) noexcept {
+  if (p == nullptr) return sched().goid_gen.fetch_add(1) + 1;
+  if (p->goid_next == p->goid_end) {
+    p->goid_next = sched().goid_gen.fetch_add(kGoidBatch) + 1;
+    p->goid_end = p->goid_next + kGoidBatch;
+  }
+  return p->goid_next++;
+}
+
+Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc) {
+  Scheduler& s = sched();
+  if (!s.running.load(std::memory_order_acquire)) {
+    throw std::logic_error("goro::go: no runtime is running (call it inside goro::run)");
+  }
+  std::size_t limit = normalize_stack_limit(opts.max_stack != 0 ? opts.max_stack : g_max_stack.load());
+  Worker* w = current_worker();
+  Processor* p = w != nullptr ? w->p : nullptr;
+  StackSpan span = stack_acquire(p != nullptr ? &p->stacks : nullptr, limit);
+  Goroutine* g = place_record(span);
+  Goroutine* parent = w != nullptr ? w->current : nullptr;
+  g->creator_pc = creator_pc;
+  g->parent_id = parent != nullptr ? parent->id : 0;
+  std::size_t n = std::min(opts.name.size(), sizeof g->name - 1);
+  std::memcpy(g->name, opts.name.data(), n);
+  g->name[n] = '\0';
+  if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
+  *storage = closure_storage(g);
+  return g;
+}
+
+std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
+  g->closure = closure_storage(g);
+  g->closure_ops = ops;
+  g->saved_sp = goro_make_context(g->closure, &goroutine_main);
+#if GORO_TSAN
+  g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  Worker* w = current_worker();
+  Processor* p = w != nullptr ? w->p : nullptr;
+  g->id = next_goid(p);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  std::uint64_t id = g->id;
+  if (p != nullptr) {
+    p->goroutines.fetch_add(1, std::memory_order_relaxed);
+    runq_put(p, g, true);
+  } else {
+    sched().foreign_goroutines.fetch_add(1, std::memory_order_relaxed);
+    Goroutine* one[1] = {g};
+    global_runq_put_batch(one, 1);
+  }
+  wake_worker_if_needed();
+  return id;
+}
+
+void abandon_goroutine(Goroutine* g) noexcept {
+  Worker* w = current_worker();
+  Processor* p = w != nullptr ? w->p : nullptr;
+  g->magic = 0;
+  stack_release(p != nullptr ? &p->stacks : nullptr, g->stack);
+}
+
+void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
+  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+  g->magic = 0;
+#if GORO_TSAN
+  __tsan_destroy_fiber(g->tsan_fiber);
+  g->tsan_fiber = nullptr;
+#endif
+  p->goroutines.fetch_sub(1, std::memory_order_relaxed);
+  bool is_main = g->id == sched().main_goid;
+  g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
+  trim_if_deep(g, g->stack.top - kKeepTopBytes);
+  stack_release(&p->stacks, g->stack);
+  if (is_main) begin_shutdown();
+}
+
+// ---------------------------------------------------------------------------
+// Parking.
+
+void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) {
+  Goroutine* self = current_goroutine();
+  if (self->maybe_deep || cycle_now() - self->run_start_cycles > kDeepRunCycles) {
+    self->maybe_deep = true;
+    trim_if_deep(self, __builtin_frame_address(0));
+  }
+  self->park_commit = commit;
+  self->park_arg = arg;
+  self->wait_reason = why;
+  switch_away(self, SwitchAction::kPark);
+  self->wait_reason = WaitReason::kNone;
+}
+
+const char* wait_reason_string(WaitReason r) noexcept {
+  switch (r) {
+    case WaitReason::kNone: return "runnable";
+    case WaitReason::kSleep: return "sleep";
+    case WaitReason::kMutex: return "sync.Mutex.Lock";
+    case WaitReason::kCond: return "sync.Cond.Wait";
+    case WaitReason::kWaitGroup: return "sync.WaitGroup.Wait";
+    case WaitReason::kOnce: return "sync.Once.Do";
+    case WaitReason::kChanSend: return "chan send";
+    case WaitReason::kChanRecv: return "chan receive";
+    case WaitReason::kSelect: return "select";
+    case WaitReason::kSelectNoCases: return "select (no cases)";
+    case WaitReason::kIoWait: return "IO wait";
+    case WaitReason::kBlocking: return "syscall";
+    case WaitReason::kSemaphore: return "semacquire";
+    case WaitReason::kPreempted: return "preempted";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// Wait records (Go's sudog cache).
+
+namespace {
+SpinLock g_waiter_lock;
+Waiter* g_waiter_pool = nullptr;
+}  // namespace
+
+Waiter* acquire_waiter() {
+  Worker* w = current_worker();
+  Processor* p = w != nullptr ? w->p : nullptr;
+  if (p != nullptr && p->waiter_cache == nullptr) {
+    // Refill half the cache from the global pool.
+    std::lock_guard lk(g_waiter_lock);
+    while (p->waiter_count < kWaiterCacheMax / 2 && g_waiter_pool != nullptr) {
+      Waiter* x = g_waiter_pool;
+      g_waiter_pool = x->next;
+      x->next = p->waiter_cache;
+      p->waiter_cache = x;
+      p->waiter_count++;
+    }
+  }
+  Waiter* x = nullptr;
+  if (p != nullptr && p->waiter_cache != nullptr) {
+    x = p->waiter_cache;
+    p->waiter_cache = x->next;
+    p->waiter_count--;
+  } else if (p == nullptr) {
+    std::lock_guard lk(g_waiter_lock);
+    if ((x = g_waiter_pool) != nullptr) g_waiter_pool = x->next;
+  }
+  if (x == nullptr) x = new Waiter;
+  *x = Waiter{};
+  return x;
+}
+
+void release_waiter(Waiter* x) noexcept {
+  Worker* w = current_worker();
+  Processor* p = w != nullptr ? w->p : nullptr;
+  if (p == nullptr) {
+    std::lock_guard lk(g_waiter_lock);
+    x->next = g_waiter_pool;
+    g_waiter_pool = x;
+    return;
+  }
+  x->next = p->waiter_cache;
+  p->waiter_cache = x;
+  if (++p->waiter_count > kWaiterCacheMax) {
+    // Move half to the global pool.
+    std::lock_guard lk(g_waiter_lock);
+    while (p->waiter_count > kWaiterCacheMax / 2) {
+      Waiter* y = p->waiter_cache;
+      p->waiter_cache = y->next;
+      p->waiter_count--;
+      y->next = g_waiter_pool;
+      g_waiter_pool = y;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The system stack.
+
+void call_on_system_stack(void (*fn)(void*), void* arg) {
+  Worker* w = current_worker();
+  Goroutine* self = w != nullptr ? w->current : nullptr;
+  if (self == nullptr) {
+    fn(arg);
+    return;
+  }
+  w->sys_fn = fn;
+  w->sys_arg = arg;
+  switch_away(self, SwitchAction::kSystemCall);
+}
+
+}  // namespace goro::detail
+
+// ---------------------------------------------------------------------------
+// Public API.
+
+namespace goro {
+
+std::size_t set_max_stack(std::size_t bytes) {
+  return detail::g_max_stack.exchange(detail::normalize_stack_limit(bytes));
+}
+
+std::size_t max_stack() { return detail::g_max_stack.load(); }
+
+std::int64_t num_goroutine() {
+  detail::Scheduler& s = detail::sched();
+  std::int64_t n = s.foreign_goroutines.load(std::memory_order_relaxed);
+  if (!s.running.load(std::memory_order_acquire)) return 0;
+  for (detail::Processor* p : s.allp) n += p->goroutines.load(std::memory_order_relaxed);
+  return n;
+}
+
+bool in_goroutine() noexcept { return detail::current_goroutine() != nullptr; }
+
+void yield() {
+  detail::Goroutine* self = detail::current_goroutine();
+  if (self == nullptr) {
+    std::this_thread::yield();
+    return;
+  }
+  detail::switch_away(self, detail::SwitchAction::kRequeue);
+}
+
+std::size_t stack_remaining() noexcept {
+  auto* sp = static_cast<std::byte*>(__builtin_frame_address(0));
+  if (detail::Goroutine* g = detail::current_goroutine()) {
+    return sp > g->stack.base ? static_cast<std::size_t>(sp - g->stack.base) : 0;
+  }
+  static thread_local std::byte* thread_stack_low = nullptr;
+  if (thread_stack_low == nullptr) {
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0) return 0;
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    pthread_attr_destroy(&attr);
+    // Leave the guard page out of what is left.
+    thread_stack_low = static_cast<std::byte*>(addr) + detail::kPageSize;
+  }
+  return sp > thread_stack_low ? static_cast<std::size_t>(sp - thread_stack_low) : 0;
+}
+
+namespace this_goroutine {
+
+std::uint64_t id() noexcept {
+  detail::Goroutine* g = detail::current_goroutine();
+  return g != nullptr ? g->id : 0;
+}
+
+std::string_view name() noexcept {
+  detail::Goroutine* g = detail::current_goroutine();
+  return g != nullptr ? std::string_view(g->name) : std::string_view();
+}
+
+}  // namespace this_goroutine
+
+}  // namespace goro

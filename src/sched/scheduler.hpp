@@ -1,0 +1,171 @@
+// sched/scheduler.hpp: workers, processors and the global scheduler state
+// (Go's M, P and sched).
+//
+// A Worker is an OS thread. To run goroutines it must hold a Processor,
+// which owns a local run queue, a timer heap and the per-processor caches
+// (stacks, wait records, goroutine ids). There are exactly maxprocs
+// processors; workers beyond that exist only while some are inside
+// goro::blocking or idle.
+//
+// Switching: goroutine to goroutine is direct (one context switch), through
+// the worker's scheduler context (g0, on the thread's own stack) only when
+// the local queue is empty or every 61st switch, when the global queue and
+// timers get their turn. Whatever the previous context asked for (park it,
+// requeue it, free its stack) is finished by the context that resumes, once
+// the previous one is off its stack: finish_switch().
+//
+// Idle workers: a worker that finds no work spins briefly stealing from the
+// others (at most half of the busy processors' worth of spinners), then
+// gives back its processor and sleeps on a futex. One sleeping worker holds
+// the earliest timer deadline. ready() wakes a spinner only when there is
+// work beyond runnext, so a sender and its receiver stay together.
+#pragma once
+
+#include "sched/futex.hpp"
+#include "sched/goroutine.hpp"
+#include "sched/runqueue.hpp"
+#include "sched/timers.hpp"
+#include "stack/stack.hpp"
+
+#include <atomic>
+#include <functional>
+#include <cstdint>
+#include <mutex>
+#include <pthread.h>
+#include <vector>
+
+namespace goro::detail {
+
+struct Worker;
+
+struct alignas(64) Processor {
+  int id = 0;
+  Worker* worker = nullptr;  // holder, null when idle
+  Processor* idle_link = nullptr;
+  RunQueue runq;
+  std::atomic<std::uint32_t> schedtick{0};
+  TimerHeap timers;
+  StackCache stacks;
+  // Wait records (Go's sudogcache).
+  Waiter* waiter_cache = nullptr;
+  int waiter_count = 0;
+  // Goroutine ids handed out in batches (Go's goidcache).
+  std::uint64_t goid_next = 0;
+  std::uint64_t goid_end = 0;
+  // Net goroutines started minus exited on this processor.
+  std::atomic<std::int64_t> goroutines{0};
+};
+
+// What the context that switched away asks its successor to finish.
+enum class SwitchAction : std::uint8_t {
+  kNone,
+  kPark,           // run the park commit, maybe ready again
+  kRequeue,        // yield: back of the local queue
+  kExit,           // free the goroutine's stack
+  kSystemCall,     // run sys_fn on g0, then resume the goroutine
+  kBlockingExit,   // no processor after blocking(): queue it globally
+};
+
+struct Worker {
+  int id = 0;
+  Processor* p = nullptr;
+  Processor* next_p = nullptr;  // handed over by start_worker
+  Goroutine* current = nullptr;
+  void* g0_sp = nullptr;
+  Note note;
+  Worker* idle_link = nullptr;
+  bool spinning = false;
+  bool idle = false;  // on the idle list
+  bool is_m0 = false;
+  bool in_blocking = false;
+  pthread_t thread{};
+
+  // Handed from the switching-away context to finish_switch().
+  Goroutine* prev = nullptr;
+  SwitchAction action = SwitchAction::kNone;
+  void (*sys_fn)(void*) = nullptr;
+  void* sys_arg = nullptr;
+
+  // Sanitizer bookkeeping of the thread's own stack (g0).
+  void* tsan_fiber = nullptr;
+  const void* asan_fake_stack = nullptr;
+  const void* stack_bottom = nullptr;
+  std::size_t stack_size = 0;
+};
+
+struct Scheduler {
+  std::mutex lock;  // Go's sched.lock: idle lists, global queue, workers
+
+  std::vector<Processor*> allp;
+  int nprocs = 0;
+  Processor* idle_p = nullptr;
+  std::atomic<int> n_idle_p{0};
+
+  std::vector<Worker*> allm;
+  Worker* idle_m = nullptr;
+  int n_idle_m = 0;
+  std::atomic<int> n_spinning{0};
+  int n_blocking = 0;  // workers inside blocking() without a processor
+
+  // Global run queue (Go's sched.runq), FIFO.
+  Goroutine* runq_head = nullptr;
+  Goroutine* runq_tail = nullptr;
+  std::atomic<int> runq_size{0};
+
+  // The one worker sleeping with a deadline, and that deadline.
+  Worker* timed_sleeper = nullptr;
+  std::atomic<std::int64_t> sleep_deadline{INT64_MAX};
+
+  std::atomic<bool> running{false};
+  std::uint64_t main_goid = 0;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> goid_gen{0};
+  std::atomic<std::int64_t> foreign_goroutines{0};
+  // Things outside the scheduler that will ready a goroutine (netpoll
+  // registrations, foreign threads): while > 0 there is no deadlock.
+  std::atomic<std::int64_t> external_waiters{0};
+  int exit_code = 0;
+};
+
+Scheduler& sched() noexcept;
+[[gnu::noinline]] Worker* current_worker() noexcept;
+
+// Internal entry points shared by the files of sched/.
+void set_current_worker(Worker* w) noexcept;
+void acquire_p(Worker* w, Processor* p) noexcept;
+void release_p(Worker* w) noexcept;
+// With sched().lock held.
+void idle_p_put(Processor* p) noexcept;
+Processor* idle_p_get() noexcept;
+void idle_m_remove(Worker* w) noexcept;
+Worker* idle_m_get() noexcept;
+// Hands p (or an idle processor when null) to an idle or new worker.
+void start_worker(Processor* p, bool spinning) noexcept;
+// Creates a worker thread that starts holding p (worker.cpp).
+void spawn_worker_thread(Processor* p, bool spinning) noexcept;
+Goroutine* find_runnable(Worker* w) noexcept;
+void schedule_loop(Worker* w) noexcept;
+void begin_shutdown() noexcept;
+// The body of goro::run (worker.cpp).
+int run_scheduler(std::function<int()> main_fn);
+void finish_switch(Worker* w) noexcept;
+void switch_away(Goroutine* self, SwitchAction action) noexcept;
+void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
+void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
+void wake_worker_if_needed() noexcept;
+void add_timer(Timer* t) noexcept;
+bool del_timer(Timer* t) noexcept;
+std::uint64_t next_goid(Processor* p) noexcept;
+void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
+[[noreturn]] void sched_fatal(const char* msg) noexcept;
+
+// Fatal reporting is owned by debug/; it registers a richer reporter here.
+using FatalReporter = void (*)(const char* msg);
+void set_fatal_reporter(FatalReporter r) noexcept;
+
+// Sanitizer-aware low-level switches.
+void switch_g_to_g(Goroutine* from, Goroutine* to, bool dying) noexcept;
+void switch_g_to_g0(Goroutine* from, Worker* w, bool dying) noexcept;
+void switch_g0_to_g(Worker* w, Goroutine* to) noexcept;
+
+}  // namespace goro::detail

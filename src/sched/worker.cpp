@@ -1,0 +1,240 @@
+// sched/worker.cpp: worker threads (Go's M) and the runtime's life cycle.
+//
+// run() makes the calling thread worker 0 (Go's m0) holding processor 0,
+// starts the main goroutine and enters the scheduler loop. Further workers
+// are created on demand, each on a pthread with an 8 MiB stack: that stack
+// is the worker's system stack (Go's g0), where the scheduler loop, timer
+// callbacks and goro::on_system_stack calls run.
+//
+// Shutdown: when the main goroutine exits, `stopping` is set and every idle
+// worker is woken; each worker leaves its loop the next time it reaches its
+// system stack, and worker 0 joins the others and frees the processors.
+// Goroutines still alive are abandoned (their stacks go back to the pool,
+// their function objects are not destroyed), as when a Go program's main
+// returns. Workers stuck inside goro::blocking are left behind: they park
+// forever when their call returns.
+#include "sched/scheduler.hpp"
+
+#include "sched/sanitizers.hpp"
+
+#include <goro/goroutine.hpp>
+#include <goro/runtime.hpp>
+
+#include <cstdlib>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+#include <unistd.h>
+
+namespace goro::detail {
+
+namespace {
+
+constexpr std::size_t kSystemStackBytes = 8 << 20;
+std::atomic<int> g_maxprocs_setting{0};
+
+int cpu_count() noexcept {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? static_cast<int>(n) : 1;
+}
+
+int resolve_maxprocs() noexcept {
+  int n = g_maxprocs_setting.load();
+  if (n > 0) return n;
+  if (const char* env = std::getenv("GORO_MAXPROCS")) {
+    char* end = nullptr;
+    long v = std::strtol(env, &end, 10);
+    if (end != env && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
+  }
+  return cpu_count();
+}
+
+// Records the thread's own stack for the sanitizers' fiber switches.
+void init_thread_context(Worker* w) noexcept {
+  set_current_worker(w);
+  install_signal_stack();
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    w->stack_bottom = addr;
+    w->stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+#if GORO_TSAN
+  w->tsan_fiber = __tsan_get_current_fiber();
+#endif
+}
+
+void* worker_main(void* arg) {
+  auto* w = static_cast<Worker*>(arg);
+  init_thread_context(w);
+  Processor* p = w->next_p;
+  w->next_p = nullptr;
+  acquire_p(w, p);
+  schedule_loop(w);
+  if (w->p != nullptr) release_p(w);
+  remove_signal_stack();
+  set_current_worker(nullptr);
+  return nullptr;
+}
+
+Processor* new_processor(int id) {
+  auto* p = new Processor;
+  p->id = id;
+  return p;
+}
+
+void start_processors(Scheduler& s, int n) {
+  s.nprocs = n;
+  s.allp.clear();
+  for (int i = 0; i < n; i++) s.allp.push_back(new_processor(i));
+  std::lock_guard lk(s.lock);
+  for (int i = n - 1; i >= 1; i--) idle_p_put(s.allp[i]);
+}
+
+void join_workers(Scheduler& s, Worker* m0) {
+  std::vector<Worker*> workers;
+  {
+    std::lock_guard lk(s.lock);
+    workers = s.allm;
+  }
+  for (Worker* w : workers) {
+    if (w == m0) continue;
+    if (w->in_blocking) {
+      pthread_detach(w->thread);  // left behind, see the file comment
+      continue;
+    }
+    pthread_join(w->thread, nullptr);
+    delete w;
+  }
+}
+
+// Gives back the stacks of goroutines that never finished.
+void release_abandoned_goroutines() {
+  std::vector<StackSpan> spans;
+  stack_for_each_live([](const StackSpan& s, void* ctx) { static_cast<std::vector<StackSpan>*>(ctx)->push_back(s); },
+                      &spans);
+  for (const StackSpan& span : spans) {
+    Goroutine* g = goroutine_of_stack(span);
+    if (g->magic != Goroutine::kMagic) continue;
+    GStatus st = g->status.load();
+    if (st == GStatus::kBlocking || st == GStatus::kRunning) continue;
+#if GORO_TSAN
+    if (g->tsan_fiber != nullptr) __tsan_destroy_fiber(g->tsan_fiber);
+#endif
+    g->magic = 0;
+    stack_release(nullptr, span);
+  }
+}
+
+void free_processors(Scheduler& s) {
+  for (Processor* p : s.allp) {
+    p->stacks.flush();
+    while (Waiter* w = p->waiter_cache) {
+      p->waiter_cache = w->next;
+      delete w;
+    }
+    delete p;
+  }
+  s.allp.clear();
+  s.idle_p = nullptr;
+  s.n_idle_p.store(0);
+  s.idle_m = nullptr;
+  s.n_idle_m = 0;
+  s.n_spinning.store(0);
+  s.n_blocking = 0;
+  s.runq_head = s.runq_tail = nullptr;
+  s.runq_size.store(0);
+  s.timed_sleeper = nullptr;
+  s.sleep_deadline.store(INT64_MAX);
+  s.allm.clear();
+}
+
+}  // namespace
+
+void spawn_worker_thread(Processor* p, bool spinning) noexcept {
+  Scheduler& s = sched();
+  auto* w = new Worker;
+  {
+    std::lock_guard lk(s.lock);
+    if (s.stopping.load()) {
+      idle_p_put(p);
+      if (spinning) s.n_spinning.fetch_sub(1);
+      delete w;
+      return;
+    }
+    w->id = static_cast<int>(s.allm.size());
+    s.allm.push_back(w);
+  }
+  w->next_p = p;
+  w->spinning = spinning;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kSystemStackBytes);
+  int err = pthread_create(&w->thread, &attr, worker_main, w);
+  pthread_attr_destroy(&attr);
+  if (err != 0) sched_fatal("runtime: failed to create new OS thread (pthread_create failed)");
+}
+
+void begin_shutdown() noexcept {
+  Scheduler& s = sched();
+  s.stopping.store(true, std::memory_order_release);
+  std::lock_guard lk(s.lock);
+  for (Worker* w = s.idle_m; w != nullptr; w = w->idle_link) w->note.wake();
+}
+
+int run_scheduler(std::function<int()> main_fn) {
+  Scheduler& s = sched();
+  bool expected = false;
+  if (!s.running.compare_exchange_strong(expected, true)) {
+    throw std::logic_error("goro::run: a runtime is already running in this process");
+  }
+  s.stopping.store(false);
+  s.exit_code = 0;
+  start_processors(s, resolve_maxprocs());
+  auto* m0 = new Worker;
+  m0->is_m0 = true;
+  s.allm.push_back(m0);
+  init_thread_context(m0);
+  acquire_p(m0, s.allp[0]);
+
+  s.main_goid = go(spawn_options{.name = "main"}, [&s, fn = std::move(main_fn)]() mutable { s.exit_code = fn(); });
+  schedule_loop(m0);
+
+  join_workers(s, m0);
+  release_abandoned_goroutines();
+  release_p(m0);
+  free_processors(s);
+  remove_signal_stack();
+  set_current_worker(nullptr);
+  delete m0;
+  int code = s.exit_code;
+  s.running.store(false);
+  return code;
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+int set_maxprocs(int n) {
+  int prev = detail::g_maxprocs_setting.load();
+  int shown = prev > 0 ? prev : detail::resolve_maxprocs();
+  if (n > 0) detail::g_maxprocs_setting.store(n);
+  return shown;
+}
+
+int maxprocs() {
+  detail::Scheduler& s = detail::sched();
+  if (s.running.load() && s.nprocs > 0) return s.nprocs;
+  return detail::resolve_maxprocs();
+}
+
+}  // namespace goro
