@@ -84,10 +84,11 @@ template <typename F>
 decltype(auto) on_system_stack(F&& f) {
   using R = std::invoke_result_t<F&>;
   struct Call {
-    F* fn;
+    std::remove_reference_t<F>* fn;
     std::exception_ptr error;
     std::conditional_t<std::is_void_v<R>, bool, std::optional<std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> result;
   } call{&f, nullptr, {}};
+  static_assert(!std::is_rvalue_reference_v<R>, "on_system_stack: f must not return an rvalue reference");
   detail::call_on_system_stack(
       [](void* p) {
         auto* c = static_cast<Call*>(p);

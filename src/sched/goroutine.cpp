@@ -11,12 +11,17 @@
 // on). A goroutine that ran long enough to have grown its stack deep is
 // trimmed before its stack is pooled.
 //
-// Shrink at park: a goroutine that ran for more than kDeepRunCycles since it
-// was last switched in may have faulted in many stack pages; before it parks
-// it gives back what lies well below its stack pointer (it is the only user
-// of those pages, and it is not using them). Short runs cannot have faulted
-// in much, so the common park pays only a cycle-counter read.
-#include "sched/cpu.hpp"
+// Shrink at park: a goroutine that ran a long time since it last parked
+// may have faulted in many stack pages (64 MB of recursion takes tens of
+// milliseconds of page faults). When it parks, or exits, after more than
+// kShrinkCheckNs of coarse clock time since its previous park, it gives back
+// what lies well below its stack pointer: it is the only user of those
+// pages, and it is not using them. A goroutine that parked long ago and ran
+// briefly is checked needlessly, but then a mincore per several
+// milliseconds costs nothing; every kShrinkCheckParks-th park is checked as
+// well, for goroutines that grow a little on each of many short runs. The
+// common park pays one read of the coarse clock (a few nanoseconds; reading
+// the cycle counter costs 20 ns on the virtual machines we measured).
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
 
@@ -26,6 +31,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <new>
 #include <pthread.h>
 #include <stdexcept>
@@ -36,9 +42,8 @@ namespace goro::detail {
 namespace {
 
 constexpr std::uint64_t kGoidBatch = 16;
-// About 30-100 us: at 1-2.5 us per page fault, a run shorter than this has
-// committed at most a few dozen stack pages.
-constexpr std::uint64_t kDeepRunCycles = 100000;
+constexpr std::int64_t kShrinkCheckNs = 8000000;
+constexpr std::uint32_t kShrinkCheckParks = 1024;
 constexpr int kWaiterCacheMax = 128;
 
 std::atomic<std::size_t> g_max_stack{kDefaultStackLimit};
@@ -68,10 +73,21 @@ void* closure_storage(Goroutine* g) noexcept {
   __builtin_unreachable();
 }
 
-void trim_if_deep(Goroutine* g, const void* sp) noexcept {
-  if (!g->maybe_deep) return;
-  g->maybe_deep = false;
-  stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
+std::int64_t coarse_nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// Gives back stack pages far below `sp` if the goroutine may have grown
+// since its last park (see the file comment).
+void shrink_if_grown(Goroutine* g, const void* sp) noexcept {
+  std::int64_t now = coarse_nanotime();
+  bool ran_long = now - g->last_park_coarse_ns >= kShrinkCheckNs;
+  g->last_park_coarse_ns = now;
+  if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
+    stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
+  }
 }
 
 }  // namespace
@@ -102,6 +118,7 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
   if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
+  g->last_park_coarse_ns = coarse_nanotime();
   *storage = closure_storage(g);
   return g;
 }
@@ -147,7 +164,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   p->goroutines.fetch_sub(1, std::memory_order_relaxed);
   bool is_main = g->id == sched().main_goid;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
-  trim_if_deep(g, g->stack.top - kKeepTopBytes);
+  shrink_if_grown(g, g->stack.top - kKeepTopBytes);
   stack_release(&p->stacks, g->stack);
   if (is_main) begin_shutdown();
 }
@@ -157,10 +174,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
 
 void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) {
   Goroutine* self = current_goroutine();
-  if (self->maybe_deep || cycle_now() - self->run_start_cycles > kDeepRunCycles) {
-    self->maybe_deep = true;
-    trim_if_deep(self, __builtin_frame_address(0));
-  }
+  shrink_if_grown(self, __builtin_frame_address(0));
   self->park_commit = commit;
   self->park_arg = arg;
   self->wait_reason = why;

@@ -54,10 +54,10 @@ struct alignas(64) Goroutine {
   void* closure = nullptr;
   const ClosureOps* closure_ops = nullptr;
 
-  // Shrink heuristics: when it was last switched in, the lowest stack
-  // pointer seen at a park, and the stack layer's hysteresis state.
-  std::uint64_t run_start_cycles = 0;
-  bool maybe_deep = false;  // ran long enough to have grown its stack
+  // Shrink heuristics (goroutine.cpp): coarse time of its last park or
+  // start, parks so far, and the stack layer's hysteresis state.
+  std::int64_t last_park_coarse_ns = 0;
+  std::uint32_t park_count = 0;
   ShrinkState shrink;
 
   // The timer goro::sleep_for parks on (Go's g.timer).

@@ -35,7 +35,9 @@ namespace goro::detail {
 namespace {
 
 Scheduler g_sched;
-thread_local Worker* tls_worker = nullptr;
+// initial-exec: the library is position independent, and the default
+// model for that would make every access a call to __tls_get_addr.
+thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<FatalReporter> g_fatal_reporter{nullptr};
 
 constexpr std::uint32_t kFairnessTick = 61;
@@ -522,7 +524,6 @@ namespace {
 void mark_running(Worker* w, Goroutine* g) noexcept {
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-  g->run_start_cycles = cycle_now();
 }
 
 }  // namespace
