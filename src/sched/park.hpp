@@ -76,6 +76,7 @@ struct Waiter {
   bool success = false;        // e.g. woken by a value, not a close
   bool is_select = false;
   Waiter* wait_link = nullptr; // a goroutine's list of waiters (select)
+  void* select = nullptr;      // shared state of the select it belongs to
 };
 
 // Takes a wait record from the current processor's cache (refilled in
