@@ -7,6 +7,7 @@
 #include <goro/mutex.hpp>
 #include <goro/once.hpp>
 #include <goro/runtime.hpp>
+#include <goro/segment.hpp>
 #include <goro/stack.hpp>
 #include <goro/time.hpp>
 #include <goro/wait_group.hpp>

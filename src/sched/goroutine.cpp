@@ -154,6 +154,8 @@ void abandon_goroutine(Goroutine* g) noexcept {
   stack_release(p != nullptr ? &p->stacks : nullptr, g->stack);
 }
 
+
+
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
   g->magic = 0;
@@ -165,6 +167,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   bool is_main = g->id == sched().main_goid;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
   shrink_if_grown(g, g->stack.top - kKeepTopBytes);
+  release_goroutine_segments(g);
   stack_release(&p->stacks, g->stack);
   if (is_main) begin_shutdown();
 }
@@ -313,6 +316,9 @@ std::size_t stack_remaining() noexcept {
   auto* sp = static_cast<std::byte*>(__builtin_frame_address(0));
   if (detail::Goroutine* g = detail::current_goroutine()) {
     return sp > g->stack.base ? static_cast<std::size_t>(sp - g->stack.base) : 0;
+  }
+  if (const std::byte* seg = detail::thread_segment_base()) {
+    return sp > seg ? static_cast<std::size_t>(sp - seg) : 0;
   }
   static thread_local std::byte* thread_stack_low = nullptr;
   if (thread_stack_low == nullptr) {

@@ -63,6 +63,13 @@ struct alignas(64) Goroutine {
   // The timer goro::sleep_for parks on (Go's g.timer).
   Timer sleep_timer;
 
+  // Stack segments (goro::grow_if_needed): while the goroutine runs on a
+  // segment, `stack` describes the segment and `segment_depth` > 0. One
+  // segment is kept after use, so a recursion that oscillates around a
+  // segment boundary does not take and return a segment on every call.
+  std::uint32_t segment_depth = 0;
+  StackSpan cached_segment;
+
   // Sanitizer fiber handles (null in plain builds).
   void* tsan_fiber = nullptr;
   const void* asan_fake_stack = nullptr;

@@ -146,6 +146,9 @@ void spawn_worker_thread(Processor* p, bool spinning) noexcept;
 Goroutine* find_runnable(Worker* w) noexcept;
 void schedule_loop(Worker* w) noexcept;
 void begin_shutdown() noexcept;
+// Stack segments (segment.cpp).
+const std::byte* thread_segment_base() noexcept;
+void release_goroutine_segments(Goroutine* g) noexcept;
 // The body of goro::run (worker.cpp).
 int run_scheduler(std::function<int()> main_fn);
 void finish_switch(Worker* w) noexcept;

@@ -130,6 +130,7 @@ void release_abandoned_goroutines() {
     if (g->tsan_fiber != nullptr) __tsan_destroy_fiber(g->tsan_fiber);
 #endif
     g->magic = 0;
+    release_goroutine_segments(g);
     stack_release(nullptr, span);
   }
 }
