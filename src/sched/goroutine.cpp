@@ -11,17 +11,18 @@
 // on). A goroutine that ran long enough to have grown its stack deep is
 // trimmed before its stack is pooled.
 //
-// Shrink at park: a goroutine that ran a long time since it last parked
+// Shrink at park: a goroutine that ran a long time since it was switched in
 // may have faulted in many stack pages (64 MB of recursion takes tens of
-// milliseconds of page faults). When it parks, or exits, after more than
-// kShrinkCheckNs of coarse clock time since its previous park, it gives back
+// milliseconds of page faults). When it parks, or exits, more than
+// kShrinkCheckNs of coarse clock time after its switch-in, it gives back
 // what lies well below its stack pointer: it is the only user of those
-// pages, and it is not using them. A goroutine that parked long ago and ran
-// briefly is checked needlessly, but then a mincore per several
-// milliseconds costs nothing; every kShrinkCheckParks-th park is checked as
-// well, for goroutines that grow a little on each of many short runs. The
-// common park pays one read of the coarse clock (a few nanoseconds; reading
-// the cycle counter costs 20 ns on the virtual machines we measured).
+// pages, and it is not using them. The switch-in stamp is the worker's
+// cached coarse time, refreshed at least every 61 switches, so it can be
+// stale and cause a needless check right after a long run, never a missed
+// one. Every kShrinkCheckParks-th park is checked as well, for goroutines
+// that grow a little on each of many short runs. The common park pays one
+// read of the coarse clock (7 ns here; the cycle counter costs 20 ns on the
+// virtual machines we measured, so it is not read per switch).
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
 
@@ -73,18 +74,10 @@ void* closure_storage(Goroutine* g) noexcept {
   __builtin_unreachable();
 }
 
-std::int64_t coarse_nanotime() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 // Gives back stack pages far below `sp` if the goroutine may have grown
 // since its last park (see the file comment).
 void shrink_if_grown(Goroutine* g, const void* sp) noexcept {
-  std::int64_t now = coarse_nanotime();
-  bool ran_long = now - g->last_park_coarse_ns >= kShrinkCheckNs;
-  g->last_park_coarse_ns = now;
+  bool ran_long = coarse_nanotime() - g->run_start_coarse_ns >= kShrinkCheckNs;
   if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
     stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
   }
@@ -118,7 +111,6 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
   if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
-  g->last_park_coarse_ns = coarse_nanotime();
   *storage = closure_storage(g);
   return g;
 }

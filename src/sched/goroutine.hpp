@@ -54,9 +54,9 @@ struct alignas(64) Goroutine {
   void* closure = nullptr;
   const ClosureOps* closure_ops = nullptr;
 
-  // Shrink heuristics (goroutine.cpp): coarse time of its last park or
-  // start, parks so far, and the stack layer's hysteresis state.
-  std::int64_t last_park_coarse_ns = 0;
+  // Shrink heuristics (goroutine.cpp): coarse time it was last switched
+  // in, parks so far, and the stack layer's hysteresis state.
+  std::int64_t run_start_coarse_ns = 0;
   std::uint32_t park_count = 0;
   ShrinkState shrink;
 

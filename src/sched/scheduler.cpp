@@ -23,6 +23,7 @@
 #include "sched/scheduler.hpp"
 
 #include "sched/cpu.hpp"
+#include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
 
 #include <cstdio>
@@ -39,6 +40,10 @@ Scheduler g_sched;
 // model for that would make every access a call to __tls_get_addr.
 thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<FatalReporter> g_fatal_reporter{nullptr};
+std::atomic<const Poller*> g_poller{nullptr};
+std::atomic<bool> g_poll_blocked{false};  // a worker waits inside poll()
+std::atomic<std::int64_t> g_last_poll_ns{0};
+constexpr std::int64_t kForcedPollNs = 10000000;  // Go's sysmon: 10 ms
 
 constexpr std::uint32_t kFairnessTick = 61;
 constexpr int kStealRounds = 4;
@@ -63,6 +68,12 @@ Goroutine* current_goroutine() noexcept {
   return w != nullptr ? w->current : nullptr;
 }
 
+std::int64_t coarse_nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 std::int64_t nanotime() noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -70,6 +81,22 @@ std::int64_t nanotime() noexcept {
 }
 
 void set_fatal_reporter(FatalReporter r) noexcept { g_fatal_reporter.store(r); }
+
+void register_poller(const Poller* poller) noexcept { g_poller.store(poller, std::memory_order_release); }
+
+void interrupt_poller() noexcept {
+  if (g_poll_blocked.load(std::memory_order_acquire)) g_poller.load(std::memory_order_acquire)->interrupt();
+}
+
+void io_waiter_parked() noexcept {
+  if (g_poll_blocked.load(std::memory_order_acquire)) return;
+  Worker* w = nullptr;
+  {
+    std::lock_guard lk(g_sched.lock);
+    w = g_sched.timed_sleeper != nullptr ? g_sched.timed_sleeper : g_sched.idle_m;
+  }
+  if (w != nullptr) w->note.wake();
+}
 
 void sched_fatal(const char* msg) noexcept {
   if (FatalReporter r = g_fatal_reporter.load()) r(msg);  // does not return
@@ -300,6 +327,10 @@ namespace {
 // Nudges a sleeping worker to re-read the earliest timer (Go's
 // wakeNetPoller): the timed sleeper if there is one, else any idle worker.
 void wake_timer_sleeper() noexcept {
+  if (g_poll_blocked.load(std::memory_order_acquire)) {
+    g_poller.load(std::memory_order_acquire)->interrupt();
+    return;
+  }
   Worker* w = nullptr;
   {
     std::lock_guard lk(g_sched.lock);
@@ -314,6 +345,8 @@ void check_deadlock_locked() noexcept {
   if (s.stopping.load(std::memory_order_acquire)) return;
   if (s.n_idle_m != static_cast<int>(s.allm.size())) return;
   if (s.n_blocking > 0 || s.external_waiters.load(std::memory_order_acquire) > 0) return;
+  const Poller* poller = g_poller.load(std::memory_order_acquire);
+  if (poller != nullptr && poller->has_waiters()) return;
   if (s.runq_size.load(std::memory_order_acquire) > 0 || earliest_timer() != 0) return;
   for (Processor* p : s.allp) {
     if (!p->runq.empty()) return;
@@ -433,7 +466,68 @@ bool any_local_work() noexcept {
   return false;
 }
 
-// Without a processor: take an idle one, or sleep until the earliest timer.
+// Makes goroutines returned by the poller runnable: on p's queue if the
+// caller holds one, else on the global queue; wakes helpers for the rest.
+void inject_list(Goroutine* list, Processor* p) noexcept {
+  int n = 0;
+  while (list != nullptr) {
+    Goroutine* g = list;
+    list = g->sched_link;
+    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+    if (p != nullptr) {
+      runq_put(p, g, false);
+    } else {
+      std::lock_guard lk(g_sched.lock);
+      global_put_locked(g);
+    }
+    n++;
+  }
+  for (int i = 0; i < n; i++) {
+    if (g_sched.n_idle_p.load(std::memory_order_acquire) == 0) break;
+    wake_worker_if_needed();
+  }
+}
+
+// Polls without blocking if I/O waiters exist and nobody else is polling.
+Goroutine* poll_ready(Processor* p) noexcept {
+  const Poller* poller = g_poller.load(std::memory_order_acquire);
+  if (poller == nullptr || !poller->has_waiters() || g_poll_blocked.load(std::memory_order_acquire)) {
+    return nullptr;
+  }
+  g_last_poll_ns.store(nanotime(), std::memory_order_relaxed);
+  Goroutine* list = poller->poll(0);
+  if (list == nullptr) return nullptr;
+  Goroutine* first = list;
+  inject_list(first->sched_link, p);
+  first->sched_link = nullptr;
+  return first;
+}
+
+// A worker without a processor waits for work: inside the poller if
+// goroutines wait for I/O and no other worker polls (it then also serves as
+// the timer sleeper), else on its futex.
+void idle_wait(Worker* w) noexcept {
+  const Poller* poller = g_poller.load(std::memory_order_acquire);
+  bool expected = false;
+  if (poller != nullptr && poller->has_waiters() &&
+      g_poll_blocked.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    std::int64_t deadline = earliest_timer();
+    Goroutine* list = poller->poll(deadline != 0 ? deadline : -1);
+    g_last_poll_ns.store(nanotime(), std::memory_order_relaxed);
+    g_poll_blocked.store(false, std::memory_order_release);
+    Processor* p;
+    {
+      std::lock_guard lk(g_sched.lock);
+      p = g_sched.stopping.load() ? nullptr : idle_p_get();
+    }
+    if (p != nullptr) acquire_p(w, p);
+    inject_list(list, p);
+    return;
+  }
+  stop_worker(w, earliest_timer());
+}
+
+// Without a processor: take an idle one, or wait for work.
 bool acquire_or_sleep(Worker* w) noexcept {
   Processor* p;
   {
@@ -444,7 +538,7 @@ bool acquire_or_sleep(Worker* w) noexcept {
     acquire_p(w, p);
     return true;
   }
-  stop_worker(w, earliest_timer());
+  idle_wait(w);
   return w->p != nullptr;
 }
 
@@ -480,7 +574,7 @@ void release_and_sleep(Worker* w) noexcept {
     acquire_or_sleep(w);
     return;
   }
-  stop_worker(w, deadline);
+  idle_wait(w);
 }
 
 }  // namespace
@@ -501,9 +595,14 @@ Goroutine* find_runnable(Worker* w) noexcept {
     }
     if (p->schedtick.load(std::memory_order_relaxed) % kFairnessTick == 0) {
       if (Goroutine* g = global_get(p, 1)) return g;
+      // Busy workers must not starve I/O: poll if nobody did for 10 ms.
+      if (nanotime() - g_last_poll_ns.load(std::memory_order_relaxed) > kForcedPollNs) {
+        if (Goroutine* g = poll_ready(p)) return g;
+      }
     }
     if (Goroutine* g = p->runq.pop()) return g;
     if (Goroutine* g = global_get(p, 0)) return g;
+    if (Goroutine* g = poll_ready(p)) return g;
     int busy = s.nprocs - s.n_idle_p.load(std::memory_order_acquire);
     if (w->spinning || 2 * s.n_spinning.load(std::memory_order_acquire) < busy) {
       if (!w->spinning) {
@@ -524,6 +623,7 @@ namespace {
 void mark_running(Worker* w, Goroutine* g) noexcept {
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+  g->run_start_coarse_ns = w->coarse_now;
 }
 
 }  // namespace
@@ -531,6 +631,7 @@ void mark_running(Worker* w, Goroutine* g) noexcept {
 // Runs g on w until some context switches back to w's system stack.
 void execute(Worker* w, Goroutine* g, bool count_tick) noexcept {
   reset_spinning(w);
+  w->coarse_now = coarse_nanotime();
   if (count_tick) w->p->schedtick.fetch_add(1, std::memory_order_relaxed);
   mark_running(w, g);
   switch_g0_to_g(w, g);

@@ -79,6 +79,9 @@ struct Worker {
   bool is_m0 = false;
   bool in_blocking = false;
   pthread_t thread{};
+  // CLOCK_MONOTONIC_COARSE, refreshed each time the worker passes through
+  // its scheduler loop (at least every 61 switches); stamps switch-ins.
+  std::int64_t coarse_now = 0;
 
   // Handed from the switching-away context to finish_switch().
   Goroutine* prev = nullptr;
@@ -161,6 +164,7 @@ bool del_timer(Timer* t) noexcept;
 std::uint64_t next_goid(Processor* p) noexcept;
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
 [[noreturn]] void sched_fatal(const char* msg) noexcept;
+std::int64_t coarse_nanotime() noexcept;
 
 // Fatal reporting is owned by debug/; it registers a richer reporter here.
 using FatalReporter = void (*)(const char* msg);

@@ -15,6 +15,7 @@
 // forever when their call returns.
 #include "sched/scheduler.hpp"
 
+#include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
 
 #include <goro/goroutine.hpp>
@@ -187,6 +188,7 @@ void spawn_worker_thread(Processor* p, bool spinning) noexcept {
 void begin_shutdown() noexcept {
   Scheduler& s = sched();
   s.stopping.store(true, std::memory_order_release);
+  interrupt_poller();
   std::lock_guard lk(s.lock);
   for (Worker* w = s.idle_m; w != nullptr; w = w->idle_link) w->note.wake();
 }

@@ -1,0 +1,67 @@
+// netpoll/netpoll.hpp: parking goroutines on file descriptors (Go's
+// runtime/netpoll.go and internal/poll, on epoll).
+//
+// Every descriptor is registered once, edge-triggered, for both directions.
+// A PollDesc holds one wait slot per direction (Go's rg/wg): empty, "ready"
+// (an edge arrived while nobody waited), "wait" (a goroutine is about to
+// park) or the parked goroutine itself. A goroutine that gets EAGAIN calls
+// poll_wait(); the epoll loop (run by an idle worker through the scheduler's
+// Poller hook) or a deadline timer or poll_close() readies it.
+//
+// Deadlines follow Go: an absolute time per direction; once passed, the
+// blocked call and every later call fail with kTimeout until the deadline is
+// moved; expiry does not close the descriptor. Closing wakes both
+// directions with kClosing.
+//
+// PollDescs are pooled and never freed (a stale epoll event may still name
+// one after close); each carries a sequence number that is bumped on close
+// and on every deadline change, so stale events and timers are ignored.
+#pragma once
+
+#include <cstdint>
+
+namespace goro::detail {
+
+struct PollDesc;
+
+enum class PollMode : std::uint8_t { kRead, kWrite };
+
+enum class PollResult : std::uint8_t {
+  kReady,    // the descriptor may be ready: retry the operation
+  kTimeout,  // the direction's deadline has passed
+  kClosing,  // poll_close was called
+};
+
+// Registers a non-blocking descriptor (the caller sets O_NONBLOCK). Returns
+// nullptr and sets errno if epoll refuses it (e.g. a regular file: EPERM).
+// Thread-safe. Cost: one epoll_ctl.
+PollDesc* poll_open(int fd) noexcept;
+
+// Marks the descriptor closing and wakes its waiters with kClosing. The
+// caller closes the fd afterwards (never before: the fd number could be
+// reused by another thread). Thread-safe; idempotent.
+void poll_unblock(PollDesc* pd) noexcept;
+
+// Deregisters and returns the PollDesc to the pool. Call after
+// poll_unblock and after every goroutine that used it has returned from
+// poll_wait (the owner's reference count, e.g. a net connection's).
+void poll_close(PollDesc* pd) noexcept;
+
+// Parks the calling goroutine until the direction may be ready, its deadline
+// passes or the descriptor is closing. Outside a goroutine it waits with
+// poll(2). Call it only after the operation returned EAGAIN: readiness is
+// edge-triggered.
+PollResult poll_wait(PollDesc* pd, PollMode mode) noexcept;
+
+// Checks the direction without parking: kTimeout/kClosing if it has failed,
+// else kReady. Cheap (atomics only).
+PollResult poll_check(PollDesc* pd, PollMode mode) noexcept;
+
+// Sets the absolute CLOCK_MONOTONIC deadline of a direction (0: none). A
+// deadline in the past fails waiters and later calls at once.
+void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) noexcept;
+
+// The descriptor of a PollDesc.
+int poll_fd(const PollDesc* pd) noexcept;
+
+}  // namespace goro::detail
