@@ -108,7 +108,7 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   g->creator_pc = creator_pc;
   g->parent_id = parent != nullptr ? parent->id : 0;
   std::size_t n = std::min(opts.name.size(), sizeof g->name - 1);
-  std::memcpy(g->name, opts.name.data(), n);
+  if (n > 0) std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
   if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
   *storage = closure_storage(g);
@@ -156,7 +156,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   g->tsan_fiber = nullptr;
 #endif
   p->goroutines.fetch_sub(1, std::memory_order_relaxed);
-  bool is_main = g->id == sched().main_goid;
+  bool is_main = g->is_main;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
   shrink_if_grown(g, g->stack.top - kKeepTopBytes);
   release_goroutine_segments(g);
@@ -207,6 +207,13 @@ Waiter* g_waiter_pool = nullptr;
 
 Waiter* acquire_waiter() {
   Worker* w = current_worker();
+  Goroutine* g = w != nullptr ? w->current : nullptr;
+  if (g != nullptr && !g->own_waiter_busy) {
+    g->own_waiter_busy = true;
+    g->own_waiter = Waiter{};
+    g->own_waiter.embedded_in = g;
+    return &g->own_waiter;
+  }
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p != nullptr && p->waiter_cache == nullptr) {
     // Refill half the cache from the global pool.
@@ -234,6 +241,10 @@ Waiter* acquire_waiter() {
 }
 
 void release_waiter(Waiter* x) noexcept {
+  if (Goroutine* owner = x->embedded_in) {
+    owner->own_waiter_busy = false;
+    return;
+  }
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p == nullptr) {

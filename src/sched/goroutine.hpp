@@ -72,12 +72,17 @@ struct alignas(64) Goroutine {
 
   // Sanitizer fiber handles (null in plain builds).
   void* tsan_fiber = nullptr;
-  const void* asan_fake_stack = nullptr;
+  void* asan_fake_stack = nullptr;
 
   // For reports: who created it and where.
   void* creator_pc = nullptr;
   std::uint64_t parent_id = 0;
   char name[48] = {};
+
+  // The wait record acquire_waiter hands out first (in the record's page,
+  // which is resident anyway).
+  Waiter own_waiter;
+  bool own_waiter_busy = false;
 
   // Scratch for the parking protocol.
   bool (*park_commit)(Goroutine*, void*) = nullptr;

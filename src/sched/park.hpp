@@ -57,7 +57,8 @@ void park(bool (*commit)(Goroutine* g, void* arg), void* arg, WaitReason why);
 void ready(Goroutine* g) noexcept;
 
 // Go's semaphore-style handoff: ready `g` and immediately yield the caller's
-// processor to it (used by a mutex in starvation mode).
+// processor to it (used by a mutex in starvation mode). Outside a goroutine,
+// or inside goro::blocking, it is ready(g).
 void ready_and_yield(Goroutine* g) noexcept;
 
 // The id of a goroutine (for dumps and tests).
@@ -77,13 +78,22 @@ struct Waiter {
   bool is_select = false;
   Waiter* wait_link = nullptr; // a goroutine's list of waiters (select)
   void* select = nullptr;      // shared state of the select it belongs to
+  Goroutine* embedded_in = nullptr;  // set on a goroutine's own record
 };
 
-// Takes a wait record from the current processor's cache (refilled in
-// batches from a global pool). Never fails short of std::bad_alloc.
-// Cost: no lock when the cache has one.
+// Takes a wait record: the calling goroutine's own (kept in its record, so
+// a goroutine parked on one primitive costs no heap memory), else one from
+// the current processor's cache (refilled in batches from a global pool).
+// Never fails short of std::bad_alloc. Cost: no lock in the common cases.
 Waiter* acquire_waiter();
 void release_waiter(Waiter* w) noexcept;
+
+// Brackets a time during which something outside the scheduler (a plain
+// thread, a C library callback) will ready a parked goroutine, so the
+// deadlock detector does not declare "all goroutines are asleep".
+// Thread-safe; calls must balance. Cost: an atomic add.
+void external_wait_begin() noexcept;
+void external_wait_end() noexcept;
 
 // Monotonic nanoseconds (CLOCK_MONOTONIC, the same clock as goro::clock).
 std::int64_t nanotime() noexcept;

@@ -731,11 +731,15 @@ void ready(Goroutine* g) noexcept {
 
 void ready_and_yield(Goroutine* g) noexcept {
   ready(g);
-  Goroutine* self = current_goroutine();
-  if (self != nullptr) switch_away(self, SwitchAction::kRequeue);
+  Worker* w = current_worker();
+  Goroutine* self = w != nullptr ? w->current : nullptr;
+  if (self != nullptr && w->p != nullptr) switch_away(self, SwitchAction::kRequeue);
 }
 
 std::uint64_t goroutine_id(const Goroutine* g) noexcept { return g->id; }
+
+void external_wait_begin() noexcept { g_sched.external_waiters.fetch_add(1, std::memory_order_acq_rel); }
+void external_wait_end() noexcept { g_sched.external_waiters.fetch_sub(1, std::memory_order_acq_rel); }
 
 // ---------------------------------------------------------------------------
 // Timers.

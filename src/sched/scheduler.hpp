@@ -91,7 +91,7 @@ struct Worker {
 
   // Sanitizer bookkeeping of the thread's own stack (g0).
   void* tsan_fiber = nullptr;
-  const void* asan_fake_stack = nullptr;
+  void* asan_fake_stack = nullptr;
   const void* stack_bottom = nullptr;
   std::size_t stack_size = 0;
 };
@@ -120,7 +120,6 @@ struct Scheduler {
   std::atomic<std::int64_t> sleep_deadline{INT64_MAX};
 
   std::atomic<bool> running{false};
-  std::uint64_t main_goid = 0;
   std::atomic<bool> stopping{false};
   std::atomic<std::uint64_t> goid_gen{0};
   std::atomic<std::int64_t> foreign_goroutines{0};

@@ -76,7 +76,7 @@ void run_on(const StackSpan& seg, SegmentCall& call) noexcept {
   std::memset(record, 0, sizeof(Goroutine));
   void* sp = goro_make_context(record, &segment_entry);
 #if GORO_ASAN
-  const void* fake = nullptr;
+  void* fake = nullptr;
   __sanitizer_start_switch_fiber(&fake, seg.base, seg.limit());
 #endif
   goro_switch_context(&call.caller_sp, sp, &call);

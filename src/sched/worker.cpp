@@ -159,6 +159,17 @@ void free_processors(Scheduler& s) {
   s.allm.clear();
 }
 
+// Like go(), but flags the goroutine as main before anyone can run it.
+template <typename F>
+void start_main_goroutine(F&& fn) {
+  void* storage = nullptr;
+  Goroutine* g = new_goroutine(spawn_options{.name = "main"}, &storage, __builtin_return_address(0));
+  g->is_main = true;
+  static_assert(sizeof(F) <= kInlineClosureBytes);
+  ::new (storage) F(std::move(fn));
+  start_goroutine(g, &InlineClosure<F>::ops);
+}
+
 }  // namespace
 
 void spawn_worker_thread(Processor* p, bool spinning) noexcept {
@@ -208,7 +219,7 @@ int run_scheduler(std::function<int()> main_fn) {
   init_thread_context(m0);
   acquire_p(m0, s.allp[0]);
 
-  s.main_goid = go(spawn_options{.name = "main"}, [&s, fn = std::move(main_fn)]() mutable { s.exit_code = fn(); });
+  start_main_goroutine([&s, fn = std::move(main_fn)]() mutable { s.exit_code = fn(); });
   schedule_loop(m0);
 
   join_workers(s, m0);
