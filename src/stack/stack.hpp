@@ -19,6 +19,9 @@
 //     (no lock, no syscall), overflow to a bounded global pool (one lock),
 //     and are trimmed there to a small resident top. Past the pool's bound the
 //     pages go back to the kernel (MADV_DONTNEED); the slot stays reserved.
+//     Trimming happens only when stacks move from a cache to the pool, so
+//     spawn+join through one processor's cache makes no syscall (details and
+//     bounds in pool.cpp; slots over 2 MiB are trimmed at every release).
 //   * Accounting is by resident pages (mincore), never reserved bytes.
 //
 // Invariants
@@ -53,6 +56,7 @@ struct StackSpan {
   std::byte* top = nullptr;
   std::size_t guard = 0;
   std::uint32_t size_class = 0;  // index into the size-class table
+  std::uint32_t arena = 0;       // which arena it was carved from (stack layer only)
 
   std::size_t limit() const noexcept { return static_cast<std::size_t>(top - base); }
   bool contains(const void* p) const noexcept {
@@ -84,13 +88,16 @@ class StackCache {
   void flush() noexcept;
 
  private:
-  friend StackSpan stack_acquire(StackCache*, std::size_t);
-  friend void stack_release(StackCache*, StackSpan) noexcept;
-  static constexpr int kClasses = 4;      // classes cached per processor
-  static constexpr int kPerClass = 32;    // stacks cached per class
+  friend struct StackCacheAccess;       // stack/pool.cpp
+  static constexpr int kClasses = 4;    // distinct limits cached per processor
+  static constexpr int kPerClass = 32;  // stacks cached per limit, at most
+  // One bin per stack limit (stacks of one size class but different limits
+  // have different guards, so they are not interchangeable without a
+  // syscall). A bin with count 0 may be taken over by another limit.
   struct Bin {
-    std::uint32_t size_class = UINT32_MAX;
+    std::size_t limit = 0;
     int count = 0;
+    int capacity = 0;  // kPerClass, fewer for big slots
     StackSpan stacks[kPerClass];
   };
   Bin bins_[kClasses];
@@ -106,7 +113,10 @@ class StackCache {
 StackSpan stack_acquire(StackCache* cache, std::size_t limit);
 
 // Gives a stack back once its goroutine has exited (it must not be running
-// on it). Cost: cache has room: no lock, no syscall.
+// on it). Cost: cache has room: no lock, no syscall (slots over 2 MiB, i.e.
+// limits over 2 MiB - 16 KiB, are first trimmed to their top: one mincore
+// per 8 MiB they used, and a madvise if they grew). A full cache moves half
+// its stacks to the global pool, trimming each (two syscalls a stack).
 void stack_release(StackCache* cache, StackSpan s) noexcept;
 
 // Commits the top `bytes` of `s` now (MADV_POPULATE_WRITE, or touching).
@@ -116,15 +126,23 @@ void stack_commit(const StackSpan& s, std::size_t bytes) noexcept;
 // Per-goroutine memory of past shrinks, for hysteresis.
 struct ShrinkState {
   std::int64_t last_shrink_ns = 0;   // CLOCK_MONOTONIC of the last shrink
+  std::int64_t last_check_ns = 0;    // ... of the last look (mincore), shrunk or not
   std::uint32_t recent_shrinks = 0;  // shrinks in quick succession
 };
 
 // Called for a parked goroutine (never the running one) whose saved stack
-// pointer is `sp`. If the pages resident below sp far exceed what it uses,
-// gives back those below sp minus a margin, unless the goroutine was shrunk
-// very recently (hysteresis: a goroutine that recurses deeply in a loop
-// must not fault the same pages in and out). Returns bytes given back.
-// Cost: one mincore over the stack, plus one madvise when it shrinks.
+// pointer is `sp`. If more than 16 KiB are resident below sp minus an 8 KiB
+// margin, gives them back, unless the goroutine was shrunk very recently
+// (hysteresis: a goroutine that recurses deeply in a loop must not fault the
+// same pages in and out; the window starts at 10 ms and doubles, up to
+// 320 ms, while shrinks keep coming less than a second apart). It also looks
+// at most once per 10 ms per goroutine (st.last_check_ns), so calling it at
+// every park costs a syscall only now and then; set last_check_ns to the
+// spawn time to leave goroutines younger than 10 ms alone. Returns bytes
+// given back (0 when skipped).
+// Cost: mincore from sp down to the deepest resident page (one call per
+// 8 MiB, 1-3 us for a default stack), plus one madvise when it shrinks
+// (0.1-0.5 us a page). Uses < 4 KiB of stack.
 std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState& st,
                                 std::int64_t now_ns) noexcept;
 
@@ -143,7 +161,17 @@ void stack_for_each_live(void (*fn)(const StackSpan&, void*), void* ctx);
 // sized from sysconf(_SC_SIGSTKSZ) with a generous floor and its own guard
 // page, so the overflow handler can run when a goroutine stack is exhausted.
 // Idempotent per thread; released by remove_signal_stack or at thread exit.
+// Throws std::system_error if the stack cannot be mapped or installed.
+// Restores the thread's previous alternate stack (e.g. a sanitizer's) on
+// removal.
 void install_signal_stack();
 void remove_signal_stack() noexcept;
+
+// Testing and diagnostics. Guards of arenas made from now on use
+// mprotect(PROT_NONE), as on kernels without MADV_GUARD_INSTALL (also set by
+// the environment variable GORO_FORCE_MPROTECT_GUARD=1, read once).
+void stack_force_mprotect_guards(bool on) noexcept;
+// True if new arenas get their guards from MADV_GUARD_INSTALL.
+bool stack_guards_use_madvise() noexcept;
 
 }  // namespace goro::detail

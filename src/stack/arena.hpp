@@ -1,0 +1,137 @@
+// stack/arena.hpp: internals of the stack layer shared by its .cpp files:
+// size classes, the arena registry, per-slot state, guards and residency.
+// Nothing outside src/stack includes this.
+//
+// An arena is one mmap'd range cut into equal slots of one size class. The
+// registry of arenas only grows (arenas are never unmapped), so any address
+// that was once a slot stays one, and a signal handler can walk the registry
+// without locks: an arena's fields are written before the release store that
+// publishes the new arena count, and never change afterwards. What does
+// change, a slot's state and guard size, is one atomic word per slot.
+#pragma once
+
+#include "stack/stack.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace goro::detail::stack_internal {
+
+inline constexpr std::size_t kKiB = 1024;
+inline constexpr std::size_t kMiB = 1024 * kKiB;
+inline constexpr std::size_t kMinSlot = 64 * kKiB;
+// The reach of one page-table page: slots up to this size are powers of two
+// (so they never straddle one), bigger ones are multiples of it.
+inline constexpr std::size_t kHugeSpan = 2 * kMiB;
+inline constexpr std::size_t kArenaBytes = 64 * kMiB;
+
+constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept {
+  return (n + a - 1) / a * a;
+}
+inline std::byte* page_down(const void* p) noexcept {
+  return reinterpret_cast<std::byte*>(reinterpret_cast<std::uintptr_t>(p) & ~(kPageSize - 1));
+}
+
+// Size classes (see stack.hpp). Class c <= 5 is a 64 KiB << c slot; class
+// c >= 6 is a (c - 4) * 2 MiB slot.
+std::size_t slot_size_for_limit(std::size_t limit) noexcept;
+std::uint32_t class_of_slot(std::size_t slot) noexcept;
+std::size_t slot_size_of_class(std::uint32_t cls) noexcept;
+inline bool is_big_slot(std::size_t slot) noexcept {
+  return slot > kHugeSpan;
+}
+
+// Who owns a slot. Only the owner changes it (a live goroutine's scheduler,
+// a processor's cache, the pool under its lock); statistics read it racily.
+enum class SlotState : std::uint8_t {
+  kUncarved = 0,  // never handed out; no guard yet
+  kLive,          // a goroutine's stack
+  kCached,        // in a processor's StackCache, not trimmed
+  kPooled,        // in the global pool, trimmed to its top
+  kCold,          // free, nothing resident; address space kept for reuse
+};
+
+// A slot's word: state in the low 8 bits, guard size in pages above, so a
+// signal handler reads both at once.
+inline std::uint32_t slot_word(SlotState st, std::size_t guard) noexcept {
+  return static_cast<std::uint32_t>(st) | static_cast<std::uint32_t>(guard / kPageSize) << 8;
+}
+inline SlotState word_state(std::uint32_t w) noexcept {
+  return static_cast<SlotState>(w & 0xff);
+}
+inline std::size_t word_guard(std::uint32_t w) noexcept {
+  return std::size_t{w >> 8} * kPageSize;
+}
+
+struct Arena {
+  std::byte* base = nullptr;
+  std::size_t bytes = 0;
+  std::size_t slot_size = 0;
+  std::uint32_t slots = 0;
+  std::uint32_t size_class = 0;
+  std::uint8_t slot_shift = 0;   // log2(slot_size) if a power of two, else 0
+  bool mprotect_guards = false;  // guards are PROT_NONE mappings, not markers
+  std::atomic<std::uint32_t>* words = nullptr;
+
+  // Which slot an offset into the arena falls in; a shift, not a division,
+  // for the classes every goroutine uses.
+  std::size_t slot_of(std::size_t offset) const noexcept {
+    return slot_shift != 0 ? offset >> slot_shift : offset / slot_size;
+  }
+};
+
+// Maps and registers a new arena for class `cls`; returns its index.
+// Throws std::system_error naming the size when the mapping fails.
+std::uint32_t new_arena(std::uint32_t cls);
+// Number of registered arenas (acquire) and the arena at an index below it.
+// Both async-signal-safe.
+std::uint32_t arena_count() noexcept;
+const Arena& arena_at(std::uint32_t index) noexcept;
+
+// The span of slot `slot` of arena `index` as its word describes it now.
+StackSpan slot_span(std::uint32_t index, std::uint32_t slot, std::uint32_t word) noexcept;
+std::atomic<std::uint32_t>& slot_word_of(const StackSpan& s) noexcept;
+inline void set_slot_state(const StackSpan& s, SlotState st) noexcept {
+  slot_word_of(s).store(slot_word(st, s.guard), std::memory_order_release);
+}
+
+// Makes `s` a stack of exactly `limit` usable bytes by growing or shrinking
+// its guard (nothing to do when it already is). Pages that become guard are
+// given back first. Updates s and its slot word. Throws std::system_error
+// (naming vm.max_map_count when mprotect runs out of mappings); s is then
+// unchanged and still correctly guarded.
+void fit_guard(StackSpan& s, std::size_t limit);
+
+// Resident pages found scanning [lo, hi) from the top down.
+struct Residency {
+  std::size_t pages = 0;
+  std::byte* lowest = nullptr;  // deepest resident page, hi if none
+};
+// Scans [lo, hi) (page-aligned) with mincore, from hi downwards, and stops
+// early after 16 MiB with nothing resident below the deepest resident page:
+// stacks fill from the top down and -fstack-clash-protection probes every
+// page of a big frame, so such a gap means the rest was never touched. This
+// keeps the cost proportional to what a stack used, not to its limit (a
+// full scan of an empty 1 GiB stack costs 130 us).
+Residency scan_resident(std::byte* lo, std::byte* hi) noexcept;
+// Gives back the resident pages `r` found below `hi` (MADV_DONTNEED from
+// the deepest one up to hi), counts them into the statistics, and returns
+// the bytes given back.
+std::size_t give_back(const Residency& r, std::byte* hi) noexcept;
+// Same, scanning [lo, hi) first.
+std::size_t give_back(std::byte* lo, std::byte* hi) noexcept;
+
+// Global counters behind stack_read_stats.
+struct Counters {
+  std::atomic<std::uint64_t> released_pages{0};  // pages ever given back
+  std::atomic<std::uint64_t> shrinks{0};
+  std::atomic<std::uint64_t> shrunk_bytes{0};
+};
+Counters& counters() noexcept;
+
+// Under ASan: clears the poison that exited frames left on a stack's usable
+// range, so its next goroutine does not trip over it. No-op otherwise.
+void unpoison_stack(const StackSpan& s) noexcept;
+
+}  // namespace goro::detail::stack_internal

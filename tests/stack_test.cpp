@@ -1,0 +1,720 @@
+// Tests of the stack layer (src/stack): reservations, guards, caches and
+// pools, shrinking, accounting and signal stacks. Residency is checked with
+// mincore, mappings with /proc/self/maps, faults in death-test children.
+#include "stack/stack.hpp"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace gd = goro::detail;
+
+namespace {
+
+constexpr std::size_t kPage = gd::kPageSize;
+constexpr std::size_t kKiB = 1024;
+constexpr std::size_t kMiB = 1024 * kKiB;
+constexpr std::size_t kGiB = 1024 * kMiB;
+constexpr std::int64_t kMs = 1'000'000;
+
+std::size_t resident_pages(const std::byte* lo, const std::byte* hi) {
+  std::vector<unsigned char> vec((hi - lo) / kPage);
+  if (vec.empty()) return 0;
+  EXPECT_EQ(::mincore(const_cast<std::byte*>(lo), hi - lo, vec.data()), 0) << std::strerror(errno);
+  std::size_t n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n;
+}
+std::size_t resident_pages(const gd::StackSpan& s) {
+  return resident_pages(s.base, s.top);
+}
+
+// Writes one byte in each of the `bytes / kPage` pages below `top`, from the
+// top down, as a growing stack would.
+void touch_down(std::byte* top, std::size_t bytes) {
+  for (std::size_t off = kPage; off <= bytes; off += kPage) *reinterpret_cast<volatile char*>(top - off) = 1;
+}
+
+// Mappings (lines of /proc/self/maps) that hold at least one of the stacks.
+int count_maps_holding(std::vector<gd::StackSpan> spans) {
+  std::sort(spans.begin(), spans.end(), [](auto& a, auto& b) { return a.base < b.base; });
+  std::ifstream f("/proc/self/maps");
+  int n = 0;
+  for (std::string line; std::getline(f, line);) {
+    std::uintptr_t lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) != 2) continue;
+    auto it = std::lower_bound(spans.begin(), spans.end(), lo, [](const gd::StackSpan& s, std::uintptr_t a) {
+      return reinterpret_cast<std::uintptr_t>(s.base) < a;
+    });
+    n += it != spans.end() && reinterpret_cast<std::uintptr_t>(it->base) < hi;
+  }
+  return n;
+}
+
+int count_maps() {
+  std::ifstream f("/proc/self/maps");
+  int n = 0;
+  for (std::string line; std::getline(f, line);) ++n;
+  return n;
+}
+
+long status_kib(const char* key) {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(std::strlen(key) + 1));
+  }
+  return -1;
+}
+
+void touch_byte(const std::byte* p) {
+  *reinterpret_cast<volatile const char*>(p);
+}
+
+// In a death-test child: the default SIGSEGV action, whatever a sanitizer
+// installed, so that a guard hit shows as "killed by SIGSEGV".
+void fault_at(const std::byte* p) {
+  ::signal(SIGSEGV, SIG_DFL);
+  ::signal(SIGBUS, SIG_DFL);
+  touch_byte(p);
+  std::_Exit(0);  // not reached if p is guarded
+}
+
+bool same_span(const gd::StackSpan& a, const gd::StackSpan& b) {
+  return a.base == b.base && a.top == b.top && a.guard == b.guard;
+}
+
+void use_threadsafe_death_tests() {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+}
+
+}  // namespace
+
+// ---- limits and classes ----------------------------------------------------------
+
+TEST(StackLimit, NormalizeRoundsAndClamps) {
+  EXPECT_EQ(gd::normalize_stack_limit(0), gd::kMinStackLimit);
+  EXPECT_EQ(gd::normalize_stack_limit(1), gd::kMinStackLimit);
+  EXPECT_EQ(gd::normalize_stack_limit(16 * kKiB + 1), 20 * kKiB);
+  EXPECT_EQ(gd::normalize_stack_limit(gd::kDefaultStackLimit), gd::kDefaultStackLimit);
+  EXPECT_EQ(gd::normalize_stack_limit(SIZE_MAX), gd::kMaxStackLimit);
+  EXPECT_EQ(gd::normalize_stack_limit(gd::kMaxStackLimit + 1), gd::kMaxStackLimit);
+}
+
+TEST(StackAcquire, SpanHasTheLimitAndTheRestOfTheSlotAsGuard) {
+  struct Case {
+    std::size_t limit, slot;
+  } cases[] = {
+      {16 * kKiB, 64 * kKiB},  {48 * kKiB, 64 * kKiB},
+      {52 * kKiB, 128 * kKiB}, {gd::kDefaultStackLimit, 256 * kKiB},
+      {1 * kMiB, 2 * kMiB},    {2 * kMiB - 16 * kKiB, 2 * kMiB},
+      {2 * kMiB, 4 * kMiB},    {5 * kMiB, 6 * kMiB},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.limit);
+    gd::StackSpan s = gd::stack_acquire(nullptr, c.limit);
+    ASSERT_TRUE(s);
+    EXPECT_EQ(s.limit(), c.limit);
+    EXPECT_EQ(s.guard, c.slot - c.limit);
+    EXPECT_GE(s.guard, gd::kMinGuard);
+    auto lo = reinterpret_cast<std::uintptr_t>(s.base - s.guard);
+    EXPECT_EQ(lo % std::min(c.slot, 2 * kMiB), 0u) << "slots are aligned to their size (2 MiB above)";
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s.top) % kPage, 0u);
+    EXPECT_TRUE(s.contains(s.base) && s.contains(s.top - 1) && !s.contains(s.top));
+    EXPECT_TRUE(s.in_guard(s.base - 1) && s.in_guard(s.base - s.guard) && !s.in_guard(s.base));
+    gd::stack_release(nullptr, s);
+  }
+}
+
+TEST(StackAcquire, WholeUsableRangeIsWritable) {
+  for (std::size_t limit : {gd::kMinStackLimit, gd::kDefaultStackLimit, 3 * kMiB}) {
+    gd::StackSpan s = gd::stack_acquire(nullptr, limit);
+    std::memset(s.base, 0xab, s.limit());
+    EXPECT_EQ(s.base[0], std::byte{0xab});
+    EXPECT_EQ(s.top[-1], std::byte{0xab});
+    EXPECT_EQ(resident_pages(s), s.limit() / kPage);
+    gd::stack_release(nullptr, s);
+  }
+}
+
+TEST(StackAcquire, OneGiBLimitWorks) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, kGiB);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s.limit(), kGiB);
+  EXPECT_GE(s.guard, gd::kMinGuard);
+  EXPECT_LE(resident_pages(s), 2u) << "fresh, or pooled with its top 2 pages";
+  s.base[0] = std::byte{1};  // the deepest usable byte
+  s.top[-1] = std::byte{2};
+  EXPECT_LE(resident_pages(s), 3u) << "a 1 GiB stack costs what it touches";
+  EXPECT_EQ(resident_pages(s.base, s.base + kPage), 1u);
+  // Trimming scans down from the top only as far as the stack was used
+  // (stacks fill contiguously), so give the lone deep page back by hand.
+  ASSERT_EQ(::madvise(s.base, kPage, MADV_DONTNEED), 0);
+  touch_down(s.top, 3 * kMiB);
+  gd::stack_release(nullptr, s);
+  EXPECT_EQ(resident_pages(s.base, s.top - 2 * kPage), 0u) << "release trims a big stack at once";
+}
+
+// ---- guards ---------------------------------------------------------------------
+
+TEST(StackGuardDeathTest, TouchingTheGuardFaults) {
+  use_threadsafe_death_tests();
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  EXPECT_EXIT(fault_at(s.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(fault_at(s.base - s.guard), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(fault_at(s.base), testing::ExitedWithCode(0), "") << "the lowest usable byte is not guard";
+  gd::StackSpan big = gd::stack_acquire(nullptr, kGiB);
+  EXPECT_EXIT(fault_at(big.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::stack_release(nullptr, big);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackGuardDeathTest, GuardSurvivesDontneedOfTheStack) {
+  use_threadsafe_death_tests();
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  std::memset(s.base, 1, s.limit());
+  ASSERT_EQ(::madvise(s.base, s.limit(), MADV_DONTNEED), 0);
+  // Also over the guard itself: markers and PROT_NONE both survive it.
+  ASSERT_EQ(::madvise(s.base - s.guard, s.limit() + s.guard, MADV_DONTNEED), 0);
+  EXPECT_EQ(resident_pages(s), 0u);
+  EXPECT_EXIT(fault_at(s.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackGuardDeathTest, GuardSurvivesPoolingAndShrinking) {
+  use_threadsafe_death_tests();
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  touch_down(s.top, s.limit());
+  gd::ShrinkState st;
+  EXPECT_GT(gd::stack_shrink_parked(s, s.top - 100, st, 1000 * kMs), 0u);
+  EXPECT_EXIT(fault_at(s.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::stack_release(nullptr, s);  // trimmed into the pool
+  gd::StackSpan again = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  EXPECT_TRUE(same_span(again, s)) << "the pool hands out its most recent stack";
+  EXPECT_EXIT(fault_at(again.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::stack_release(nullptr, again);
+}
+
+TEST(StackGuardDeathTest, GuardIsRefittedForAnotherLimitOfTheSameClass) {
+  use_threadsafe_death_tests();
+  // 100 KiB and 64 KiB limits both take 128 KiB slots (a class no other test uses).
+  gd::StackSpan a = gd::stack_acquire(nullptr, 100 * kKiB);
+  touch_down(a.top, a.limit());
+  gd::stack_release(nullptr, a);
+  gd::StackSpan b = gd::stack_acquire(nullptr, 64 * kKiB);
+  EXPECT_EQ(b.top, a.top) << "same slot, reused";
+  EXPECT_EQ(b.limit(), 64 * kKiB);
+  EXPECT_EQ(b.guard, 64 * kKiB);
+  std::memset(b.base, 2, b.limit());
+  EXPECT_EXIT(fault_at(b.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(fault_at(a.base), testing::KilledBySignal(SIGSEGV), "") << "a's old range is guard now";
+  gd::stack_release(nullptr, b);
+  gd::StackSpan c = gd::stack_acquire(nullptr, 100 * kKiB);
+  EXPECT_EQ(c.top, a.top);
+  std::memset(c.base, 3, c.limit());  // the guard shrank back
+  EXPECT_EXIT(fault_at(c.base - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::stack_release(nullptr, c);
+}
+
+TEST(StackFindByGuard, FindsTheStackWhoseGuardHoldsTheAddress) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  gd::StackSpan t = gd::stack_acquire(nullptr, 8 * kMiB);
+  gd::StackSpan found;
+  ASSERT_TRUE(gd::stack_find_by_guard(s.base - 1, &found));
+  EXPECT_TRUE(same_span(found, s));
+  EXPECT_EQ(found.size_class, s.size_class);
+  ASSERT_TRUE(gd::stack_find_by_guard(s.base - s.guard, &found));
+  EXPECT_TRUE(same_span(found, s));
+  ASSERT_TRUE(gd::stack_find_by_guard(t.base - 4096, &found));
+  EXPECT_TRUE(same_span(found, t));
+  EXPECT_FALSE(gd::stack_find_by_guard(s.base, &found));
+  EXPECT_FALSE(gd::stack_find_by_guard(s.top - 1, &found));
+  int local = 0;
+  EXPECT_FALSE(gd::stack_find_by_guard(&local, &found));
+  EXPECT_FALSE(gd::stack_find_by_guard(nullptr, &found));
+  gd::stack_release(nullptr, t);
+  gd::stack_release(nullptr, s);
+}
+
+// ---- caches and pools -------------------------------------------------------------
+
+TEST(StackCacheTest, ReleaseThenAcquireReusesTheSameStack) {
+  gd::StackCache cache;
+  gd::StackSpan a = gd::stack_acquire(&cache, gd::kDefaultStackLimit);
+  touch_down(a.top, 64 * kKiB);
+  gd::stack_release(&cache, a);
+  EXPECT_EQ(resident_pages(a), 16u) << "a cached stack is not trimmed (no syscall)";
+  gd::StackSpan b = gd::stack_acquire(&cache, gd::kDefaultStackLimit);
+  EXPECT_TRUE(same_span(a, b));
+  // A different limit gets its own bin and never this stack.
+  gd::StackSpan c = gd::stack_acquire(&cache, 200 * kKiB);
+  EXPECT_NE(c.top, b.top);
+  gd::stack_release(&cache, c);
+  gd::stack_release(&cache, b);
+}
+
+TEST(StackCacheTest, FullBinSpillsItsOldestHalfTrimmed) {
+  gd::StackCache cache;
+  std::vector<gd::StackSpan> v;
+  for (int i = 0; i < 33; ++i) {
+    v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
+    touch_down(v.back().top, 64 * kKiB);
+  }
+  const goro::stack_stats before = gd::stack_read_stats();
+  for (const auto& s : v) gd::stack_release(&cache, s);  // the 33rd finds the bin full
+  const goro::stack_stats after = gd::stack_read_stats();
+  EXPECT_EQ(after.live_stacks + 33, before.live_stacks);
+  EXPECT_EQ(after.pooled_stacks, before.pooled_stacks + 33);
+  for (int i = 0; i < 16; ++i) EXPECT_LE(resident_pages(v[i]), 2u) << i << " went to the pool, trimmed";
+  for (int i = 16; i < 33; ++i) EXPECT_EQ(resident_pages(v[i]), 16u) << i << " stayed in the cache";
+  cache.flush();
+  for (const auto& s : v) EXPECT_LE(resident_pages(s), 2u);
+  EXPECT_EQ(gd::stack_read_stats().pooled_stacks, after.pooled_stacks);
+}
+
+TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
+  std::vector<gd::StackSpan> v;
+  for (int i = 0; i < 40; ++i) v.push_back(gd::stack_acquire(nullptr, 180 * kKiB));
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  gd::StackCache cache;
+  gd::StackSpan s = gd::stack_acquire(&cache, 180 * kKiB);
+  EXPECT_EQ(s.limit(), 180 * kKiB);
+  // 15 more are in the cache now: releasing them all later must not lose any.
+  std::vector<gd::StackSpan> more;
+  for (int i = 0; i < 15; ++i) more.push_back(gd::stack_acquire(&cache, 180 * kKiB));
+  std::sort(more.begin(), more.end(), [](auto& a, auto& b) { return a.base < b.base; });
+  EXPECT_EQ(std::adjacent_find(more.begin(), more.end(), [](auto& a, auto& b) { return a.base == b.base; }),
+            more.end());
+  for (const auto& m : more) gd::stack_release(&cache, m);
+  gd::stack_release(&cache, s);
+}
+
+TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
+  constexpr std::size_t kStacks = 600;  // more than the 256 the default class keeps warm
+  std::vector<gd::StackSpan> v;
+  v.reserve(kStacks);
+  for (std::size_t i = 0; i < kStacks; ++i) {
+    v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
+    touch_down(v.back().top, 128 * kKiB);
+  }
+  const goro::stack_stats before = gd::stack_read_stats();
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  const goro::stack_stats after = gd::stack_read_stats();
+  std::size_t left = 0;
+  for (const auto& s : v) left += resident_pages(s);
+  EXPECT_LE(left, 256u * 2) << "at most 256 warm stacks keep their top 2 pages";
+  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * 128 * kKiB - 256 * 2 * kPage);
+  EXPECT_GE(after.shrinks, before.shrinks + kStacks);
+  EXPECT_LE(after.pooled_stacks, before.pooled_stacks + 256);
+  // Every slot comes back: warm first, then cold; no new arena.
+  for (auto& s : v) s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  EXPECT_EQ(gd::stack_read_stats().stack_reserved, after.stack_reserved);
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+}
+
+// ---- shrinking ----------------------------------------------------------------
+
+TEST(StackShrink, DeepRecursionLeavesLessThan16KiBAfterOneShrink) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, kGiB);
+  touch_down(s.top, 64 * kMiB);
+  EXPECT_EQ(resident_pages(s), 64 * kMiB / kPage);
+  gd::ShrinkState st;
+  std::size_t got = gd::stack_shrink_parked(s, s.top - 512, st, 5000 * kMs);
+  EXPECT_GE(got, 64 * kMiB - 16 * kKiB);
+  EXPECT_LT(resident_pages(s) * kPage, 16 * kKiB);
+  EXPECT_EQ(st.last_shrink_ns, 5000 * kMs);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackShrink, KeepsTheMarginBelowSpAndTheTopPage) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, 2 * kMiB);
+  touch_down(s.top, s.limit());
+  std::byte* sp = s.top - 64 * kKiB - 100;
+  gd::ShrinkState st;
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, 1000 * kMs), 0u);
+  std::byte* kept =
+      reinterpret_cast<std::byte*>(reinterpret_cast<std::uintptr_t>(sp - 8 * kKiB) & ~(kPage - 1));
+  EXPECT_EQ(resident_pages(kept, s.top), static_cast<std::size_t>(s.top - kept) / kPage);
+  EXPECT_EQ(resident_pages(s.base, kept), 0u);
+  // sp at the very top: the top page (the goroutine record) still stays.
+  touch_down(s.top, s.limit());
+  gd::ShrinkState st2;
+  EXPECT_GT(gd::stack_shrink_parked(s, s.top, st2, 1000 * kMs), 0u);
+  EXPECT_GE(resident_pages(s.top - gd::kKeepTopBytes, s.top), gd::kKeepTopBytes / kPage);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackShrink, LeavesSmallExcessAlone) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  std::byte* sp = s.top - 16 * kKiB;
+  touch_down(s.top, 16 * kKiB + 8 * kKiB + 16 * kKiB);  // exactly 16 KiB below sp - margin
+  gd::ShrinkState st;
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, 1000 * kMs), 0u);
+  EXPECT_EQ(st.last_shrink_ns, 0);
+  EXPECT_EQ(resident_pages(s), 10u);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackShrink, HysteresisSkipsRecentlyShrunkGoroutines) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, 4 * kMiB);
+  std::byte* sp = s.top - 256;
+  gd::ShrinkState st;
+  const std::int64_t t0 = 7000 * kMs;
+  touch_down(s.top, kMiB);
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t0), 0u);
+  touch_down(s.top, kMiB);  // it recursed again
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, t0 + 5 * kMs), 0u);
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, t0 + 9 * kMs), 0u);
+  EXPECT_EQ(resident_pages(s), kMiB / kPage) << "skipped shrinks touch nothing";
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t0 + 11 * kMs), 0u) << "a later park retries";
+  // A second shrink within a second doubled the window to 20 ms.
+  touch_down(s.top, kMiB);
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, t0 + 11 * kMs + 15 * kMs), 0u);
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t0 + 11 * kMs + 21 * kMs), 0u);
+  // Quiet for over a second: back to 10 ms.
+  touch_down(s.top, kMiB);
+  const std::int64_t t1 = t0 + 3000 * kMs;
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t1), 0u);
+  EXPECT_EQ(st.recent_shrinks, 0u);
+  touch_down(s.top, kMiB);
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t1 + 11 * kMs), 0u);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackShrink, LooksAtMostOncePer10ms) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+  std::byte* sp = s.top - 256;
+  gd::ShrinkState st;
+  const std::int64_t t0 = 9000 * kMs;
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, t0), 0u) << "nothing to give back";
+  EXPECT_EQ(st.last_check_ns, t0);
+  touch_down(s.top, 128 * kKiB);
+  EXPECT_EQ(gd::stack_shrink_parked(s, sp, st, t0 + 3 * kMs), 0u) << "looked 3 ms ago";
+  EXPECT_GT(gd::stack_shrink_parked(s, sp, st, t0 + 10 * kMs), 0u);
+  gd::stack_release(nullptr, s);
+}
+
+// ---- commit -----------------------------------------------------------------------
+
+TEST(StackCommit, CommitsTheTopAndKeepsItsContents) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, 512 * kKiB);
+  ASSERT_EQ(resident_pages(s.base, s.top - 2 * kPage), 0u);
+  s.top[-1] = std::byte{42};
+  gd::stack_commit(s, 100 * kKiB + 1);
+  EXPECT_EQ(resident_pages(s.top - 104 * kKiB, s.top), 26u);
+  EXPECT_EQ(resident_pages(s.base, s.top - 104 * kKiB), 0u);
+  EXPECT_EQ(s.top[-1], std::byte{42});
+  gd::stack_commit(s, 1 * kGiB);  // clamped to the limit
+  EXPECT_EQ(resident_pages(s), s.limit() / kPage);
+  gd::stack_release(nullptr, s);
+}
+
+// ---- statistics ---------------------------------------------------------------
+
+TEST(StackStats, InuseAndSysGrowByThePagesTouched) {
+  const goro::stack_stats s0 = gd::stack_read_stats();
+  gd::StackSpan s = gd::stack_acquire(nullptr, 200 * kKiB);
+  const std::size_t r0 = resident_pages(s);
+  const goro::stack_stats s1 = gd::stack_read_stats();
+  EXPECT_EQ(s1.live_stacks, s0.live_stacks + 1);
+  EXPECT_NEAR(double(s1.stack_inuse), double(s0.stack_inuse + r0 * kPage), double(kPage));
+  touch_down(s.top - 3 * kPage, 37 * kPage);
+  const std::size_t r1 = resident_pages(s);
+  EXPECT_EQ(r1 - r0, 37u);
+  const goro::stack_stats s2 = gd::stack_read_stats();
+  EXPECT_NEAR(double(s2.stack_inuse - s1.stack_inuse), double(37 * kPage), double(kPage));
+  EXPECT_NEAR(double(s2.stack_sys - s1.stack_sys), double(37 * kPage), double(kPage));
+  EXPECT_GE(s2.stack_sys, s2.stack_inuse);
+  EXPECT_GE(s2.stack_reserved, s2.stack_sys + 256 * kKiB);
+  gd::stack_release(nullptr, s);
+  const goro::stack_stats s3 = gd::stack_read_stats();
+  EXPECT_EQ(s3.live_stacks, s0.live_stacks);
+  EXPECT_LE(s3.stack_inuse + 37 * kPage, s2.stack_inuse);
+}
+
+TEST(StackStats, GrowthPagesCountsEveryCommitOnce) {
+  gd::StackSpan s = gd::stack_acquire(nullptr, 4 * kMiB);
+  const goro::stack_stats g0 = gd::stack_read_stats();
+  touch_down(s.top, kMiB);
+  const goro::stack_stats g1 = gd::stack_read_stats();
+  EXPECT_NEAR(double(g1.growth_pages - g0.growth_pages),
+              double(kMiB / kPage - resident_pages(s.top - 2 * kPage, s.top)), 2.0);
+  gd::ShrinkState st;
+  std::size_t got = gd::stack_shrink_parked(s, s.top - 256, st, 1000 * kMs);
+  ASSERT_GT(got, 0u);
+  const goro::stack_stats g2 = gd::stack_read_stats();
+  EXPECT_EQ(g2.growth_pages, g1.growth_pages) << "giving pages back does not uncount their commit";
+  EXPECT_EQ(g2.shrinks, g1.shrinks + 1);
+  EXPECT_EQ(g2.shrunk_bytes, g1.shrunk_bytes + got);
+  touch_down(s.top, kMiB);  // faults them in again: counted again
+  const goro::stack_stats g3 = gd::stack_read_stats();
+  EXPECT_EQ(g3.growth_pages, g2.growth_pages + got / kPage);
+  gd::stack_release(nullptr, s);
+}
+
+TEST(StackStats, ForEachLiveSeesExactlyTheLiveStacks) {
+  gd::StackCache cache;
+  gd::StackSpan a = gd::stack_acquire(&cache, gd::kDefaultStackLimit);
+  gd::StackSpan b = gd::stack_acquire(nullptr, 3 * kMiB);
+  struct Seen {
+    const gd::StackSpan* want[2];
+    int hits[2] = {0, 0};
+    std::size_t total = 0;
+  } seen{{&a, &b}};
+  auto visit = [](const gd::StackSpan& s, void* ctx) {
+    auto* v = static_cast<Seen*>(ctx);
+    ++v->total;
+    for (int i = 0; i < 2; ++i)
+      v->hits[i] += same_span(s, *v->want[i]) && s.size_class == v->want[i]->size_class;
+  };
+  gd::stack_for_each_live(visit, &seen);
+  EXPECT_EQ(seen.hits[0], 1);
+  EXPECT_EQ(seen.hits[1], 1);
+  EXPECT_EQ(seen.total, gd::stack_read_stats().live_stacks);
+  gd::stack_release(&cache, a);
+  gd::stack_release(nullptr, b);
+  seen = Seen{{&a, &b}};
+  gd::stack_for_each_live(visit, &seen);
+  EXPECT_EQ(seen.hits[0] + seen.hits[1], 0);
+}
+
+TEST(StackStats, ConcurrentAcquireReleaseAndReaders) {
+  std::atomic<bool> stop{false};
+  auto worker = [&](unsigned seed) {
+    gd::StackCache cache;
+    std::mt19937 rng(seed);
+    std::vector<gd::StackSpan> held;
+    for (int round = 0; round < 300; ++round) {
+      std::size_t n = rng() % 48;
+      for (std::size_t i = 0; i < n; ++i) {
+        std::size_t limit = (rng() % 4 == 0) ? 3 * kMiB : gd::kDefaultStackLimit;
+        held.push_back(gd::stack_acquire((rng() % 8) ? &cache : nullptr, limit));
+        touch_down(held.back().top, kPage * (1 + rng() % 8));
+      }
+      while (!held.empty()) {
+        gd::stack_release((rng() % 8) ? &cache : nullptr, held.back());
+        held.pop_back();
+      }
+    }
+  };
+  std::thread reader([&] {
+    gd::StackSpan out;
+    std::size_t visits = 0;
+    while (!stop.load()) {
+      goro::stack_stats st = gd::stack_read_stats();
+      EXPECT_GE(st.stack_reserved, st.stack_sys);
+      gd::stack_for_each_live([](const gd::StackSpan&, void* n) { ++*static_cast<std::size_t*>(n); },
+                              &visits);
+      gd::stack_find_by_guard(&out, &out);
+    }
+  });
+  std::thread w1(worker, 1), w2(worker, 2);
+  w1.join();
+  w2.join();
+  stop = true;
+  reader.join();
+}
+
+// ---- mappings -------------------------------------------------------------------
+
+TEST(StackMappings, TwentyThousandStacksCostAHandfulOfMappings) {
+  if (!gd::stack_guards_use_madvise()) GTEST_SKIP() << "no MADV_GUARD_INSTALL: 2 mappings per stack";
+  constexpr std::size_t kStacks = 20000;
+  std::vector<gd::StackSpan> v(kStacks);  // resident before measuring
+  const int maps0 = count_maps();
+  const long rss0 = status_kib("VmRSS:"), pte0 = status_kib("VmPTE:");
+  for (gd::StackSpan& s : v) {
+    s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+    s.top[-1] = std::byte{1};  // an idle goroutine: its top page
+  }
+  const int maps1 = count_maps();
+  const long rss1 = status_kib("VmRSS:"), pte1 = status_kib("VmPTE:");
+  EXPECT_LE(count_maps_holding(v), 2) << "guards must not split the arenas, nor other mappings separate them";
+#if !defined(GORO_SANITIZER)
+  // (Sanitizer runtimes add mappings of their own, for shadow and for
+  // this test's allocations.)
+  EXPECT_LE(maps1 - maps0, 4);
+  // 4 KiB page + 512 B of page table per idle stack (+ 4 B of slot word).
+  double per_stack = double(rss1 - rss0 + pte1 - pte0) * 1024 / kStacks;
+  EXPECT_LT(per_stack, 4.55 * 1024) << "RSS+PTE per idle stack";
+  RecordProperty("bytes_per_idle_stack", std::to_string(per_stack));
+#else
+  (void)maps0, (void)maps1, (void)rss1, (void)pte1, (void)rss0, (void)pte0;
+#endif
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+}
+
+// In a child: new arenas guarded by mprotect, as on kernels before 6.13.
+TEST(StackMprotectDeathTest, FallbackGuardsWork) {
+  use_threadsafe_death_tests();
+  auto child = [] {
+    gd::stack_force_mprotect_guards(true);
+    if (gd::stack_guards_use_madvise()) std::_Exit(10);
+    std::vector<gd::StackSpan> v;
+    v.reserve(64);
+    // A class no other test uses, so every slot is carved afresh.
+    const std::size_t limit = 400 * kKiB;
+    v.push_back(gd::stack_acquire(nullptr, limit));  // maps the arena
+    const int maps0 = count_maps();
+    for (int i = 0; i < 50; ++i) v.push_back(gd::stack_acquire(nullptr, limit));
+    const int added = count_maps() - maps0;
+    if (added < 95 || added > 104) std::_Exit(11);  // 2 per stack
+    for (const auto& s : v) std::memset(s.base, 1, s.limit());
+    gd::StackSpan found;
+    if (!gd::stack_find_by_guard(v[7].base - 1, &found) || found.base != v[7].base) std::_Exit(12);
+    gd::stack_release(nullptr, v[7]);  // refit to a smaller limit, same class: guard grows
+    gd::StackSpan small = gd::stack_acquire(nullptr, 300 * kKiB);
+    if (small.top != v[7].top) std::_Exit(13);
+    std::memset(small.base, 1, small.limit());
+    fault_at(small.base - 1);
+  };
+  EXPECT_EXIT(child(), testing::KilledBySignal(SIGSEGV), "");
+}
+
+TEST(StackMprotectDeathTest, ExhaustingMappingsNamesVmMaxMapCount) {
+  use_threadsafe_death_tests();
+  auto child = [] {
+    gd::stack_force_mprotect_guards(true);
+    std::vector<gd::StackSpan> v;
+    v.reserve(40000);
+    // Once mappings run out, nothing may need a new one, the exception and
+    // its message included: let a sanitizer's allocator map those sizes now.
+    for (std::size_t len = 200; len < 800; len += 8) {
+      try {
+        throw std::system_error(ENOMEM, std::generic_category(), std::string(len, 'x'));
+      } catch (const std::system_error& e) {
+        std::string copy = e.what();
+      }
+    }
+    try {
+      for (int i = 0; i < 40000; ++i) v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
+    } catch (const std::system_error& e) {
+      std::string what = e.what();
+      bool ok = what.find("vm.max_map_count") != std::string::npos && v.size() > 1000;
+      if (!ok) std::fprintf(stderr, "after %zu stacks: %s\n", v.size(), e.what());
+      std::fflush(stderr);
+      if (!ok) std::_Exit(1);
+    }
+    if (v.size() == 40000) std::_Exit(2);  // 80,000 mappings needed: must have failed
+    // The slot that could not be guarded is never handed out unguarded...
+    try {
+      gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+      std::_Exit(3);
+    } catch (const std::system_error&) {
+    }
+    // ...and a released stack is reused without a new mapping.
+    gd::StackSpan last = v.back();
+    gd::stack_release(nullptr, last);
+    gd::StackSpan again = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+    std::_Exit(again.base == last.base ? 0 : 4);
+  };
+  EXPECT_EXIT(child(), testing::ExitedWithCode(0), "");
+}
+
+TEST(StackMprotectDeathTest, EnvironmentVariableForcesMprotect) {
+  use_threadsafe_death_tests();
+  // Read once, at the first arena: only a fresh child process sees it.
+  ::setenv("GORO_FORCE_MPROTECT_GUARD", "1", 1);
+  EXPECT_EXIT(std::_Exit(gd::stack_guards_use_madvise() ? 1 : 0), testing::ExitedWithCode(0), "");
+  ::unsetenv("GORO_FORCE_MPROTECT_GUARD");
+}
+
+// ---- signal stacks ----------------------------------------------------------------
+
+namespace {
+std::atomic<const void*> g_handler_local{nullptr};
+void record_stack(int) {
+  int local = 0;
+  g_handler_local.store(&local);
+}
+}  // namespace
+
+TEST(SignalStack, PerThreadInstallUseAndRestore) {
+  std::thread t([] {
+    stack_t before{}, mine{}, again{}, after{};
+    ASSERT_EQ(::sigaltstack(nullptr, &before), 0);
+    gd::install_signal_stack();
+    ASSERT_EQ(::sigaltstack(nullptr, &mine), 0);
+    EXPECT_EQ(mine.ss_flags & SS_DISABLE, 0);
+    EXPECT_GE(mine.ss_size, std::max<std::size_t>(64 * kKiB, ::sysconf(_SC_SIGSTKSZ)));
+    gd::install_signal_stack();  // idempotent
+    ASSERT_EQ(::sigaltstack(nullptr, &again), 0);
+    EXPECT_EQ(again.ss_sp, mine.ss_sp);
+
+    struct sigaction sa {
+    }, old{};
+    sa.sa_handler = record_stack;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    ASSERT_EQ(::sigaction(SIGUSR2, &sa, &old), 0);
+    ::raise(SIGUSR2);
+    ::sigaction(SIGUSR2, &old, nullptr);
+    auto* p = static_cast<const char*>(g_handler_local.load());
+    auto* lo = static_cast<const char*>(mine.ss_sp);
+    EXPECT_TRUE(p >= lo && p < lo + mine.ss_size) << "the handler ran on the alternate stack";
+    EXPECT_EQ(
+        resident_pages(static_cast<std::byte*>(mine.ss_sp) - kPage, static_cast<std::byte*>(mine.ss_sp)), 0u);
+
+    gd::remove_signal_stack();
+    ASSERT_EQ(::sigaltstack(nullptr, &after), 0);
+    EXPECT_EQ(after.ss_sp, before.ss_sp) << "the previous alternate stack is back";
+    EXPECT_EQ(after.ss_flags & SS_DISABLE, before.ss_flags & SS_DISABLE);
+    unsigned char v;
+    EXPECT_EQ(::mincore(mine.ss_sp, kPage, &v), -1) << "unmapped";
+  });
+  t.join();
+}
+
+TEST(SignalStackDeathTest, GuardPageBelowTheSignalStack) {
+  use_threadsafe_death_tests();
+  gd::install_signal_stack();
+  stack_t mine{};
+  ASSERT_EQ(::sigaltstack(nullptr, &mine), 0);
+  EXPECT_EXIT(fault_at(static_cast<std::byte*>(mine.ss_sp) - 1), testing::KilledBySignal(SIGSEGV), "");
+  gd::remove_signal_stack();
+}
+
+namespace {
+// Constructed before the signal stack's thread_local in its thread, so
+// destroyed after it: looks at what that destructor left behind, before
+// anything else can map the freed range again.
+struct ExitProbe {
+  void* sp = nullptr;
+  stack_t before{};
+  std::atomic<int>* result = nullptr;  // 1: disabled (or restored) and unmapped
+  ~ExitProbe() {
+    stack_t now{};
+    unsigned char v;
+    bool restored = ::sigaltstack(nullptr, &now) == 0 && now.ss_sp == before.ss_sp &&
+                    (now.ss_flags & SS_DISABLE) == (before.ss_flags & SS_DISABLE);
+    bool unmapped = ::mincore(sp, kPage, &v) == -1 && errno == ENOMEM;
+    result->store(restored && unmapped ? 1 : 2);
+  }
+};
+thread_local ExitProbe t_exit_probe;
+}  // namespace
+
+TEST(SignalStack, ReleasedAtThreadExit) {
+  std::atomic<int> result{0};
+  std::thread t([&] {
+    t_exit_probe.result = &result;
+    ASSERT_EQ(::sigaltstack(nullptr, &t_exit_probe.before), 0);
+    gd::install_signal_stack();
+    stack_t mine{};
+    ::sigaltstack(nullptr, &mine);
+    t_exit_probe.sp = mine.ss_sp;
+  });
+  t.join();
+  EXPECT_EQ(result.load(), 1) << "the thread_local destructor disabled and unmapped it";
+}
