@@ -16,18 +16,20 @@
 //   4. Never carved: the rest of the class's current arena.
 //
 // Where trimming happens, and why spawn+join stays syscall-free
-//   Trimming costs a mincore and a madvise (about 2 us). It happens when
-//   stacks move from a cache to the pool: when a release finds its bin full
-//   (half the bin moves, trimmed one by one outside the pool lock), on
-//   StackCache::flush, and on release without a cache. A goroutine that is
-//   spawned and joined takes a stack from its processor's bin and puts it
-//   back there, so a steady spawn/join load never reaches the pool. Bins
-//   hold at most 32 stacks and at most 8 MiB of slots (fewer stacks for
-//   bigger classes), so untrimmed cached stacks pin at most 4 x 8 MiB per
-//   processor. The exception is slots over 2 MiB: a goroutine with a big
-//   ceiling may leave gigabytes resident, so their release trims at once
-//   (cost proportional to what the stack used, see scan_resident) before
-//   caching.
+//   Trimming costs a mincore and a madvise (about 2 us), so it is kept off
+//   the spawn and exit paths. A goroutine that is spawned and joined takes a
+//   stack from its processor's bin and puts it back there. When a bin is
+//   full, half of it moves to its pool's "dirty" list, untrimmed, under the
+//   pool lock only. Dirty stacks are trimmed (into warm or cold) when the
+//   dirty list passes its bound (max(8, 16 MiB / slot) stacks) and whenever
+//   a worker goes idle (stack_trim_pools, called by the scheduler), so
+//   bursts that overflow a bin and come back pay no syscall, and an idle
+//   process holds only trimmed stacks. Bins hold at most 32 stacks and at
+//   most 8 MiB of slots (fewer stacks for bigger classes), so untrimmed
+//   cached stacks pin at most 4 x 8 MiB per processor. The exception is
+//   slots over 2 MiB: a goroutine with a big ceiling may leave gigabytes
+//   resident, so their release trims at once (cost proportional to what the
+//   stack used, see scan_resident) before caching.
 //
 // Invariants
 //   * A stack is in exactly one place: live (its goroutine), one cache bin,
@@ -54,6 +56,7 @@ namespace {
 
 constexpr std::size_t kPoolKeepTop = 2 * kPageSize;
 constexpr std::size_t kPoolBytesPerClass = 64 * kMiB;
+constexpr std::size_t kDirtyBytesPerClass = 16 * kMiB;
 constexpr std::size_t kPoolMinStacks = 8;
 constexpr std::size_t kCacheBytesPerBin = 8 * kMiB;
 // How far from the end of a free list to look for a slot of the right limit.
@@ -61,13 +64,19 @@ constexpr std::size_t kMatchScan = 64;
 
 struct ClassPool {
   explicit ClassPool(std::uint32_t c)
-      : cls(c), slot(slot_size_of_class(c)), warm_cap(std::max(kPoolMinStacks, kPoolBytesPerClass / slot)) {
+      : cls(c),
+        slot(slot_size_of_class(c)),
+        warm_cap(std::max(kPoolMinStacks, kPoolBytesPerClass / slot)),
+        dirty_cap(std::max(kPoolMinStacks, kDirtyBytesPerClass / slot)) {
     warm.reserve(warm_cap);
+    dirty.reserve(dirty_cap);
   }
   std::mutex mu;
   const std::uint32_t cls;
   const std::size_t slot;
   const std::size_t warm_cap;
+  const std::size_t dirty_cap;
+  std::vector<StackSpan> dirty;      // untrimmed, LIFO; trimmed when idle or over dirty_cap
   std::size_t pending = 0;           // warm places promised to releasers trimming outside the lock
   std::vector<StackSpan> warm;       // trimmed to their top, guarded, LIFO
   std::vector<StackSpan> cold;       // nothing resident
@@ -139,12 +148,20 @@ StackSpan carve(ClassPool& p) {
   return slot_span(p.arena, p.next_slot++, 0);
 }
 
-// Any free stack of the class, best first: same limit warm, same limit cold
-// (no syscall), then one needing a new guard size: warm, cold, a new slot.
+// Any free stack of the class, best first: same limit dirty, warm or cold
+// (no syscall), then one needing a new guard size: warm, dirty (trimmed
+// first), cold, a new slot.
 StackSpan take_any(ClassPool& p, std::size_t limit) {
+  if (std::size_t i = find_limit(p.dirty, limit); i != SIZE_MAX) return pop_at(p.dirty, i);
   if (std::size_t i = find_limit(p.warm, limit); i != SIZE_MAX) return pop_at(p.warm, i);
   if (std::size_t i = find_limit(p.cold, limit); i != SIZE_MAX) return pop_at(p.cold, i);
   if (!p.warm.empty()) return pop_at(p.warm, p.warm.size() - 1);
+  if (!p.dirty.empty()) {
+    // Rare: no stack of this limit anywhere. Trim before the guard moves.
+    StackSpan s = pop_at(p.dirty, p.dirty.size() - 1);
+    give_back(s.base, s.top - kPoolKeepTop);
+    return s;
+  }
   if (!p.cold.empty()) return pop_at(p.cold, p.cold.size() - 1);
   return carve(p);
 }
@@ -153,13 +170,14 @@ StackSpan take_any(ClassPool& p, std::size_t limit) {
 int take_warm(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
   std::lock_guard lock(p.mu);
   int got = 0;
+  for (std::size_t i; got < n && (i = find_limit(p.dirty, limit)) != SIZE_MAX;) out[got++] = pop_at(p.dirty, i);
   for (std::size_t i; got < n && (i = find_limit(p.warm, limit)) != SIZE_MAX;) out[got++] = pop_at(p.warm, i);
   return got;
 }
 
 // Takes back n stacks of pool p: as many as the warm bound allows are trimmed
 // to their top, the rest go cold. The syscalls run outside the lock.
-void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
+void pool_put_trimmed(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
   std::size_t warm;
   {
     std::lock_guard lock(p.mu);
@@ -176,6 +194,36 @@ void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
   p.pending -= warm;
   p.warm.insert(p.warm.end(), spans, spans + warm);
   p.cold.insert(p.cold.end(), spans + warm, spans + n);
+}
+
+// Takes back n stacks of pool p without a syscall while the dirty list has
+// room; the rest are trimmed at once.
+void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
+  std::size_t k;
+  {
+    std::lock_guard lock(p.mu);
+    k = std::min(n, p.dirty_cap - p.dirty.size());
+    for (std::size_t i = 0; i < k; ++i) set_slot_state(spans[i], SlotState::kPooled);
+    p.dirty.insert(p.dirty.end(), spans, spans + k);
+  }
+  if (k < n) pool_put_trimmed(p, spans + k, n - k);
+}
+
+// Trims every dirty stack of pool p.
+void trim_dirty(ClassPool& p) noexcept {
+  StackSpan batch[64];
+  for (;;) {
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(p.mu);
+      while (n < std::size(batch) && !p.dirty.empty()) {
+        batch[n++] = p.dirty.back();
+        p.dirty.pop_back();
+      }
+    }
+    if (n == 0) return;
+    pool_put_trimmed(p, batch, n);
+  }
 }
 
 // A stack straight from the pool (no cache, or a cache miss the pool could
@@ -286,6 +334,12 @@ void stack_release(StackCache* cache, StackSpan s) noexcept {
   if (is_big_slot(slot)) give_back(s.base, s.top - kPoolKeepTop);
   if (cache != nullptr && StackCacheAccess::put(*cache, s)) return;
   pool_put(*find_pool(s.size_class), &s, 1);
+}
+
+void stack_trim_pools() noexcept {
+  for (auto& slot : g_direct_pools) {
+    if (ClassPool* p = slot.load(std::memory_order_acquire)) trim_dirty(*p);
+  }
 }
 
 StackCache::~StackCache() {

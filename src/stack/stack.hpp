@@ -119,6 +119,11 @@ StackSpan stack_acquire(StackCache* cache, std::size_t limit);
 // its stacks to the global pool, trimming each (two syscalls a stack).
 void stack_release(StackCache* cache, StackSpan s) noexcept;
 
+// Trims the stacks that caches gave back to the global pools untrimmed (see
+// pool.cpp). The scheduler calls it when a worker goes idle.
+// Cost: a mincore and a madvise per such stack; nothing when there are none.
+void stack_trim_pools() noexcept;
+
 // Commits the top `bytes` of `s` now (MADV_POPULATE_WRITE, or touching).
 // Best effort: on failure the pages fault in later as usual.
 void stack_commit(const StackSpan& s, std::size_t bytes) noexcept;
