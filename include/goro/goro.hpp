@@ -2,12 +2,21 @@
 #pragma once
 
 #include <goro/blocking.hpp>
+#include <goro/bufio.hpp>
+#include <goro/chan.hpp>
 #include <goro/cond.hpp>
+#include <goro/debug.hpp>
+#include <goro/context.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/mutex.hpp>
+#include <goro/net.hpp>
 #include <goro/once.hpp>
 #include <goro/runtime.hpp>
 #include <goro/segment.hpp>
+#include <goro/select.hpp>
+#include <goro/signal.hpp>
 #include <goro/stack.hpp>
 #include <goro/time.hpp>
+#include <goro/timer.hpp>
 #include <goro/wait_group.hpp>
+#include <goro/worker_pool.hpp>

@@ -748,13 +748,16 @@ void external_wait_end() noexcept { g_sched.external_waiters.fetch_sub(1, std::m
 void add_timer(Timer* t) noexcept {
   Worker* w = current_worker();
   Processor* p = (w != nullptr && w->p != nullptr) ? w->p : g_sched.allp[0];
+  // Once in the heap the timer may fire on another worker and be reused by
+  // its owner at once: read nothing of it after the unlock.
+  std::int64_t when = t->when;
   p->timers.lock().lock();
   p->timers.push(t, p);
   p->timers.lock().unlock();
   // Someone asleep must learn of an earlier deadline; busy workers check
   // their own heaps between goroutines anyway.
   Scheduler& s = g_sched;
-  if (t->when < s.sleep_deadline.load(std::memory_order_acquire) &&
+  if (when < s.sleep_deadline.load(std::memory_order_acquire) &&
       (s.n_idle_p.load(std::memory_order_acquire) > 0 || s.sleep_deadline.load() != INT64_MAX)) {
     wake_timer_sleeper();
   }

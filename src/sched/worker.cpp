@@ -163,7 +163,7 @@ void free_processors(Scheduler& s) {
 template <typename F>
 void start_main_goroutine(F&& fn) {
   void* storage = nullptr;
-  Goroutine* g = new_goroutine(spawn_options{.name = "main"}, &storage, __builtin_return_address(0));
+  Goroutine* g = new_goroutine(spawn_options{}, &storage, __builtin_return_address(0));
   g->is_main = true;
   static_assert(sizeof(F) <= kInlineClosureBytes);
   ::new (storage) F(std::move(fn));
@@ -212,6 +212,8 @@ int run_scheduler(std::function<int()> main_fn) {
   }
   s.stopping.store(false);
   s.exit_code = 0;
+  s.goid_gen.store(0);  // ids start at 1 (main) in every run
+  s.foreign_goroutines.store(0);
   start_processors(s, resolve_maxprocs());
   auto* m0 = new Worker;
   m0->is_m0 = true;

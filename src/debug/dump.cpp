@@ -1,0 +1,198 @@
+// debug/dump.cpp: goroutine dumps (Go's runtime.Stack(buf, true)), and the
+// record reading that fatal reports share with them.
+//
+// A dump is taken in three steps so that no lock is held while it formats:
+//   1. the caller's own frames, on its own stack (trace_here);
+//   2. the set of live goroutines (ids and record addresses) from the stack
+//      layer's registry of live stacks;
+//   3. formatting, on the worker's system stack when called from a goroutine:
+//      demangling a long name needs more stack than a small goroutine has.
+#include "debug/debug.hpp"
+#include "debug/goroutines.hpp"
+#include "debug/symbolize.hpp"
+
+#include <goro/debug.hpp>
+#include <goro/runtime.hpp>
+#include <goro/stack.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <ostream>
+#include <utility>
+#include <vector>
+
+namespace goro::detail {
+namespace {
+
+const char* state_of(const GoroutineView& v) {
+  switch (v.status) {
+    case GStatus::kRunning:
+      return "running";
+    case GStatus::kRunnable:
+      return "runnable";
+    case GStatus::kBlocking:
+      return "syscall";  // Go's name for a goroutine in a blocking call
+    case GStatus::kParked: {
+      const char* why = wait_reason_string(v.wait_reason);
+      return why != nullptr && why[0] != '\0' ? why : "waiting";
+    }
+    default:
+      return "unknown";
+  }
+}
+
+struct UnsortedPrint {
+  Writer* w;
+  const Goroutine* skip;
+  PrintPolicy policy;
+};
+
+void print_slot(const StackSpan& s, void* ctx) {
+  auto* up = static_cast<UnsortedPrint*>(ctx);
+  GoroutineView v;
+  const Goroutine* g = goroutine_of_stack(s);
+  if (g == up->skip || !read_goroutine(g, &v)) return;
+  up->w->put('\n');
+  print_other_goroutine(*up->w, v, up->policy);
+}
+
+using IdAndRecord = std::pair<std::uint64_t, const Goroutine*>;
+
+void collect_live(const StackSpan& s, void* ctx) {
+  GoroutineView v;
+  const Goroutine* g = goroutine_of_stack(s);
+  if (read_goroutine(g, &v)) static_cast<std::vector<IdAndRecord>*>(ctx)->emplace_back(v.id, g);
+}
+
+// The dump as dump_goroutines documents it; `caller_ra` is the return
+// address into the public function's caller, where the caller's trace
+// starts.
+std::string dump_from(std::uintptr_t caller_ra) {
+  const Goroutine* self = current_goroutine_checked();
+  GoroutineView self_view;
+  Trace self_trace;
+  bool have_self = self != nullptr && read_goroutine(self, &self_view);
+  if (have_self) {
+    trace_here(&self_trace, reinterpret_cast<std::uintptr_t>(self_view.stack.base),
+               reinterpret_cast<std::uintptr_t>(self_view.stack.top));
+    self_trace.start_at_callee_of(caller_ra);
+  }
+
+  std::vector<IdAndRecord> others;
+  stack_for_each_live(&collect_live, &others);
+  std::sort(others.begin(), others.end());
+
+  remember_executable_path();
+  std::string out;
+  auto format = [&] {
+    Writer w(&out);
+    SymbolCache cache;
+    const PrintPolicy policy{false, true, &cache};
+    bool first = true;
+    if (have_self) {
+      print_goroutine(w, self_view, "running", &self_trace, policy);
+      first = false;
+    }
+    for (const auto& [id, g] : others) {
+      GoroutineView v;
+      if (g == self || !read_goroutine(g, &v)) continue;  // exited meanwhile
+      if (!first) w.put('\n');
+      first = false;
+      print_other_goroutine(w, v, policy);
+    }
+    w.flush();
+  };
+  goro::on_system_stack(format);
+  return out;
+}
+
+}  // namespace
+
+// Not instrumented for TSan: a dump reads records of goroutines that other
+// threads may be retiring at this moment (see read_goroutine).
+__attribute__((no_sanitize("thread"))) bool is_goroutine_record(const Goroutine* g) noexcept {
+  return g != nullptr && g->magic == Goroutine::kMagic;
+}
+
+const Goroutine* current_goroutine_checked() noexcept {
+  const Goroutine* g = current_goroutine();
+  return is_goroutine_record(g) ? g : nullptr;
+}
+
+// Racy by design (see goroutines.hpp): the record may change under us while
+// its goroutine runs; every field is validated before use.
+__attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, GoroutineView* v) noexcept {
+  if (!is_goroutine_record(g)) return false;
+  v->g = g;
+  v->status = g->status.load(std::memory_order_acquire);
+  if (v->status == GStatus::kIdle || v->status == GStatus::kDead) return false;
+  v->id = g->id;
+  v->parent_id = g->parent_id;
+  v->creator_pc = reinterpret_cast<std::uintptr_t>(g->creator_pc);
+  v->saved_sp = reinterpret_cast<std::uintptr_t>(g->saved_sp);
+  v->entry_pc = g->closure_ops != nullptr ? reinterpret_cast<std::uintptr_t>(g->closure_ops->invoke) : 0;
+  v->stack = g->stack;
+  v->wait_reason = g->wait_reason;
+  v->is_main = g->is_main;
+  for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
+  v->name[sizeof v->name - 1] = '\0';
+  return true;
+}
+
+void print_goroutine(Writer& w, const GoroutineView& v, const char* state, const Trace* frames,
+                     PrintPolicy p) {
+  print_goroutine_header(w, v.id, v.name, state);
+  if (frames == nullptr) {
+    w.put("\tgoroutine running on other thread; stack unavailable\n");
+  } else if (frames->total() > 0) {
+    print_frames(w, *frames, p);
+  } else if (v.entry_pc != 0) {
+    print_frame(w, Frame{v.entry_pc, true}, p);  // not started: show what it will run
+  }
+  print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
+}
+
+void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
+  // Its stack changes under us while it runs; only a suspended context has
+  // frames we can follow.
+  bool suspended = v.status == GStatus::kParked || v.status == GStatus::kRunnable;
+  if (!suspended) {
+    print_goroutine(w, v, state_of(v), nullptr, p);
+    return;
+  }
+  Trace t;
+  trace_from_saved_context(&t, v.saved_sp, reinterpret_cast<std::uintptr_t>(v.stack.base),
+                           reinterpret_cast<std::uintptr_t>(v.stack.top));
+  print_goroutine(w, v, state_of(v), &t, p);
+}
+
+void print_all_goroutines_unsorted(Writer& w, const Goroutine* skip, PrintPolicy p) {
+  UnsortedPrint up{&w, skip, p};
+  stack_for_each_live(&print_slot, &up);
+}
+
+[[gnu::noinline]] std::string dump_goroutines() {
+  return dump_from(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+}
+
+}  // namespace goro::detail
+
+namespace goro {
+
+[[gnu::noinline]] std::string dump_goroutines() {
+  return detail::dump_from(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+}
+
+[[gnu::noinline]] void print_goroutines(std::FILE* out) {
+  std::string text = detail::dump_from(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  std::fwrite(text.data(), 1, text.size(), out);
+  std::fflush(out);
+}
+
+[[gnu::noinline]] void print_goroutines(std::ostream& out) {
+  std::string text = detail::dump_from(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.flush();
+}
+
+}  // namespace goro

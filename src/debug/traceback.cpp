@@ -1,0 +1,264 @@
+// debug/traceback.cpp: see traceback.hpp.
+#include "debug/traceback.hpp"
+
+#include "debug/symbolize.hpp"
+
+#include <unwind.h>
+#include <algorithm>
+#include <cstring>
+
+// Frame walks read other frames' saved registers: slots a sanitizer may see
+// as another thread's stack or as outside any object. The walks validate
+// every address themselves.
+#define GORO_NO_SANITIZE __attribute__((no_sanitize("address", "thread", "undefined")))
+
+namespace goro::detail {
+namespace {
+
+// Without bounds the DWARF unwinder stops here: enough for any real
+// traceback printed as head and tail, while a corrupt stack cannot keep it
+// going for long.
+constexpr int kMaxUnboundedFrames = 4096;
+
+GORO_NO_SANITIZE std::uintptr_t load_word(std::uintptr_t addr) noexcept {
+  return *reinterpret_cast<const volatile std::uintptr_t*>(addr);
+}
+
+// Follows the saved-rbp chain from fp. Each frame holds [fp] = the caller's
+// fp and [fp + 8] = the return address into the caller.
+GORO_NO_SANITIZE void walk_frame_pointers(Trace* t, std::uintptr_t fp, std::uintptr_t lo,
+                                          std::uintptr_t hi) noexcept {
+  while (fp >= lo && hi >= 16 && fp <= hi - 16 && fp % 8 == 0) {
+    std::uintptr_t next = load_word(fp);
+    std::uintptr_t ra = load_word(fp + 8);
+    if (ra < 4096) return;  // no code there: the chain is not a chain
+    t->add(ra, false);
+    if (next <= fp) return;  // 0 ends a goroutine's chain (goro_make_context)
+    fp = next;
+  }
+}
+
+bool starts_with_endbr64(const unsigned char* code) noexcept {
+  return code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa;
+}
+
+// If pc is where the function starting at `start` has not yet set up its
+// frame pointer, the address of the slot holding its return address (fp
+// still is the caller's, so the chain would skip the caller); else 0. This
+// is the usual shape of a fault on a call into an exhausted stack: the first
+// push of the callee hits the guard.
+GORO_NO_SANITIZE std::uintptr_t return_slot_in_prologue(std::uintptr_t pc, std::uintptr_t start,
+                                                        std::uintptr_t sp) noexcept {
+  if (pc < start || pc - start > 8) return 0;
+  const auto* code = reinterpret_cast<const unsigned char*>(start);
+  std::uintptr_t off = pc - start;
+  if (starts_with_endbr64(code)) {
+    if (off < 4) return 0;
+    code += 4;
+    off -= 4;
+  }
+  if (off == 0) return sp;                         // before `push %rbp`
+  if (off == 1 && code[0] == 0x55) return sp + 8;  // after it, before `mov %rsp, %rbp`
+  return 0;
+}
+
+struct UnwindWalk {
+  Trace* trace;
+  int limit;
+  int frames = 0;
+  std::uintptr_t fp = 0;  // frame pointer of the last frame taken
+};
+
+_Unwind_Reason_Code take_unwound_frame(_Unwind_Context* ctx, void* arg) {
+  auto* walk = static_cast<UnwindWalk*>(arg);
+  int before_insn = 0;
+  std::uintptr_t ip = _Unwind_GetIPInfo(ctx, &before_insn);
+  if (ip == 0) return _URC_END_OF_STACK;
+  walk->trace->add(ip, before_insn != 0);
+  if (++walk->frames < walk->limit) return _URC_NO_REASON;
+  walk->fp = _Unwind_GetGR(ctx, 6);  // DWARF register 6 is rbp
+  return _URC_END_OF_STACK;
+}
+
+// The address to look a frame's function up by: a return address may point
+// past the end of a function that ends in a call, so look at pc - 1.
+std::uintptr_t lookup_pc(Frame f) {
+  return f.exact ? f.pc : f.pc - 1;
+}
+
+// Frames of goro's own goroutine entry, which every goroutine's stack ends
+// with and Go hides too (runtime.goexit): the trampoline
+// (switch_x86_64_sysv.S), the scheduler's entry function, and the invoke of
+// a function object that the runtime itself made (a lambda inside a
+// goro::detail function). The invoke of a user's function object stays: the
+// user's lambda is usually inlined into it.
+bool is_entry_frame(Frame f, PrintPolicy p) {
+  static constexpr std::string_view kRuntime = "_ZN4goro6detail";
+  static constexpr std::string_view kInvoke = "_ZN4goro6detail13InlineClosureI";
+  static constexpr std::string_view kRuntimeInvoke = "_ZN4goro6detail13InlineClosureIZNS0_";
+  Symbol s;
+  if (!symbolize(lookup_pc(f), &s, p.in_signal) || s.name == nullptr) return false;
+  std::string_view name = s.name;
+  if (name == "goro_context_trampoline") return true;
+  if (name.substr(0, kRuntimeInvoke.size()) == kRuntimeInvoke) return true;
+  return name.substr(0, kRuntime.size()) == kRuntime && name.substr(0, kInvoke.size()) != kInvoke;
+}
+
+struct Resolved {
+  bool found = false;
+  Symbol symbol;
+  std::string_view name;
+};
+
+// Symbol and readable name of a frame; the name lives in `buf` or in the
+// cache.
+Resolved resolve(Frame f, PrintPolicy p, char* buf, std::size_t cap) {
+  std::uintptr_t pc = lookup_pc(f);
+  if (p.cache != nullptr) {
+    SymbolCache::Entry& e = p.cache->slot(pc);
+    if (e.lookup_pc != pc) {
+      e.lookup_pc = pc;
+      e.found = symbolize(pc, &e.symbol, p.in_signal);
+      e.name = e.symbol.name != nullptr ? readable_name(e.symbol.name, buf, cap, p.demangle) : "??";
+    }
+    return Resolved{e.found, e.symbol, e.name};
+  }
+  Resolved r;
+  r.found = symbolize(pc, &r.symbol, p.in_signal);
+  r.name = r.symbol.name != nullptr ? readable_name(r.symbol.name, buf, cap, p.demangle) : "??";
+  return r;
+}
+
+// "\t<module>+0x<off> +0x<off in function>": the module offset is what
+// `addr2line -e <module>` takes.
+void print_location(Writer& w, std::uintptr_t pc, const Resolved& r) {
+  w.put('\t');
+  if (!r.found || r.symbol.module == nullptr) {
+    w.hex(pc).put('\n');
+    return;
+  }
+  w.put(r.symbol.module).put('+').hex(pc - r.symbol.bias);
+  if (r.symbol.name != nullptr) w.put(" +").hex(pc - r.symbol.start);
+  w.put('\n');
+}
+
+void print_resolved(Writer& w, Frame f, const Resolved& r) {
+  w.put(r.name).put('\n');
+  print_location(w, f.pc, r);
+}
+
+}  // namespace
+
+void Trace::add(std::uintptr_t pc, bool exact) noexcept {
+  Frame f{pc, exact};
+  if (total_ < kHead) {
+    head_[total_] = f;
+  } else {
+    tail_[(total_ - kHead) % kTail] = f;
+  }
+  ++total_;
+}
+
+int Trace::tail_count() const noexcept {
+  if (total_ <= kHead) return 0;
+  return static_cast<int>(std::min<std::uint64_t>(total_ - kHead, kTail));
+}
+
+const Frame& Trace::tail(int i) const noexcept {
+  std::uint64_t oldest = total_ - static_cast<std::uint64_t>(tail_count());
+  return tail_[(oldest + static_cast<std::uint64_t>(i) - kHead) % kTail];
+}
+
+void Trace::drop_front(int n) noexcept {
+  first_ = std::clamp(first_ + n, 0, head_count());
+}
+
+void Trace::start_at_callee_of(std::uintptr_t ra) noexcept {
+  for (int i = 1; i < head_count(); ++i) {
+    if (head_[i].pc == ra) {
+      first_ = i - 1;
+      return;
+    }
+  }
+}
+
+void trace_from_registers(Trace* t, std::uintptr_t pc, std::uintptr_t sp, std::uintptr_t fp,
+                          std::uintptr_t lo, std::uintptr_t hi, bool in_signal) noexcept {
+  t->add(pc, true);
+  Symbol s;
+  if (symbolize(pc, &s, in_signal) && s.name != nullptr) {
+    std::uintptr_t slot = return_slot_in_prologue(pc, s.start, sp);
+    if (slot >= lo && hi >= 8 && slot <= hi - 8) t->add(load_word(slot), false);
+  }
+  walk_frame_pointers(t, fp, std::max(lo, sp), hi);
+}
+
+void trace_from_saved_context(Trace* t, std::uintptr_t saved_sp, std::uintptr_t lo,
+                              std::uintptr_t hi) noexcept {
+  // goro_switch_context pushed rbp then the callee-saved registers below the
+  // return address: saved_sp + 40 is rbp, saved_sp + 48 the return address.
+  if (saved_sp < lo || hi < 56 || saved_sp > hi - 56 || saved_sp % 8 != 0) return;
+  std::uintptr_t fp = load_word(saved_sp + 40);
+  std::uintptr_t ra = load_word(saved_sp + 48);
+  // A zero rbp is goro_make_context's fresh context: nothing has run on it,
+  // and its "return address" is the trampoline's entry, not a call site.
+  if (fp == 0 || ra < 4096) return;
+  t->add(ra, false);
+  walk_frame_pointers(t, fp, saved_sp + 56, hi);
+}
+
+void trace_here(Trace* t, std::uintptr_t lo, std::uintptr_t hi) noexcept {
+  auto here = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+  bool bounded = lo < hi && here >= lo && here < hi;
+  UnwindWalk walk{t, bounded ? Trace::kHead : kMaxUnboundedFrames};
+  _Unwind_Backtrace(&take_unwound_frame, &walk);
+  if (bounded && walk.frames == walk.limit) walk_frame_pointers(t, walk.fp, here, hi);
+}
+
+SymbolCache::Entry& SymbolCache::slot(std::uintptr_t lookup_pc) noexcept {
+  std::uint64_t h = static_cast<std::uint64_t>(lookup_pc) * 0x9e3779b97f4a7c15ull;  // Fibonacci hashing
+  return slots_[(h >> 40) % kSlots];
+}
+
+void print_frame(Writer& w, Frame f, PrintPolicy p) {
+  char buf[2048];
+  print_resolved(w, f, resolve(f, p, buf, sizeof buf));
+}
+
+void print_frames(Writer& w, const Trace& t, PrintPolicy p) {
+  // Print order: head frames [first, head_count), then the tail.
+  const int from_head = t.head_count() - t.first();
+  const int n = from_head + t.tail_count();
+  auto at = [&](int i) -> const Frame& {
+    return i < from_head ? t.head(t.first() + i) : t.tail(i - from_head);
+  };
+  // Leave out the entry frames; there are at most a few, at the very end.
+  constexpr int kEntryDepth = 3;
+  int end = n;
+  while (end > 1 && end > n - kEntryDepth && is_entry_frame(at(end - 1), p)) --end;
+  char buf[2048];
+  for (int i = 0; i < end; ++i) {
+    if (i == from_head && t.elided() > 0) w.put("...").dec(t.elided()).put(" additional frames elided...\n");
+    print_resolved(w, at(i), resolve(at(i), p, buf, sizeof buf));
+  }
+}
+
+void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state) {
+  w.put("goroutine ").dec(id).put(' ');
+  if (name != nullptr && name[0] != '\0') w.put('"').put(name).put("\" ");
+  w.put('[').put(state).put("]:\n");
+}
+
+void print_created_by(Writer& w, std::uintptr_t creator_pc, std::uint64_t parent_id, bool is_main,
+                      PrintPolicy p) {
+  if (creator_pc == 0 || is_main) return;
+  char buf[2048];
+  Frame f{creator_pc, false};
+  Resolved r = resolve(f, p, buf, sizeof buf);
+  w.put("created by ").put(r.name);
+  if (parent_id != 0) w.put(" in goroutine ").dec(parent_id);
+  w.put('\n');
+  print_location(w, f.pc, r);
+}
+
+}  // namespace goro::detail
