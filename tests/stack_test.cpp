@@ -117,8 +117,8 @@ TEST(StackAcquire, SpanHasTheLimitAndTheRestOfTheSlotAsGuard) {
     std::size_t limit, slot;
   } cases[] = {
       {16 * kKiB, 64 * kKiB},  {48 * kKiB, 64 * kKiB},
-      {52 * kKiB, 128 * kKiB}, {gd::kDefaultStackLimit, 256 * kKiB},
-      {1 * kMiB, 2 * kMiB},    {2 * kMiB - 16 * kKiB, 2 * kMiB},
+      {52 * kKiB, 96 * kKiB},  {gd::kDefaultStackLimit, 224 * kKiB},
+      {1 * kMiB, 1 * kMiB + 32 * kKiB}, {2 * kMiB - 16 * kKiB, 2 * kMiB},
       {2 * kMiB, 4 * kMiB},    {5 * kMiB, 6 * kMiB},
   };
   for (const Case& c : cases) {
@@ -129,7 +129,7 @@ TEST(StackAcquire, SpanHasTheLimitAndTheRestOfTheSlotAsGuard) {
     EXPECT_EQ(s.guard, c.slot - c.limit);
     EXPECT_GE(s.guard, gd::kMinGuard);
     auto lo = reinterpret_cast<std::uintptr_t>(s.base - s.guard);
-    EXPECT_EQ(lo % std::min(c.slot, 2 * kMiB), 0u) << "slots are aligned to their size (2 MiB above)";
+    EXPECT_EQ(lo % (c.slot < 2 * kMiB ? 32 * kKiB : 2 * kMiB), 0u) << "slots are aligned to 32 KiB (2 MiB above)";
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s.top) % kPage, 0u);
     EXPECT_TRUE(s.contains(s.base) && s.contains(s.top - 1) && !s.contains(s.top));
     EXPECT_TRUE(s.in_guard(s.base - 1) && s.in_guard(s.base - s.guard) && !s.in_guard(s.base));
@@ -208,14 +208,14 @@ TEST(StackGuardDeathTest, GuardSurvivesPoolingAndShrinking) {
 
 TEST(StackGuardDeathTest, GuardIsRefittedForAnotherLimitOfTheSameClass) {
   use_threadsafe_death_tests();
-  // 100 KiB and 64 KiB limits both take 128 KiB slots (a class no other test uses).
+  // 100 KiB and 96 KiB limits both take 128 KiB slots (a class no other test uses).
   gd::StackSpan a = gd::stack_acquire(nullptr, 100 * kKiB);
   touch_down(a.top, a.limit());
   gd::stack_release(nullptr, a);
-  gd::StackSpan b = gd::stack_acquire(nullptr, 64 * kKiB);
+  gd::StackSpan b = gd::stack_acquire(nullptr, 96 * kKiB);
   EXPECT_EQ(b.top, a.top) << "same slot, reused";
-  EXPECT_EQ(b.limit(), 64 * kKiB);
-  EXPECT_EQ(b.guard, 64 * kKiB);
+  EXPECT_EQ(b.limit(), 96 * kKiB);
+  EXPECT_EQ(b.guard, 32 * kKiB);
   std::memset(b.base, 2, b.limit());
   EXPECT_EXIT(fault_at(b.base - 1), testing::KilledBySignal(SIGSEGV), "");
   EXPECT_EXIT(fault_at(a.base), testing::KilledBySignal(SIGSEGV), "") << "a's old range is guard now";
@@ -306,7 +306,8 @@ TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
 }
 
 TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
-  constexpr std::size_t kStacks = 600;  // more than the 256 the default class keeps warm
+  constexpr std::size_t kWarm = 64 * kMiB / (224 * kKiB);  // what the default class keeps warm
+  constexpr std::size_t kStacks = 600;                       // more than that
   std::vector<gd::StackSpan> v;
   v.reserve(kStacks);
   for (std::size_t i = 0; i < kStacks; ++i) {
@@ -319,10 +320,10 @@ TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
   const goro::stack_stats after = gd::stack_read_stats();
   std::size_t left = 0;
   for (const auto& s : v) left += resident_pages(s);
-  EXPECT_LE(left, 256u * 2) << "at most 256 warm stacks keep their top 2 pages";
-  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * 128 * kKiB - 256 * 2 * kPage);
+  EXPECT_LE(left, kWarm * 2) << "at most kWarm warm stacks keep their top 2 pages";
+  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * 128 * kKiB - kWarm * 2 * kPage);
   EXPECT_GE(after.shrinks, before.shrinks + kStacks);
-  EXPECT_LE(after.pooled_stacks, before.pooled_stacks + 256);
+  EXPECT_LE(after.pooled_stacks, before.pooled_stacks + kWarm);
   // Every slot comes back: warm first, then cold; no new arena.
   for (auto& s : v) s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
   EXPECT_EQ(gd::stack_read_stats().stack_reserved, after.stack_reserved);
@@ -582,7 +583,7 @@ TEST(StackMprotectDeathTest, FallbackGuardsWork) {
     gd::StackSpan found;
     if (!gd::stack_find_by_guard(v[7].base - 1, &found) || found.base != v[7].base) std::_Exit(12);
     gd::stack_release(nullptr, v[7]);  // refit to a smaller limit, same class: guard grows
-    gd::StackSpan small = gd::stack_acquire(nullptr, 300 * kKiB);
+    gd::StackSpan small = gd::stack_acquire(nullptr, 384 * kKiB);
     if (small.top != v[7].top) std::_Exit(13);
     std::memset(small.base, 1, small.limit());
     fault_at(small.base - 1);

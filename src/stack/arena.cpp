@@ -67,7 +67,11 @@ namespace {
 
 // ---- size classes ---------------------------------------------------------
 
-constexpr std::uint32_t kPow2Classes = 6;  // 64 KiB .. 2 MiB
+// Small classes step by 32 KiB from 64 KiB to 2 MiB: page-table cost is
+// 4 KiB per 2 MiB of slots, so a slot a little smaller than a power of two
+// (224 KiB for the default limit) keeps an idle goroutine under 4.5 KiB.
+constexpr std::size_t kSlotStep = 32 * kKiB;
+constexpr std::uint32_t kSmallClasses = (kHugeSpan - kMinSlot) / kSlotStep + 1;  // 64 KiB .. 2 MiB
 
 // ---- registry ---------------------------------------------------------------
 
@@ -303,19 +307,18 @@ constexpr std::size_t kScanGap = 16 * kMiB;
 
 std::size_t slot_size_for_limit(std::size_t limit) noexcept {
   std::size_t need = limit + kMinGuard;
-  if (need <= kHugeSpan) return std::max(kMinSlot, std::bit_ceil(need));
+  if (need <= kHugeSpan) return std::max(kMinSlot, round_up(need, kSlotStep));
   return round_up(need, kHugeSpan);
 }
 
 std::uint32_t class_of_slot(std::size_t slot) noexcept {
-  if (slot <= kHugeSpan)
-    return static_cast<std::uint32_t>(std::countr_zero(slot) - std::countr_zero(kMinSlot));
-  return static_cast<std::uint32_t>(slot / kHugeSpan + (kPow2Classes - 2));
+  if (slot <= kHugeSpan) return static_cast<std::uint32_t>((slot - kMinSlot) / kSlotStep);
+  return static_cast<std::uint32_t>(slot / kHugeSpan + (kSmallClasses - 2));
 }
 
 std::size_t slot_size_of_class(std::uint32_t cls) noexcept {
-  if (cls < kPow2Classes) return kMinSlot << cls;
-  return (cls - (kPow2Classes - 2)) * kHugeSpan;
+  if (cls < kSmallClasses) return kMinSlot + cls * kSlotStep;
+  return (cls - (kSmallClasses - 2)) * kHugeSpan;
 }
 
 // ---- registry -----------------------------------------------------------------
@@ -332,10 +335,13 @@ std::uint32_t new_arena(std::uint32_t cls) {
   const std::size_t slot = slot_size_of_class(cls);
   const std::size_t slots = slot <= kArenaBytes ? kArenaBytes / slot : 1;
   const std::size_t bytes = slots * slot;
+  // Mapped to a 2 MiB multiple so the next arena starts 2 MiB aligned and
+  // adjacent arenas merge into one mapping; the tail is never touched.
+  const std::size_t mapped = round_up(bytes, kHugeSpan);
   const bool use_mprotect = new_arenas_use_mprotect();
-  std::byte* base = map_arena(bytes, slot);
+  std::byte* base = map_arena(mapped, slot);
   // Transparent huge pages would commit 2 MiB at a stack's first touch.
-  ::madvise(base, bytes, MADV_NOHUGEPAGE);
+  ::madvise(base, mapped, MADV_NOHUGEPAGE);
   auto* words = new (std::nothrow) std::atomic<std::uint32_t>[slots]();
   std::lock_guard lock(g_registry_mu);
   std::uint32_t index = g_arena_count.load(std::memory_order_relaxed);
@@ -347,7 +353,7 @@ std::uint32_t new_arena(std::uint32_t cls) {
     if (chunk != nullptr) g_chunks[index / kChunkArenas].store(chunk, std::memory_order_release);
   }
   if (words == nullptr || chunk == nullptr) {
-    ::munmap(base, bytes);
+    ::munmap(base, mapped);
     delete[] words;
     throw std::system_error(ENOMEM, std::generic_category(),
                             "goro: cannot register another goroutine stack arena");

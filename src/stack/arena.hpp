@@ -21,8 +21,8 @@ namespace goro::detail::stack_internal {
 inline constexpr std::size_t kKiB = 1024;
 inline constexpr std::size_t kMiB = 1024 * kKiB;
 inline constexpr std::size_t kMinSlot = 64 * kKiB;
-// The reach of one page-table page: slots up to this size are powers of two
-// (so they never straddle one), bigger ones are multiples of it.
+// The reach of one page-table page: slots up to this size step by 32 KiB,
+// bigger ones are multiples of it.
 inline constexpr std::size_t kHugeSpan = 2 * kMiB;
 inline constexpr std::size_t kArenaBytes = 64 * kMiB;
 

@@ -11,10 +11,12 @@
 //     split), else mprotect(PROT_NONE) (2 VMAs per slot; when mappings run
 //     out, the error names vm.max_map_count). A slot never exists without its
 //     guard.
-//   * Slot sizes are size classes: powers of two up to 2 MiB, multiples of
-//     2 MiB above, so that slots never straddle a page-table page more than
-//     they must. The guard is all of the slot below the usable range, at
-//     least kMinGuard bytes.
+//   * Slot sizes are size classes: 32 KiB steps from 64 KiB to 2 MiB,
+//     multiples of 2 MiB above. A page-table page (4 KiB) maps 2 MiB, so an
+//     idle goroutine costs its one resident page plus 4 KiB x slot / 2 MiB:
+//     the default 208 KiB limit takes a 224 KiB slot, 448 bytes of page
+//     table, 4.44 KiB in all. The guard is all of the slot below the usable
+//     range, at least kMinGuard bytes.
 //   * Exited goroutines' stacks go to the caller's per-processor StackCache
 //     (no lock, no syscall), overflow to a bounded global pool (one lock),
 //     and are trimmed there to a small resident top. Past the pool's bound the
@@ -44,7 +46,7 @@ inline constexpr std::size_t kPageSize = 4096;
 inline constexpr std::size_t kMinGuard = 16 * 1024;
 inline constexpr std::size_t kMinStackLimit = 16 * 1024;
 inline constexpr std::size_t kMaxStackLimit = std::size_t{64} << 30;
-inline constexpr std::size_t kDefaultStackLimit = 240 * 1024;
+inline constexpr std::size_t kDefaultStackLimit = 208 * 1024;
 // A live stack's top bytes that are never shrunk (the goroutine record lives
 // there).
 inline constexpr std::size_t kKeepTopBytes = kPageSize;
