@@ -121,3 +121,9 @@ bool stack_find_by_guard(const void* addr, StackSpan* out) noexcept {
 }
 
 }  // namespace goro::detail
+
+namespace goro {
+
+stack_stats read_stack_stats() { return detail::stack_read_stats(); }
+
+}  // namespace goro
