@@ -58,8 +58,10 @@ int maxprocs();
 std::int64_t num_goroutine();
 
 // Lets other goroutines run (Go's runtime.Gosched). The caller goes to the
-// back of the global queue. Must be called from a goroutine; outside one it
-// calls std::this_thread::yield(). Cost: one context switch when others wait.
+// back of its processor's run queue (Go uses the global queue; the local one
+// needs no lock, and the global queue still gets a turn every 61 switches).
+// Outside a goroutine it calls std::this_thread::yield().
+// Cost: one context switch when others wait.
 void yield();
 
 // True while the calling code runs on a goroutine's stack.

@@ -77,7 +77,11 @@ void* closure_storage(Goroutine* g) noexcept {
 // Gives back stack pages far below `sp` if the goroutine may have grown
 // since its last park (see the file comment).
 void shrink_if_grown(Goroutine* g, const void* sp) noexcept {
-  bool ran_long = coarse_nanotime() - g->run_start_coarse_ns >= kShrinkCheckNs;
+  std::int64_t now = coarse_nanotime();
+  bool ran_long = now - g->run_start_coarse_ns >= kShrinkCheckNs;
+  // The next goroutine this worker switches to directly is stamped with
+  // this reading, so only a long run makes the stamp stale.
+  if (Worker* w = current_worker()) w->coarse_now = now;
   if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
     stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
   }

@@ -17,8 +17,10 @@
 // Idle workers: a worker that finds no work spins briefly stealing from the
 // others (at most half of the busy processors' worth of spinners), then
 // gives back its processor and sleeps on a futex. One sleeping worker holds
-// the earliest timer deadline. ready() wakes a spinner only when there is
-// work beyond runnext, so a sender and its receiver stay together.
+// the earliest timer deadline. ready() starts a spinning worker when a
+// processor is idle and none spins (Go's wakep); a spinner steals a
+// victim's runnext only if the victim has not switched for a moment, so a
+// sender and its receiver usually stay together on one processor.
 #pragma once
 
 #include "sched/futex.hpp"

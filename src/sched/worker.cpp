@@ -136,7 +136,20 @@ void release_abandoned_goroutines() {
   }
 }
 
+// Timers still armed when the runtime ends (an after() channel kept past
+// run(), a context deadline) must not point into freed processors: they are
+// marked as no longer in any heap, which their owners read as "fired".
+void detach_timers(Processor* p) noexcept {
+  p->timers.lock().lock();
+  while (p->timers.size() > 0) {
+    Timer* t = p->timers.pop_due(INT64_MAX);
+    if (t == nullptr) break;
+  }
+  p->timers.lock().unlock();
+}
+
 void free_processors(Scheduler& s) {
+  for (Processor* p : s.allp) detach_timers(p);
   for (Processor* p : s.allp) {
     p->stacks.flush();
     while (Waiter* w = p->waiter_cache) {
