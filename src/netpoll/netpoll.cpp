@@ -353,6 +353,12 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) no
   Timer& t = read ? pd->rt : pd->wt;
   Goroutine* g = nullptr;
   pd->lock.lock();
+  // After poll_unblock nothing may arm a timer: poll_close would not remove
+  // it, and it would fire into the PollDesc's next life.
+  if (pd->closing.load(std::memory_order_acquire)) {
+    pd->lock.unlock();
+    return;
+  }
   del_timer(&t);
   if (deadline_ns == 0) {
     d.store(0, std::memory_order_release);

@@ -689,6 +689,19 @@ void schedule_loop(Worker* w) noexcept {
   }
 }
 
+namespace {
+
+// Whether p's earliest timer may be due: then the switch goes through the
+// scheduler loop, which runs it. The coarse clock lags by at most one tick
+// (4 ms), so a timer is looked at from one tick before it is due.
+bool timer_may_be_due(Processor* p) noexcept {
+  constexpr std::int64_t kCoarseTickNs = 4000000;
+  std::int64_t when = p->timers.earliest();
+  return when != 0 && when - kCoarseTickNs <= coarse_nanotime();
+}
+
+}  // namespace
+
 void switch_away(Goroutine* self, SwitchAction action) noexcept {
   Worker* w = current_worker();
   w->prev = self;
@@ -699,7 +712,7 @@ void switch_away(Goroutine* self, SwitchAction action) noexcept {
   if (p != nullptr && action != SwitchAction::kSystemCall && action != SwitchAction::kBlockingExit &&
       !g_sched.stopping.load(std::memory_order_relaxed)) {
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed) + 1;
-    if (tick % kFairnessTick != 0) {
+    if (tick % kFairnessTick != 0 && !timer_may_be_due(p)) {
       next = p->runq.pop();
       if (next != nullptr) p->schedtick.store(tick, std::memory_order_relaxed);
     }

@@ -1,0 +1,3 @@
+module goro.bench/net
+
+go 1.21

@@ -1,0 +1,62 @@
+// bench/peers/fiber/park.cpp: bench/park.cpp for Boost.Fiber.
+//
+//   fiber_park [N]     (default 50,000)
+//
+// N fibers on one thread (Boost.Fiber's default round-robin scheduler and
+// default stack allocator: fixedsize_stack, 128 KiB of malloc'd, unguarded
+// stack each) check in and wait on a fibers::condition_variable until a gate
+// opens. Same metrics as bench_park. Each stack is its own mmap, so
+// vm.max_map_count (65530 by default) caps N near 65,000.
+#include "bench_util.hpp"
+
+#include <boost/fiber/all.hpp>
+
+#include <chrono>
+#include <mutex>
+#include <vector>
+
+int main(int argc, char** argv) {
+  const long n = bench::size_arg(argc, argv, 50000);
+  boost::fibers::mutex mu;
+  boost::fibers::condition_variable started_cv, gate_cv;
+  long started = 0;
+  bool open = false;
+  std::vector<boost::fibers::fiber> fibers;
+  fibers.reserve(static_cast<std::size_t>(n));
+
+  long before = bench::resident_with_page_tables();
+  auto t0 = std::chrono::steady_clock::now();
+  double c0 = bench::cpu_seconds();
+  for (long i = 0; i < n; i++) {
+    fibers.emplace_back([&] {
+      std::unique_lock lock(mu);
+      if (++started == n) started_cv.notify_one();
+      gate_cv.wait(lock, [&] { return open; });
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    started_cv.wait(lock, [&] { return started == n; });
+  }
+  double spawn_s = bench::seconds_since(t0);
+  double spawn_cpu = bench::cpu_seconds() - c0;
+  long after = bench::resident_with_page_tables();
+  auto t1 = std::chrono::steady_clock::now();
+  double c1 = bench::cpu_seconds();
+  {
+    std::lock_guard lock(mu);
+    open = true;
+  }
+  gate_cv.notify_all();
+  for (auto& f : fibers) f.join();
+  double wake_s = bench::seconds_since(t1);
+  double wake_cpu = bench::cpu_seconds() - c1;
+  const double dn = static_cast<double>(n);
+  bench::metric("goroutines", n);
+  bench::metric("bytes_per_goroutine", static_cast<double>(after - before) / dn);
+  bench::metric("spawn_ns_per_goroutine", spawn_s * 1e9 / dn);
+  bench::metric("wake_join_ns_per_goroutine", wake_s * 1e9 / dn);
+  bench::metric("spawn_cpu_ns_per_goroutine", spawn_cpu * 1e9 / dn);
+  bench::metric("wake_join_cpu_ns_per_goroutine", wake_cpu * 1e9 / dn);
+  return 0;
+}

@@ -1,0 +1,3 @@
+module goro.bench/peers
+
+go 1.19

@@ -1,0 +1,67 @@
+# Install rules: headers, libgoro.a, the CMake package (goroConfig.cmake,
+# goroConfigVersion.cmake, goroTargets.cmake exporting goro::goro) and the
+# pkg-config file goro.pc. Everything is relocatable, so
+#   cmake --install <build> --prefix <anywhere>
+# gives a usable installation (tests/consumer checks exactly that).
+
+include(CMakePackageConfigHelpers)
+
+set(GORO_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/goro"
+  CACHE STRING "Where goroConfig.cmake is installed, relative to the prefix")
+set(GORO_PKGCONFIG_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
+  CACHE STRING "Where goro.pc is installed, relative to the prefix")
+mark_as_advanced(GORO_CMAKE_INSTALL_DIR GORO_PKGCONFIG_INSTALL_DIR)
+
+install(TARGETS goro EXPORT goroTargets
+  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/goro"
+  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
+  FILES_MATCHING PATTERN "*.hpp")
+install(EXPORT goroTargets
+  NAMESPACE goro::
+  DESTINATION "${GORO_CMAKE_INSTALL_DIR}")
+
+configure_package_config_file(
+  "${CMAKE_CURRENT_LIST_DIR}/goroConfig.cmake.in"
+  "${PROJECT_BINARY_DIR}/goroConfig.cmake"
+  INSTALL_DESTINATION "${GORO_CMAKE_INSTALL_DIR}")
+# 0.x: minor versions may break the API.
+write_basic_package_version_file(
+  "${PROJECT_BINARY_DIR}/goroConfigVersion.cmake"
+  COMPATIBILITY SameMinorVersion)
+install(FILES
+  "${PROJECT_BINARY_DIR}/goroConfig.cmake"
+  "${PROJECT_BINARY_DIR}/goroConfigVersion.cmake"
+  DESTINATION "${GORO_CMAKE_INSTALL_DIR}")
+
+# goro.pc: paths relative to the .pc file's own directory (${pcfiledir}), so
+# the file stays right when the prefix is chosen at install time.
+function(_goro_pc_path var dir)
+  if(IS_ABSOLUTE "${dir}")
+    set(${var} "${dir}" PARENT_SCOPE)
+  else()
+    set(${var} "\${prefix}/${dir}" PARENT_SCOPE)
+  endif()
+endfunction()
+if(IS_ABSOLUTE "${GORO_PKGCONFIG_INSTALL_DIR}")
+  set(GORO_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _goro_up "/prefix/${GORO_PKGCONFIG_INSTALL_DIR}" "/prefix")
+  string(REGEX REPLACE "/$" "" _goro_up "${_goro_up}")
+  set(GORO_PC_PREFIX "\${pcfiledir}/${_goro_up}")
+endif()
+_goro_pc_path(GORO_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+_goro_pc_path(GORO_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+
+set(_goro_pc_cflags ${GORO_USER_FLAGS} ${GORO_SANITIZE_FLAGS})
+if(GORO_SANITIZE_FLAGS)
+  list(APPEND _goro_pc_cflags -DGORO_SANITIZER=1)
+endif()
+set(_goro_pc_libs ${GORO_SANITIZE_FLAGS} -pthread -rdynamic)
+foreach(lib IN LISTS CMAKE_DL_LIBS)
+  list(APPEND _goro_pc_libs "-l${lib}")
+endforeach()
+list(JOIN _goro_pc_cflags " " GORO_PC_CFLAGS)
+list(JOIN _goro_pc_libs " " GORO_PC_LIBS)
+configure_file("${CMAKE_CURRENT_LIST_DIR}/goro.pc.in" "${PROJECT_BINARY_DIR}/goro.pc" @ONLY)
+install(FILES "${PROJECT_BINARY_DIR}/goro.pc" DESTINATION "${GORO_PKGCONFIG_INSTALL_DIR}")
