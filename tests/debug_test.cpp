@@ -17,6 +17,7 @@
 #include <goro/debug.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>
+#include <goro/segment.hpp>
 #include <goro/stack.hpp>
 #include <goro/time.hpp>
 #include <goro/wait_group.hpp>
@@ -151,6 +152,20 @@ TEST(DebugOverflow, ShowsTheGoroutineName) {
               }),
               testing::ExitedWithCode(2),
               "fatal error: stack overflow\n\ngoroutine [0-9]+ \"deep-worker\" \\[running\\]:");
+}
+
+TEST(DebugOverflow, InsideAStackSegmentNamesTheSegment) {
+  use_threadsafe_death_tests();
+  EXPECT_EXIT(goro::run([] {
+                goro::go([] {
+                  // A red zone larger than the stack forces a 256 KiB segment.
+                  goro::grow_if_needed(std::size_t{1} << 30, 256 * 1024, [] { debug_test_recurse(0); });
+                });
+                wait_for_the_crash();
+              }),
+              testing::ExitedWithCode(2),
+              "stack exceeds 262144-byte limit\n.*\nruntime: in stack segment 1 of goroutine [0-9]+ "
+              "\\(goro::grow_if_needed\\)\nfatal error: stack overflow");
 }
 
 TEST(DebugOverflow, SixtyFourMegabyteRecursionElidesTheMiddle) {

@@ -197,6 +197,11 @@ void print_overflow(Writer& w) {
   if (r.g != nullptr) w.dec(r.g->id).put(' ');
   w.put("stack exceeds ").dec(r.stack.limit()).put("-byte limit\n");
   w.put("runtime: sp=").hex(r.sp).put(" stack=[").hex(base).put(", ").hex(top).put("]\n");
+  if (r.g != nullptr && r.g->segment_depth > 0) {
+    // Overflowed a segment of goro::grow_if_needed, not the goroutine's own stack.
+    w.put("runtime: in stack segment ").dec(r.g->segment_depth).put(" of goroutine ").dec(r.g->id);
+    w.put(" (goro::grow_if_needed)\n");
+  }
   w.put("fatal error: stack overflow\n\n");
   w.flush();  // the headline first, whatever happens to the rest
   Trace t;
