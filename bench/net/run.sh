@@ -148,6 +148,7 @@ run_http() {
         p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
         errs=$(grep -E "Socket errors|Non-2xx" <<< "$out" | tr -s ' ' || true)
         echo "  http $impl conns=$conns: rps=$rps p50=$p50 p99=$p99 $errs"
+        [[ -z $rps ]] && { echo "    wrk said:"; sed 's/^/    /' <<< "$out" | head -5; }
         [[ -n $rps ]] && record http "$impl" "$conns" rps "$rps"
         [[ -n $p50 ]] && record http "$impl" "$conns" p50_us "$(to_us "$p50")"
         [[ -n $p99 ]] && record http "$impl" "$conns" p99_us "$(to_us "$p99")"
