@@ -44,36 +44,9 @@ void call_on_segment(std::size_t segment_size, void (*fn)(void*), void* arg);
 template <typename F>
 decltype(auto) grow_if_needed(std::size_t red_zone, std::size_t segment_size, F&& f) {
   if (stack_remaining() >= red_zone) return std::forward<F>(f)();
-  using R = std::invoke_result_t<F&>;
-  struct Call {
-    std::remove_reference_t<F>* fn;
-    std::exception_ptr error;
-    std::conditional_t<std::is_void_v<R>, bool,
-                       std::optional<std::conditional_t<std::is_reference_v<R>,
-                                                        std::reference_wrapper<std::remove_reference_t<R>>, R>>>
-        result;
-  } call{&f, nullptr, {}};
-  detail::call_on_segment(
-      segment_size,
-      [](void* p) {
-        auto* c = static_cast<Call*>(p);
-        try {
-          if constexpr (std::is_void_v<R>) {
-            (*c->fn)();
-          } else {
-            c->result.emplace((*c->fn)());
-          }
-        } catch (...) {
-          c->error = std::current_exception();
-        }
-      },
-      &call);
-  if (call.error) std::rethrow_exception(call.error);
-  if constexpr (std::is_reference_v<R>) {
-    return static_cast<R>(call.result->get());
-  } else if constexpr (!std::is_void_v<R>) {
-    return R(std::move(*call.result));
-  }
+  detail::CapturedCall<F> call{&f};
+  detail::call_on_segment(segment_size, &detail::CapturedCall<F>::run, &call);
+  return call.finish();
 }
 
 // Thrown by depth_guard when nesting passes its limit.

@@ -69,9 +69,44 @@ stack_stats read_stack_stats();
 std::size_t stack_remaining() noexcept;
 
 namespace detail {
-// Runs fn(arg) on the current worker's system stack. Exceptions are carried
-// back through *error.
+// Runs fn(arg) on the current worker's system stack.
 void call_on_system_stack(void (*fn)(void*), void* arg);
+
+// A call of f made on another stack (system stack, stack segment): run()
+// is the type-erased entry, finish() rethrows f's exception or returns its
+// result back on the caller's stack.
+template <typename F>
+struct CapturedCall {
+  using R = std::invoke_result_t<F&>;
+  using Stored = std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>;
+  static_assert(!std::is_rvalue_reference_v<R>, "f must not return an rvalue reference");
+
+  std::remove_reference_t<F>* fn;
+  std::exception_ptr error = nullptr;
+  std::conditional_t<std::is_void_v<R>, bool, std::optional<Stored>> result = {};
+
+  static void run(void* p) noexcept {
+    auto* c = static_cast<CapturedCall*>(p);
+    try {
+      if constexpr (std::is_void_v<R>) {
+        (*c->fn)();
+      } else {
+        c->result.emplace((*c->fn)());
+      }
+    } catch (...) {
+      c->error = std::current_exception();
+    }
+  }
+
+  R finish() {
+    if (error) std::rethrow_exception(error);
+    if constexpr (std::is_reference_v<R>) {
+      return static_cast<R>(result->get());
+    } else if constexpr (!std::is_void_v<R>) {
+      return R(std::move(*result));
+    }
+  }
+};
 }  // namespace detail
 
 // Runs `f` on the worker thread's own large stack (8 MiB; Go's systemstack,
@@ -80,36 +115,12 @@ void call_on_system_stack(void (*fn)(void*), void* arg);
 // thrown by `f` propagate to the caller. `f` must not park (no goro blocking
 // calls inside it): it holds the worker's thread for its whole run. Called
 // outside a goroutine, it simply calls `f`.
-// Cost: two context switches (a few nanoseconds).
+// Cost: two context switches (a few tens of nanoseconds).
 template <typename F>
 decltype(auto) on_system_stack(F&& f) {
-  using R = std::invoke_result_t<F&>;
-  struct Call {
-    std::remove_reference_t<F>* fn;
-    std::exception_ptr error;
-    std::conditional_t<std::is_void_v<R>, bool, std::optional<std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>>> result;
-  } call{&f, nullptr, {}};
-  static_assert(!std::is_rvalue_reference_v<R>, "on_system_stack: f must not return an rvalue reference");
-  detail::call_on_system_stack(
-      [](void* p) {
-        auto* c = static_cast<Call*>(p);
-        try {
-          if constexpr (std::is_void_v<R>) {
-            (*c->fn)();
-          } else {
-            c->result.emplace((*c->fn)());
-          }
-        } catch (...) {
-          c->error = std::current_exception();
-        }
-      },
-      &call);
-  if (call.error) std::rethrow_exception(call.error);
-  if constexpr (std::is_reference_v<R>) {
-    return static_cast<R>(call.result->get());
-  } else if constexpr (!std::is_void_v<R>) {
-    return R(std::move(*call.result));
-  }
+  detail::CapturedCall<F> call{&f};
+  detail::call_on_system_stack(&detail::CapturedCall<F>::run, &call);
+  return call.finish();
 }
 
 }  // namespace goro
