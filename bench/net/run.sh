@@ -17,9 +17,11 @@
 #
 # Workloads
 #   echo   net_load_client keeps one 512-byte message in flight on each of 4,
-#          64 and 1,000 connections; round trips/s and p50/p99 latency.
+#          64 and 1,000 connections; round trips/s, p50/p99 latency, and the
+#          server's CPU time (user + system, /proc/PID/stat) per round trip.
 #   http   wrk -t2 on GET / ("Hello, World!") with 100 and 1,000
-#          keep-alive connections; requests/s and p50/p99 latency.
+#          keep-alive connections; requests/s, p50/p99 latency, server CPU
+#          time per request.
 #   idle   IDLE_CONNS connections opened (one echo each), then held idle;
 #          (VmRSS + VmPTE after - before) / connections of the server.
 # Everything is loopback; every server is stopped at the end (trap).
@@ -107,6 +109,13 @@ resident_kb() {
   awk '/^VmRSS:|^VmPTE:/ { s += $2 } END { print s }' "/proc/$server_pid/status"
 }
 record() { echo "$*" >> "$results"; }
+# CPU time (user + system) the server has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+# Microseconds of server CPU per request: cpu_us TICKS_BEFORE TICKS_AFTER REQUESTS
+cpu_us() {
+  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1000000 / hz / n; else print 0 }'
+}
 # Odd runs goro first, even runs Go first.
 order() { if (($1 % 2)); then echo goro go; else echo go goro; fi; }
 
@@ -117,12 +126,17 @@ run_echo() {
       for impl in $(order "$run"); do
         [[ $impl == goro ]] && bin=$goro_echo || bin=$go_echo
         start_server "$bin" $port
+        t0=$(cpu_ticks)
         out=$("$client" echo $port "$conns" 512 "$SECS" 4 || true)
+        t1=$(cpu_ticks)
         stop_server
-        echo "  echo $impl conns=$conns: $out"
+        n=$(sed -n 's/.*round_trips=\([0-9]*\).*/\1/p' <<< "$out")
+        cpu=$(cpu_us "$t0" "$t1" "${n:-0}")
+        echo "  echo $impl conns=$conns: $out server_cpu_us=$cpu"
         for kv in $out; do
           case $kv in rps=* | p50_us=* | p99_us=*) record echo "$impl" "$conns" "${kv%%=*}" "${kv#*=}" ;; esac
         done
+        record echo "$impl" "$conns" cpu_us_per_req "$cpu"
       done
     done
   done
@@ -141,17 +155,22 @@ run_http() {
       for impl in $(order "$run"); do
         [[ $impl == goro ]] && bin=$goro_http || bin=$go_http
         start_server "$bin" $port
+        t0=$(cpu_ticks)
         out=$(wrk -t2 -c"$conns" -d"${SECS}s" --timeout 10s --latency "http://127.0.0.1:$port/" 2>&1 || true)
+        t1=$(cpu_ticks)
         stop_server
+        n=$(awk '/requests in/ { print $1 }' <<< "$out")
+        cpu=$(cpu_us "$t0" "$t1" "${n:-0}")
         rps=$(awk '/^Requests\/sec:/ { print $2 }' <<< "$out")
         p50=$(awk '$1 == "50%" { print $2 }' <<< "$out")
         p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
         errs=$(grep -E "Socket errors|Non-2xx" <<< "$out" | tr -s ' ' || true)
-        echo "  http $impl conns=$conns: rps=$rps p50=$p50 p99=$p99 $errs"
+        echo "  http $impl conns=$conns: rps=$rps p50=$p50 p99=$p99 server_cpu_us=$cpu $errs"
         [[ -z $rps ]] && { echo "    wrk said:"; sed 's/^/    /' <<< "$out" | head -5; }
         [[ -n $rps ]] && record http "$impl" "$conns" rps "$rps"
         [[ -n $p50 ]] && record http "$impl" "$conns" p50_us "$(to_us "$p50")"
         [[ -n $p99 ]] && record http "$impl" "$conns" p99_us "$(to_us "$p99")"
+        [[ -n $rps ]] && record http "$impl" "$conns" cpu_us_per_req "$cpu"
       done
     done
   done
@@ -210,5 +229,6 @@ for p, c, m in keys:
         continue
     gm, om = statistics.median(g), statistics.median(o)
     ratio = gm / om if om else float("nan")
-    print(f"| {p} | {c} | {m} | {gm:,.0f} | {om:,.0f} | {ratio:.2f} |")
+    fmt = (lambda v: f"{v:,.2f}") if m == "cpu_us_per_req" else (lambda v: f"{v:,.0f}")
+    print(f"| {p} | {c} | {m} | {fmt(gm)} | {fmt(om)} | {ratio:.2f} |")
 EOF

@@ -263,7 +263,11 @@ std::string address::host() const {
       auto* un = reinterpret_cast<const sockaddr_un*>(storage_);
       if (len_ <= kUnixPathOffset) return "";  // unnamed (an accepted or unbound socket)
       std::size_t n = len_ - kUnixPathOffset;
-      if (un->sun_path[0] == '\0') return "@" + std::string(un->sun_path + 1, n - 1);
+      if (un->sun_path[0] == '\0') {
+        std::string s(1, '@');
+        s.append(un->sun_path + 1, n - 1);
+        return s;
+      }
       return std::string(un->sun_path, strnlen(un->sun_path, n));
     }
     default:
@@ -272,17 +276,30 @@ std::string address::host() const {
 }
 
 std::string address::to_string() const {
+  // Built by appending: GCC 12 at -O3 warns (-Wrestrict, a false positive)
+  // on "[" + std::string + "]:" chains.
+  std::string s;
   switch (family()) {
     case AF_INET:
-      return host() + ":" + std::to_string(port());
+      s = host();
+      break;
     case AF_INET6: {
       auto* v6 = reinterpret_cast<const sockaddr_in6*>(storage_);
-      if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) return host() + ":" + std::to_string(port());
-      return "[" + host() + "]:" + std::to_string(port());
+      if (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr)) {
+        s = host();
+      } else {
+        s.push_back('[');
+        s += host();
+        s.push_back(']');
+      }
+      break;
     }
     default:
       return host();
   }
+  s += ':';
+  s += std::to_string(port());
+  return s;
 }
 
 bool address::is_loopback() const noexcept {
