@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <set>
 #include <stdexcept>
@@ -55,7 +56,9 @@ template <std::size_t kFrame>
 // at most 65535 frames, frames of 4 KiB. deep_depth(bytes) is the depth
 // that uses at least `bytes` of stack; deep_recurse(d) returns d + 1.
 constexpr std::size_t kDeepFrame = kTsan ? 4096 : 1024;
-constexpr std::uint32_t deep_depth(std::size_t bytes) { return static_cast<std::uint32_t>(bytes / kDeepFrame); }
+constexpr std::uint32_t deep_depth(std::size_t bytes) {
+  return static_cast<std::uint32_t>(bytes / kDeepFrame);
+}
 std::uint64_t deep_recurse(std::uint32_t depth, volatile char* parent, void (*at_bottom)(void*), void* ctx) {
   return deep_recurse_frames<kDeepFrame>(depth, parent, at_bottom, ctx);
 }
@@ -63,7 +66,8 @@ std::uint64_t deep_recurse(std::uint32_t depth, volatile char* parent, void (*at
 // A C-style recursion with small frames (a 32-byte buffer), as a deeply
 // recursive C library would do. Returns depth + 1; records the deepest
 // frame address in *lowest.
-[[gnu::noinline]] std::uint64_t c_recurse(std::uint32_t depth, volatile char* parent, std::uintptr_t* lowest) {
+[[gnu::noinline]] std::uint64_t c_recurse(std::uint32_t depth, volatile char* parent,
+                                          std::uintptr_t* lowest) {
   volatile char buf[32];
   buf[0] = static_cast<char>(depth);
   buf[31] = parent != nullptr ? parent[0] : 0;
@@ -84,12 +88,14 @@ constexpr std::uint32_t kCDepth = kSanitizer ? 20'000 : 60'000;
   pad[0] = 1;
   pad[sizeof pad - 1] = pad[0];
   asm volatile("" : : "r"(pad) : "memory");  // the whole array lives on the stack
-  std::size_t r = goro::stack_remaining();  // not a tail call: pad is used after it
+  std::size_t r = goro::stack_remaining();   // not a tail call: pad is used after it
   pad[1] = pad[0];
   return r;
 }
 
-std::int64_t diff(std::size_t a, std::size_t b) { return static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b); }
+std::int64_t diff(std::size_t a, std::size_t b) {
+  return static_cast<std::int64_t>(a) - static_cast<std::int64_t>(b);
+}
 
 // Restores the process-wide default stack ceiling when a test ends.
 struct MaxStackGuard {
@@ -102,9 +108,9 @@ struct MaxStackGuard {
 
 struct ParkedFigures {
   std::int64_t n = 0;
-  std::int64_t counted = -1;      // num_goroutine() with all of them parked
-  std::int64_t after_join = -1;   // num_goroutine() once they have exited
-  std::int64_t finished = 0;      // goroutines that got past the gate
+  std::int64_t counted = -1;          // num_goroutine() with all of them parked
+  std::int64_t after_join = -1;       // num_goroutine() once they have exited
+  std::int64_t finished = 0;          // goroutines that got past the gate
   double resident_per_goroutine = 0;  // (VmRSS + VmPTE) delta / n
   double stack_per_goroutine = 0;     // stack_inuse delta / n
   double spawn_ms = 0, release_ms = 0;
@@ -152,10 +158,10 @@ ParkedFigures park_many(std::int64_t n) {
     f.after_join = goro::num_goroutine();
   });
   f.finished = finished.load();
-  std::printf("%lld parked goroutines: spawn %.0f ms, release+join %.0f ms; per goroutine: "
-              "VmRSS+VmPTE %.0f bytes, stack_inuse %.0f bytes\n",
-              static_cast<long long>(n), f.spawn_ms, f.release_ms, f.resident_per_goroutine,
-              f.stack_per_goroutine);
+  std::printf(
+      "%lld parked goroutines: spawn %.0f ms, release+join %.0f ms; per goroutine: "
+      "VmRSS+VmPTE %.0f bytes, stack_inuse %.0f bytes\n",
+      static_cast<long long>(n), f.spawn_ms, f.release_ms, f.resident_per_goroutine, f.stack_per_goroutine);
   return f;
 }
 
@@ -197,13 +203,14 @@ TEST(Stack, DeepRecursionTo64MiBWithGiBCeiling) {
     wg.add(1);
     goro::go(goro::spawn_options{.max_stack = kGiB, .name = "deep"}, [&] {
       remaining_at_start = goro::stack_remaining();
-      result = deep_recurse(kDepth, nullptr,
-                            [](void* p) {
-                              auto* pr = static_cast<DeepProbe*>(p);
-                              pr->remaining_at_bottom = goro::stack_remaining();
-                              pr->at_bottom = goro::read_stack_stats();
-                            },
-                            &probe);
+      result = deep_recurse(
+          kDepth, nullptr,
+          [](void* p) {
+            auto* pr = static_cast<DeepProbe*>(p);
+            pr->remaining_at_bottom = goro::stack_remaining();
+            pr->at_bottom = goro::read_stack_stats();
+          },
+          &probe);
       wg.done();
     });
     wg.wait();
@@ -263,9 +270,9 @@ TEST(Stack, ShrinksAfterDeepRecursionOnceParked) {
     before = goro::read_stack_stats();
     live_before = goro::num_goroutine();
     goro::go(goro::spawn_options{.max_stack = kGiB, .name = "shrinker"}, [&] {
-      result = deep_recurse(kDepth, nullptr,
-                            [](void* p) { static_cast<ShrinkProbe*>(p)->at_bottom = goro::read_stack_stats(); },
-                            &probe);
+      result = deep_recurse(
+          kDepth, nullptr,
+          [](void* p) { static_cast<ShrinkProbe*>(p)->at_bottom = goro::read_stack_stats(); }, &probe);
       goro::sleep_for(1ms);  // parks once
       recursed.done();
       gate.wait();  // stays alive, parked, while main measures
@@ -484,8 +491,10 @@ TEST(Stack, InitialCommitIsResidentBeforeTheGoroutineRecurses) {
     wg.wait();
   });
   EXPECT_EQ(result, deep_depth(kMiB) + 1u);
-  EXPECT_GE(diff(after_spawn.stack_inuse, before.stack_inuse), static_cast<std::int64_t>(kCommit - 64 * kKiB));
-  EXPECT_GE(diff(in_goroutine.stack_inuse, before.stack_inuse), static_cast<std::int64_t>(kCommit - 64 * kKiB));
+  EXPECT_GE(diff(after_spawn.stack_inuse, before.stack_inuse),
+            static_cast<std::int64_t>(kCommit - 64 * kKiB));
+  EXPECT_GE(diff(in_goroutine.stack_inuse, before.stack_inuse),
+            static_cast<std::int64_t>(kCommit - 64 * kKiB));
   // The recursion stayed within committed pages: hardly any new growth.
   EXPECT_LT(after_recursion.growth_pages - in_goroutine.growth_pages, 64u);
 }
@@ -553,7 +562,8 @@ TEST(SystemStack, PropagatesResultsAndExceptions) {
       goro::on_system_stack([&] { side = 3; });
       EXPECT_EQ(side, 3);
       static_assert(std::is_void_v<decltype(goro::on_system_stack([] {}))>);
-      EXPECT_THROW(goro::on_system_stack([]() -> int { throw std::runtime_error("boom"); }), std::runtime_error);
+      EXPECT_THROW(goro::on_system_stack([]() -> int { throw std::runtime_error("boom"); }),
+                   std::runtime_error);
       try {
         goro::on_system_stack([] { throw std::out_of_range("detail 17"); });
         ADD_FAILURE() << "no exception";
@@ -570,6 +580,79 @@ TEST(SystemStack, PropagatesResultsAndExceptions) {
   // Outside a goroutine it just calls f.
   EXPECT_EQ(goro::on_system_stack([] { return 9; }), 9);
   EXPECT_THROW(goro::on_system_stack([] { throw std::logic_error("x"); }), std::logic_error);
+}
+
+// ---------------------------------------------------------------------------
+// Exception state follows the goroutine (goroutine.hpp, EhState).
+
+// Many goroutines park inside their catch blocks, on two processors, so
+// they resume on other workers and interleave; each must still see its own
+// exception, and the caught-exception stack must unwind cleanly.
+TEST(Exceptions, CurrentExceptionSurvivesParkingInsideCatch) {
+  constexpr int kGoroutines = 2000;
+  std::atomic<int> matched{0};
+  run_on(2, [&] {
+    goro::wait_group wg;
+    for (int i = 0; i < kGoroutines; ++i) {
+      wg.add(1);
+      goro::go([&, i] {
+        try {
+          throw std::runtime_error(std::to_string(i));
+        } catch (const std::runtime_error&) {
+          goro::sleep_for(1ms);
+          goro::yield();
+          try {
+            std::rethrow_exception(std::current_exception());
+          } catch (const std::runtime_error& again) {
+            if (again.what() == std::to_string(i)) matched.fetch_add(1);
+          }
+        }
+        EXPECT_EQ(std::current_exception(), nullptr);
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(std::current_exception(), nullptr);
+  });
+  EXPECT_EQ(matched.load(), kGoroutines);
+}
+
+// A destructor that parks while an exception unwinds through it: the
+// unwinding goroutine counts one uncaught exception, the others none, on
+// whichever worker they resume.
+TEST(Exceptions, UncaughtExceptionsIsPerGoroutine) {
+  struct ParksDuringUnwind {
+    int* seen;
+    ~ParksDuringUnwind() {
+      goro::sleep_for(2ms);
+      *seen = std::uncaught_exceptions();
+    }
+  };
+  constexpr int kPairs = 200;
+  std::vector<int> unwinding(kPairs, -1);
+  std::vector<int> calm(kPairs, -1);
+  run_on(2, [&] {
+    goro::wait_group wg;
+    for (int i = 0; i < kPairs; ++i) {
+      wg.add(2);
+      goro::go([&, i] {
+        try {
+          ParksDuringUnwind guard{&unwinding[i]};
+          throw std::logic_error("unwind");
+        } catch (const std::logic_error&) {
+        }
+        wg.done();
+      });
+      goro::go([&, i] {
+        goro::sleep_for(1ms);
+        calm[i] = std::uncaught_exceptions();
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(std::count(unwinding.begin(), unwinding.end(), 1), kPairs);
+  EXPECT_EQ(std::count(calm.begin(), calm.end(), 0), kPairs);
 }
 
 // ---------------------------------------------------------------------------
@@ -627,7 +710,8 @@ TEST(Blocking, ReturnsValuesAndPropagatesExceptions) {
       int& ref = goro::blocking([&]() -> int& { return target; });
       EXPECT_EQ(&ref, &target);
       goro::blocking([] { ::usleep(1000); });
-      EXPECT_THROW(goro::blocking([]() -> int { throw std::runtime_error("io failed"); }), std::runtime_error);
+      EXPECT_THROW(goro::blocking([]() -> int { throw std::runtime_error("io failed"); }),
+                   std::runtime_error);
       // The goroutine got its processor back and still works.
       goro::yield();
       goro::sleep_for(1ms);
@@ -668,27 +752,29 @@ TEST(Run, ReturnsMainsInt) {
   EXPECT_EQ(run_on(2, [] { return 42; }), 42);
   EXPECT_EQ(run_on(1, [] { return -3; }), -3);
   EXPECT_EQ(run_on(2, [] {}), 0);
-  EXPECT_EQ(run_on(2, [] {
-              goro::wait_group wg;
-              std::atomic<int> sum{0};
-              for (int i = 1; i <= 10; ++i) wg.go([&sum, i] { sum += i; });
-              wg.wait();
-              return sum.load();
-            }),
+  EXPECT_EQ(run_on(2,
+                   [] {
+                     goro::wait_group wg;
+                     std::atomic<int> sum{0};
+                     for (int i = 1; i <= 10; ++i) wg.go([&sum, i] { sum += i; });
+                     wg.wait();
+                     return sum.load();
+                   }),
             55);
 }
 
 TEST(Run, CanBeCalledRepeatedly) {
   for (int i = 0; i < 20; ++i) {
     int procs = 1 + i % 3;
-    EXPECT_EQ(run_on(procs, [i] {
-                EXPECT_TRUE(goro::in_goroutine());
-                EXPECT_EQ(goro::num_goroutine(), 1);
-                goro::wait_group wg;
-                wg.go([] { goro::sleep_for(1ms); });
-                wg.wait();
-                return i;
-              }),
+    EXPECT_EQ(run_on(procs,
+                     [i] {
+                       EXPECT_TRUE(goro::in_goroutine());
+                       EXPECT_EQ(goro::num_goroutine(), 1);
+                       goro::wait_group wg;
+                       wg.go([] { goro::sleep_for(1ms); });
+                       wg.wait();
+                       return i;
+                     }),
               i);
     EXPECT_FALSE(goro::in_goroutine());
     EXPECT_EQ(goro::num_goroutine(), 0);
@@ -699,14 +785,15 @@ TEST(Run, ReturnsWhileOtherGoroutinesAreStillParked) {
   // Goroutines alive when main returns are abandoned, as in Go.
   static goro::wait_group never;  // outlives the abandoned goroutines
   never.add(1);
-  EXPECT_EQ(run_on(2, [] {
-              for (int i = 0; i < 100; ++i) goro::go([] { never.wait(); });
-              goro::go([] {
-                for (;;) goro::sleep_for(1ms);
-              });
-              goro::sleep_for(5ms);
-              return 3;
-            }),
+  EXPECT_EQ(run_on(2,
+                   [] {
+                     for (int i = 0; i < 100; ++i) goro::go([] { never.wait(); });
+                     goro::go([] {
+                       for (;;) goro::sleep_for(1ms);
+                     });
+                     goro::sleep_for(5ms);
+                     return 3;
+                   }),
             3);
   // A fresh runtime starts clean afterwards.
   EXPECT_EQ(run_on(2, [] { return static_cast<int>(goro::num_goroutine()); }), 1);
@@ -816,7 +903,8 @@ std::pair<std::int64_t, std::int64_t> foreign_spawn_run(int n) {
       for (int i = 0; i < n; ++i) goro::go([&] { ran.fetch_add(1); });
     });
     goro::blocking([&] { t.join(); });
-    for (int i = 0; i < 2000 && (ran.load() < n || goro::num_goroutine() != at_start); ++i) goro::sleep_for(1ms);
+    for (int i = 0; i < 2000 && (ran.load() < n || goro::num_goroutine() != at_start); ++i)
+      goro::sleep_for(1ms);
     at_end = goro::num_goroutine();
     EXPECT_EQ(ran.load(), n);
   });

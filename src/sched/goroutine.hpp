@@ -37,11 +37,26 @@ enum class GStatus : std::uint8_t {
 
 struct Processor;
 
+// The C++ runtime's per-thread exception state (libstdc++'s and libc++'s
+// __cxa_eh_globals on x86-64: the stack of caught exceptions, and the count
+// std::uncaught_exceptions() reports). Goroutines migrate between threads,
+// so every switch stores the outgoing context's copy and loads the incoming
+// one's; a goroutine parked in a catch block or a destructor during
+// unwinding then resumes with its own state on whichever worker runs it.
+struct EhState {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+// The calling thread's exception state, inside the C++ runtime.
+EhState* thread_eh_state() noexcept;
+
 struct alignas(64) Goroutine {
   static constexpr std::uint32_t kMagic = 0x676f726fu;  // "goro"
 
   // Hot: touched by every switch.
   void* saved_sp = nullptr;
+  EhState eh;
   StackSpan stack;
   std::atomic<GStatus> status{GStatus::kIdle};
   WaitReason wait_reason = WaitReason::kNone;

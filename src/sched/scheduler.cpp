@@ -26,10 +26,11 @@
 #include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
 
+#include <cxxabi.h>
+#include <unistd.h>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <unistd.h>
 
 namespace goro::detail {
 
@@ -50,7 +51,9 @@ constexpr int kStealRounds = 4;
 
 }  // namespace
 
-Scheduler& sched() noexcept { return g_sched; }
+Scheduler& sched() noexcept {
+  return g_sched;
+}
 
 // Not inlined and opaque to the optimizer, so that code running on a
 // goroutine re-reads it after every switch (the goroutine may have moved to
@@ -61,7 +64,9 @@ Worker* current_worker() noexcept {
   return w;
 }
 
-void set_current_worker(Worker* w) noexcept { tls_worker = w; }
+void set_current_worker(Worker* w) noexcept {
+  tls_worker = w;
+}
 
 Goroutine* current_goroutine() noexcept {
   Worker* w = current_worker();
@@ -80,9 +85,13 @@ std::int64_t nanotime() noexcept {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-void set_fatal_reporter(FatalReporter r) noexcept { g_fatal_reporter.store(r); }
+void set_fatal_reporter(FatalReporter r) noexcept {
+  g_fatal_reporter.store(r);
+}
 
-void register_poller(const Poller* poller) noexcept { g_poller.store(poller, std::memory_order_release); }
+void register_poller(const Poller* poller) noexcept {
+  g_poller.store(poller, std::memory_order_release);
+}
 
 void interrupt_poller() noexcept {
   if (g_poll_blocked.load(std::memory_order_acquire)) g_poller.load(std::memory_order_acquire)->interrupt();
@@ -108,9 +117,17 @@ void sched_fatal(const char* msg) noexcept {
 }
 
 // ---------------------------------------------------------------------------
-// Context switches, announced to the sanitizers.
+// Context switches, announced to the sanitizers, each carrying the C++
+// exception state with it (goroutine.hpp, EhState).
 
-void switch_g_to_g(Goroutine* from, Goroutine* to, bool dying) noexcept {
+EhState* thread_eh_state() noexcept {
+  static_assert(sizeof(void*) == 8, "EhState mirrors the x86-64 __cxa_eh_globals layout");
+  return reinterpret_cast<EhState*>(abi::__cxa_get_globals());
+}
+
+void switch_g_to_g(Worker* w, Goroutine* from, Goroutine* to, bool dying) noexcept {
+  from->eh = *w->thread_eh;
+  *w->thread_eh = to->eh;
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(dying ? nullptr : &from->asan_fake_stack, to->stack.base, to->stack.limit());
 #else
@@ -126,6 +143,8 @@ void switch_g_to_g(Goroutine* from, Goroutine* to, bool dying) noexcept {
 }
 
 void switch_g_to_g0(Goroutine* from, Worker* w, bool dying) noexcept {
+  from->eh = *w->thread_eh;
+  *w->thread_eh = w->g0_eh;
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(dying ? nullptr : &from->asan_fake_stack, w->stack_bottom, w->stack_size);
 #else
@@ -141,6 +160,8 @@ void switch_g_to_g0(Goroutine* from, Worker* w, bool dying) noexcept {
 }
 
 void switch_g0_to_g(Worker* w, Goroutine* to) noexcept {
+  w->g0_eh = *w->thread_eh;
+  *w->thread_eh = to->eh;
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(&w->asan_fake_stack, to->stack.base, to->stack.limit());
 #endif
@@ -672,7 +693,9 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
   return nullptr;
 }
 
-void finish_switch(Worker* w) noexcept { (void)finish_switch_returning(w); }
+void finish_switch(Worker* w) noexcept {
+  (void)finish_switch_returning(w);
+}
 
 // The worker's scheduler loop, on its own stack (Go's schedule on g0).
 void schedule_loop(Worker* w) noexcept {
@@ -719,7 +742,7 @@ void switch_away(Goroutine* self, SwitchAction action) noexcept {
   }
   if (next != nullptr) {
     mark_running(w, next);
-    switch_g_to_g(self, next, dying);
+    switch_g_to_g(w, self, next, dying);
   } else {
     w->current = nullptr;
     switch_g_to_g0(self, w, dying);
@@ -750,10 +773,16 @@ void ready_and_yield(Goroutine* g) noexcept {
   if (self != nullptr && w->p != nullptr) switch_away(self, SwitchAction::kRequeue);
 }
 
-std::uint64_t goroutine_id(const Goroutine* g) noexcept { return g->id; }
+std::uint64_t goroutine_id(const Goroutine* g) noexcept {
+  return g->id;
+}
 
-void external_wait_begin() noexcept { g_sched.external_waiters.fetch_add(1, std::memory_order_acq_rel); }
-void external_wait_end() noexcept { g_sched.external_waiters.fetch_sub(1, std::memory_order_acq_rel); }
+void external_wait_begin() noexcept {
+  g_sched.external_waiters.fetch_add(1, std::memory_order_acq_rel);
+}
+void external_wait_end() noexcept {
+  g_sched.external_waiters.fetch_sub(1, std::memory_order_acq_rel);
+}
 
 // ---------------------------------------------------------------------------
 // Timers.

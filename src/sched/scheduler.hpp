@@ -29,11 +29,11 @@
 #include "sched/timers.hpp"
 #include "stack/stack.hpp"
 
-#include <atomic>
-#include <functional>
-#include <cstdint>
-#include <mutex>
 #include <pthread.h>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
 #include <vector>
 
 namespace goro::detail {
@@ -61,11 +61,11 @@ struct alignas(64) Processor {
 // What the context that switched away asks its successor to finish.
 enum class SwitchAction : std::uint8_t {
   kNone,
-  kPark,           // run the park commit, maybe ready again
-  kRequeue,        // yield: back of the local queue
-  kExit,           // free the goroutine's stack
-  kSystemCall,     // run sys_fn on g0, then resume the goroutine
-  kBlockingExit,   // no processor after blocking(): queue it globally
+  kPark,          // run the park commit, maybe ready again
+  kRequeue,       // yield: back of the local queue
+  kExit,          // free the goroutine's stack
+  kSystemCall,    // run sys_fn on g0, then resume the goroutine
+  kBlockingExit,  // no processor after blocking(): queue it globally
 };
 
 struct Worker {
@@ -74,6 +74,8 @@ struct Worker {
   Processor* next_p = nullptr;  // handed over by start_worker
   Goroutine* current = nullptr;
   void* g0_sp = nullptr;
+  EhState* thread_eh = nullptr;  // this thread's exception state (thread_eh_state)
+  EhState g0_eh;                 // the scheduler context's, while a goroutine runs
   Note note;
   Worker* idle_link = nullptr;
   bool spinning = false;
@@ -172,7 +174,7 @@ using FatalReporter = void (*)(const char* msg);
 void set_fatal_reporter(FatalReporter r) noexcept;
 
 // Sanitizer-aware low-level switches.
-void switch_g_to_g(Goroutine* from, Goroutine* to, bool dying) noexcept;
+void switch_g_to_g(Worker* w, Goroutine* from, Goroutine* to, bool dying) noexcept;
 void switch_g_to_g0(Goroutine* from, Worker* w, bool dying) noexcept;
 void switch_g0_to_g(Worker* w, Goroutine* to) noexcept;
 

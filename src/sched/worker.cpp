@@ -21,11 +21,11 @@
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
 #include <thread>
-#include <unistd.h>
 
 namespace goro::detail {
 
@@ -58,6 +58,7 @@ int resolve_maxprocs() noexcept {
 // Records the thread's own stack for the sanitizers' fiber switches.
 void init_thread_context(Worker* w) noexcept {
   set_current_worker(w);
+  w->thread_eh = thread_eh_state();
   install_signal_stack();
   pthread_attr_t attr;
   if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -120,8 +121,8 @@ void join_workers(Scheduler& s, Worker* m0) {
 // Gives back the stacks of goroutines that never finished.
 void release_abandoned_goroutines() {
   std::vector<StackSpan> spans;
-  stack_for_each_live([](const StackSpan& s, void* ctx) { static_cast<std::vector<StackSpan>*>(ctx)->push_back(s); },
-                      &spans);
+  stack_for_each_live(
+      [](const StackSpan& s, void* ctx) { static_cast<std::vector<StackSpan>*>(ctx)->push_back(s); }, &spans);
   for (const StackSpan& span : spans) {
     Goroutine* g = goroutine_of_stack(span);
     if (g->magic != Goroutine::kMagic) continue;
