@@ -28,14 +28,15 @@
 //   first_touch_cpu_ns_per_page the same in process CPU time
 //   resident_touch_ns_per_page  the same touches again (resident)
 #include "bench_util.hpp"
+#include "recursion.hpp"
 
 #include <goro/goro.hpp>
 
 #include <alloca.h>
+#include <sys/mman.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <sys/mman.h>
 #include <vector>
 
 // Declared weak as well: while goro::read_stack_stats is not yet part of the
@@ -46,12 +47,16 @@ namespace goro {
 
 namespace {
 
-constexpr std::size_t kPage = 4096;
-constexpr std::size_t kMiB = 1 << 20;
+using bench::kMiB;
+using bench::kPage;
 
-bool have_stack_stats() { return &goro::read_stack_stats != nullptr; }
+bool have_stack_stats() {
+  return &goro::read_stack_stats != nullptr;
+}
 
-goro::stack_stats stack_stats_now() { return have_stack_stats() ? goro::read_stack_stats() : goro::stack_stats{}; }
+goro::stack_stats stack_stats_now() {
+  return have_stack_stats() ? goro::read_stack_stats() : goro::stack_stats{};
+}
 
 // Resident bytes of the calling goroutine's stack, from its ceiling up to
 // `top` (an address at or above the goroutine's first frame), by mincore.
@@ -79,39 +84,21 @@ struct Probe {
   std::size_t own_at_peak = 0;
 };
 
-// Recurses with ~1 KiB frames until `target` bytes below `top` are in use.
-// Touches both ends of its buffer, so every page of the range is written.
-[[gnu::noinline]] std::uint64_t recurse(const char* top, std::size_t target, Probe* probe) {
-  volatile char buf[1024];
-  buf[0] = 1;
-  buf[sizeof buf - 1] = 2;
-  const char* sp = static_cast<const char*>(__builtin_frame_address(0));
-  if (static_cast<std::size_t>(top - sp) >= target) {
-    if (probe->take) {
-      probe->at_peak = stack_stats_now();
-      probe->own_at_peak = own_resident(probe->top);
-    }
-    return buf[0];
-  }
-  return recurse(top, target, probe) + buf[sizeof buf - 1];
+// At the deepest point of a recursion: the residency there, when asked.
+void take_peak(void* arg) {
+  auto* probe = static_cast<Probe*>(arg);
+  if (!probe->take) return;
+  probe->at_peak = stack_stats_now();
+  probe->own_at_peak = own_resident(probe->top);
 }
 
-struct Timing {
-  double ms = 0;      // wall clock
-  double cpu_ms = 0;  // process CPU time
-};
-
-Timing timed_recursion(std::size_t bytes, Probe* probe) {
-  const char* top = static_cast<const char*>(__builtin_frame_address(0));
-  auto t0 = std::chrono::steady_clock::now();
-  double c0 = bench::cpu_seconds();
-  volatile std::uint64_t sink = recurse(top, bytes, probe);
-  (void)sink;
-  return {bench::seconds_since(t0) * 1e3, (bench::cpu_seconds() - c0) * 1e3};
+bench::Timing timed_recursion(std::size_t bytes, Probe* probe) {
+  return bench::timed_recursion(bytes, take_peak, probe);
 }
 
 // Grows the stack by `bytes` at once and writes one byte per page, top down.
-[[gnu::noinline]] void touch_pages(std::size_t bytes, double* first_ns, double* first_cpu_ns, double* again_ns) {
+[[gnu::noinline]] void touch_pages(std::size_t bytes, double* first_ns, double* first_cpu_ns,
+                                   double* again_ns) {
   const std::size_t pages = bytes / kPage;
   // The clock starts before the alloca: built with -fstack-clash-protection
   // (goro::goro exports it) the alloca itself probes every page.
@@ -131,7 +118,6 @@ Timing timed_recursion(std::size_t bytes, Probe* probe) {
 int main(int argc, char** argv) {
   const long mb = bench::size_arg(argc, argv, 64);
   const std::size_t bytes = static_cast<std::size_t>(mb) * kMiB;
-  const double pages = static_cast<double>(bytes / kPage);
   return goro::run([&] {
     goro::wait_group wg;
     goro::spawn_options opts;
@@ -147,24 +133,17 @@ int main(int argc, char** argv) {
       probe.top = static_cast<const char*>(__builtin_frame_address(0)) + 2 * kPage;
       goro::stack_stats before = stack_stats_now();
       std::size_t own_before = own_resident(probe.top);
-      Timing first = timed_recursion(bytes, &probe);
-      Timing second = timed_recursion(bytes, &probe);
+      bench::Timing first = timed_recursion(bytes, &probe);
+      bench::Timing second = timed_recursion(bytes, &probe);
       probe.take = true;
       timed_recursion(bytes, &probe);  // untimed: reads the peak residency
       probe.take = false;
       goro::sleep_for(std::chrono::milliseconds(1));  // parks: the shrink
       goro::stack_stats parked = stack_stats_now();
       std::size_t own_parked = own_resident(probe.top);
-      Timing after_park = timed_recursion(bytes, &probe);
-      const double dmb = static_cast<double>(mb);
-      bench::metric("depth_mb", mb);
-      bench::metric("first_ms_per_mb", first.ms / dmb);
-      bench::metric("second_ms_per_mb", second.ms / dmb);
-      bench::metric("after_park_ms_per_mb", after_park.ms / dmb);
-      bench::metric("growth_ns_per_page", (first.ms - second.ms) * 1e6 / pages);
-      bench::metric("first_cpu_ms_per_mb", first.cpu_ms / dmb);
-      bench::metric("second_cpu_ms_per_mb", second.cpu_ms / dmb);
-      bench::metric("growth_cpu_ns_per_page", (first.cpu_ms - second.cpu_ms) * 1e6 / pages);
+      bench::Timing after_park = timed_recursion(bytes, &probe);
+      bench::print_first_second(mb, first, second);
+      bench::metric("after_park_ms_per_mb", after_park.ms / static_cast<double>(mb));
       if (have_stack_stats()) {
         bench::metric("resident_before_kb", static_cast<double>(before.stack_inuse) / 1024);
         bench::metric("resident_peak_kb", static_cast<double>(probe.at_peak.stack_inuse) / 1024);

@@ -9,10 +9,16 @@
 // own runtime. Times are wall-clock (UseRealTime): a goroutine may move
 // between worker threads, which makes per-thread CPU time meaningless.
 //
+// Channels, select and timers have whole-program versions with Go peers in
+// bench/chan/; the ones here are for quick before/after checks of a change.
+//
 // Counters: `per_op` is seconds per operation when an iteration is several
 // operations (two switches per yield ping-pong, 64 goroutines per batch);
 // Google Benchmark prints it with an SI prefix (`12.3n` = 12.3 ns).
+#include <goro/chan.hpp>
 #include <goro/goro.hpp>
+#include <goro/select.hpp>
+#include <goro/timer.hpp>
 
 #include "arch/context.hpp"
 
@@ -23,6 +29,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 namespace {
 
@@ -34,9 +41,8 @@ void in_runtime(benchmark::State& state, Body body) {
 }
 
 void per_op(benchmark::State& state, double ops_per_iteration) {
-  state.counters["per_op"] = benchmark::Counter(ops_per_iteration,
-                                                benchmark::Counter::kIsIterationInvariantRate |
-                                                    benchmark::Counter::kInvert);
+  state.counters["per_op"] = benchmark::Counter(
+      ops_per_iteration, benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
 // ---------------------------------------------------------------------------
@@ -237,7 +243,108 @@ void BM_MutexContended(benchmark::State& state) {
 BENCHMARK(BM_MutexContended)->ArgName("mp")->Arg(2)->UseRealTime();
 
 // ---------------------------------------------------------------------------
+// Channels and select.
+
+// Unbuffered ping-pong: one iteration is a round trip (two sends, two
+// receives, two parks, two wakeups). Go's peer: bench/chan/go/pingpong.go.
+void BM_ChanPingPong(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    goro::chan<long> ping, pong;
+    goro::wait_group done;
+    done.add(1);
+    goro::go([ping, pong, &done] {
+      for (std::optional<long> v = ping.recv(); v && *v >= 0; v = ping.recv()) pong.send(*v);
+      done.done();
+    });
+    long i = 0;
+    for (auto _ : st) {
+      ping.send(i++);
+      pong.recv();
+    }
+    ping.send(-1);  // the partner's stop signal
+    done.wait();
+  });
+}
+BENCHMARK(BM_ChanPingPong)->ArgName("mp")->Arg(1)->Arg(2)->UseRealTime();
+
+// A buffered channel (capacity 64) that never fills or empties: send then
+// receive on the same goroutine, no parking; the channel's fast path.
+void BM_ChanBufferedSendRecv(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    goro::chan<long> ch(64);
+    long i = 0;
+    for (auto _ : st) {
+      ch.send(i++);
+      benchmark::DoNotOptimize(ch.recv());
+    }
+  });
+}
+BENCHMARK(BM_ChanBufferedSendRecv)->ArgName("mp")->Arg(1)->UseRealTime();
+
+// select over two ready channels (capacity 1, each holding a value): poll
+// order, lock both, take one, and the case puts the value back.
+void BM_SelectReady2(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    goro::chan<long> a(1), b(1);
+    a.send(0);
+    b.send(0);
+    for (auto _ : st) {
+      goro::select(goro::on_recv(a, [&](std::optional<long> v) { a.send(*v); }),
+                   goro::on_recv(b, [&](std::optional<long> v) { b.send(*v); }));
+    }
+  });
+}
+BENCHMARK(BM_SelectReady2)->ArgName("mp")->Arg(1)->UseRealTime();
+
+// Ping-pong through select: the partner waits in a select over its input
+// and a quit channel (nothing ready, so it queues on both and parks), the
+// main goroutine sends and receives the answer. One iteration: a round trip
+// whose receiving side is a blocking select.
+void BM_SelectPingPong(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    goro::chan<long> ping, pong, quit;
+    goro::wait_group done;
+    done.add(1);
+    goro::go([ping, pong, quit, &done] {
+      for (bool running = true; running;) {
+        goro::select(goro::on_recv(ping, [&](std::optional<long> v) { pong.send(*v); }),
+                     goro::on_recv(quit, [&] { running = false; }));
+      }
+      done.done();
+    });
+    long i = 0;
+    for (auto _ : st) {
+      ping.send(i++);
+      pong.recv();
+    }
+    quit.close();
+    done.wait();
+  });
+}
+BENCHMARK(BM_SelectPingPong)->ArgName("mp")->Arg(1)->Arg(2)->UseRealTime();
+
+// ---------------------------------------------------------------------------
 // Timers.
+
+// Timer churn without firing: create a timer an hour out and stop it (Go's
+// time.NewTimer(time.Hour).Stop()): a heap insert and a removal.
+void BM_TimerStartStop(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    for (auto _ : st) goro::timer(std::chrono::hours(1)).stop();
+  });
+}
+BENCHMARK(BM_TimerStartStop)->ArgName("mp")->Arg(1)->UseRealTime();
+
+// Reset one pending timer again and again (a deadline pushed back on every
+// request, the common server pattern).
+void BM_TimerReset(benchmark::State& state) {
+  in_runtime(state, [](benchmark::State& st) {
+    goro::timer t(std::chrono::hours(1));
+    for (auto _ : st) t.reset(std::chrono::hours(1));
+    t.stop();
+  });
+}
+BENCHMARK(BM_TimerReset)->ArgName("mp")->Arg(1)->UseRealTime();
 
 // sleep_for(0) returns at once, as Go's time.Sleep(0).
 void BM_SleepZero(benchmark::State& state) {
