@@ -30,11 +30,11 @@
 #include <goro/runtime.hpp>
 #include <goro/stack.hpp>
 
+#include <pthread.h>
 #include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <new>
-#include <pthread.h>
 #include <stdexcept>
 #include <thread>
 
@@ -76,12 +76,12 @@ void* closure_storage(Goroutine* g) noexcept {
 
 // Gives back stack pages far below `sp` if the goroutine may have grown
 // since its last park (see the file comment).
-void shrink_if_grown(Goroutine* g, const void* sp) noexcept {
+void shrink_if_grown(Worker* w, Goroutine* g, const void* sp) noexcept {
   std::int64_t now = coarse_nanotime();
   bool ran_long = now - g->run_start_coarse_ns >= kShrinkCheckNs;
   // The next goroutine this worker switches to directly is stamped with
   // this reading, so only a long run makes the stamp stale.
-  if (Worker* w = current_worker()) w->coarse_now = now;
+  w->coarse_now = now;
   if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
     stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
   }
@@ -150,8 +150,6 @@ void abandon_goroutine(Goroutine* g) noexcept {
   stack_release(p != nullptr ? &p->stacks : nullptr, g->stack);
 }
 
-
-
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
   g->magic = 0;
@@ -162,7 +160,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   p->goroutines.fetch_sub(1, std::memory_order_relaxed);
   bool is_main = g->is_main;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
-  shrink_if_grown(g, g->stack.top - kKeepTopBytes);
+  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes);
   release_goroutine_segments(g);
   stack_release(&p->stacks, g->stack);
   if (is_main) begin_shutdown();
@@ -172,31 +170,46 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
 // Parking.
 
 void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) {
-  Goroutine* self = current_goroutine();
-  shrink_if_grown(self, __builtin_frame_address(0));
+  Worker* w = current_worker();
+  Goroutine* self = w->current;
+  shrink_if_grown(w, self, __builtin_frame_address(0));
   self->park_commit = commit;
   self->park_arg = arg;
   self->wait_reason = why;
-  switch_away(self, SwitchAction::kPark);
+  switch_away(w, self, SwitchAction::kPark);
   self->wait_reason = WaitReason::kNone;
 }
 
 const char* wait_reason_string(WaitReason r) noexcept {
   switch (r) {
-    case WaitReason::kNone: return "runnable";
-    case WaitReason::kSleep: return "sleep";
-    case WaitReason::kMutex: return "sync.Mutex.Lock";
-    case WaitReason::kCond: return "sync.Cond.Wait";
-    case WaitReason::kWaitGroup: return "sync.WaitGroup.Wait";
-    case WaitReason::kOnce: return "sync.Once.Do";
-    case WaitReason::kChanSend: return "chan send";
-    case WaitReason::kChanRecv: return "chan receive";
-    case WaitReason::kSelect: return "select";
-    case WaitReason::kSelectNoCases: return "select (no cases)";
-    case WaitReason::kIoWait: return "IO wait";
-    case WaitReason::kBlocking: return "syscall";
-    case WaitReason::kSemaphore: return "semacquire";
-    case WaitReason::kPreempted: return "preempted";
+    case WaitReason::kNone:
+      return "runnable";
+    case WaitReason::kSleep:
+      return "sleep";
+    case WaitReason::kMutex:
+      return "sync.Mutex.Lock";
+    case WaitReason::kCond:
+      return "sync.Cond.Wait";
+    case WaitReason::kWaitGroup:
+      return "sync.WaitGroup.Wait";
+    case WaitReason::kOnce:
+      return "sync.Once.Do";
+    case WaitReason::kChanSend:
+      return "chan send";
+    case WaitReason::kChanRecv:
+      return "chan receive";
+    case WaitReason::kSelect:
+      return "select";
+    case WaitReason::kSelectNoCases:
+      return "select (no cases)";
+    case WaitReason::kIoWait:
+      return "IO wait";
+    case WaitReason::kBlocking:
+      return "syscall";
+    case WaitReason::kSemaphore:
+      return "semacquire";
+    case WaitReason::kPreempted:
+      return "preempted";
   }
   return "unknown";
 }
@@ -298,7 +311,9 @@ std::size_t set_max_stack(std::size_t bytes) {
   return detail::g_max_stack.exchange(detail::normalize_stack_limit(bytes));
 }
 
-std::size_t max_stack() { return detail::g_max_stack.load(); }
+std::size_t max_stack() {
+  return detail::g_max_stack.load();
+}
 
 std::int64_t num_goroutine() {
   detail::Scheduler& s = detail::sched();
@@ -308,7 +323,9 @@ std::int64_t num_goroutine() {
   return n;
 }
 
-bool in_goroutine() noexcept { return detail::current_goroutine() != nullptr; }
+bool in_goroutine() noexcept {
+  return detail::current_goroutine() != nullptr;
+}
 
 void yield() {
   detail::Goroutine* self = detail::current_goroutine();

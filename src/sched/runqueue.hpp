@@ -42,7 +42,16 @@ class RunQueue {
   }
 
   // Owner only: makes g the next to run; returns the goroutine it displaced.
-  Goroutine* put_next(Goroutine* g) noexcept { return runnext_.exchange(g, std::memory_order_acq_rel); }
+  // Thieves only ever swap a non-null runnext for null, so an empty one
+  // cannot change under the owner: a plain store suffices, and the common
+  // park/ready round trip pays one atomic read-modify-write less.
+  Goroutine* put_next(Goroutine* g) noexcept {
+    if (runnext_.load(std::memory_order_relaxed) == nullptr) {
+      runnext_.store(g, std::memory_order_release);
+      return nullptr;
+    }
+    return runnext_.exchange(g, std::memory_order_acq_rel);
+  }
 
   // Owner only.
   Goroutine* pop() noexcept {
@@ -59,7 +68,8 @@ class RunQueue {
       std::uint32_t t = tail_.load(std::memory_order_relaxed);
       if (t == h) return nullptr;
       Goroutine* g = ring_[h % kSize].load(std::memory_order_relaxed);
-      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release, std::memory_order_relaxed)) return g;
+      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release, std::memory_order_relaxed))
+        return g;
     }
   }
 
@@ -71,7 +81,8 @@ class RunQueue {
     std::uint32_t n = (t - h) / 2;
     if (n != kSize / 2) return 0;
     for (std::uint32_t i = 0; i < n; i++) out[i] = ring_[(h + i) % kSize].load(std::memory_order_relaxed);
-    if (!head_.compare_exchange_strong(h, h + n, std::memory_order_release, std::memory_order_relaxed)) return 0;
+    if (!head_.compare_exchange_strong(h, h + n, std::memory_order_release, std::memory_order_relaxed))
+      return 0;
     return n;
   }
 
@@ -93,7 +104,8 @@ class RunQueue {
       }
       if (n > kSize / 2) continue;  // h and t read at different times
       for (std::uint32_t i = 0; i < n; i++) out[i] = ring_[(h + i) % kSize].load(std::memory_order_relaxed);
-      if (head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel, std::memory_order_relaxed)) return n;
+      if (head_.compare_exchange_weak(h, h + n, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return n;
     }
   }
 

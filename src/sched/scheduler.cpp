@@ -439,11 +439,15 @@ std::uint32_t fast_rand(Worker* w) noexcept {
 
 // A victim's runnext is stolen only if the victim has not switched for a
 // moment: the goroutine that readied it is probably about to park and run
-// it itself, which keeps a sender and its receiver on one core.
+// it itself, which keeps a sender and its receiver on one core. The thief
+// sleeps rather than spins through that moment (Go's usleep(3) in
+// runqgrab): with the timer slack it lasts tens of microseconds, during
+// which it still counts as spinning, so a ping-pong pair's ready() calls
+// wake nobody and the pair's core is not shared with a busy-waiting thief.
 bool victim_stuck(Processor* victim) noexcept {
   std::uint32_t tick = victim->schedtick.load(std::memory_order_acquire);
-  std::uint64_t start = cycle_now();
-  while (cycle_now() - start < 6000) cpu_relax();
+  timespec pause{0, 3000};
+  nanosleep(&pause, nullptr);
   return victim->schedtick.load(std::memory_order_acquire) == tick;
 }
 
@@ -716,17 +720,24 @@ namespace {
 
 // Whether p's earliest timer may be due: then the switch goes through the
 // scheduler loop, which runs it. The coarse clock lags by at most one tick
-// (4 ms), so a timer is looked at from one tick before it is due.
-bool timer_may_be_due(Processor* p) noexcept {
+// (4 ms), so a timer is looked at from one tick before it is due. A parking
+// goroutine has just read the clock into `parked_on`'s coarse_now (park's
+// shrink check); other switches read it here, and only if a timer exists.
+bool timer_may_be_due(Processor* p, Worker* parked_on) noexcept {
   constexpr std::int64_t kCoarseTickNs = 4000000;
   std::int64_t when = p->timers.earliest();
-  return when != 0 && when - kCoarseTickNs <= coarse_nanotime();
+  if (when == 0) return false;
+  std::int64_t now = parked_on != nullptr ? parked_on->coarse_now : coarse_nanotime();
+  return when - kCoarseTickNs <= now;
 }
 
 }  // namespace
 
 void switch_away(Goroutine* self, SwitchAction action) noexcept {
-  Worker* w = current_worker();
+  switch_away(current_worker(), self, action);
+}
+
+void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
   w->prev = self;
   w->action = action;
   bool dying = action == SwitchAction::kExit;
@@ -735,7 +746,7 @@ void switch_away(Goroutine* self, SwitchAction action) noexcept {
   if (p != nullptr && action != SwitchAction::kSystemCall && action != SwitchAction::kBlockingExit &&
       !g_sched.stopping.load(std::memory_order_relaxed)) {
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed) + 1;
-    if (tick % kFairnessTick != 0 && !timer_may_be_due(p)) {
+    if (tick % kFairnessTick != 0 && !timer_may_be_due(p, action == SwitchAction::kPark ? w : nullptr)) {
       next = p->runq.pop();
       if (next != nullptr) p->schedtick.store(tick, std::memory_order_relaxed);
     }

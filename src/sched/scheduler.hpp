@@ -159,6 +159,8 @@ void release_goroutine_segments(Goroutine* g) noexcept;
 int run_scheduler(std::function<int()> main_fn);
 void finish_switch(Worker* w) noexcept;
 void switch_away(Goroutine* self, SwitchAction action) noexcept;
+// The same, for a caller that has the current worker at hand.
+void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept;
 void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
 void wake_worker_if_needed() noexcept;
