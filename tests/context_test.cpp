@@ -32,7 +32,9 @@ using goro_test::scaled;
 
 namespace {
 
-int procs() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int procs() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 const goro::context_key<std::string> kUser;
 const goro::context_key<int> kAttempt;
@@ -269,6 +271,30 @@ TEST(Context, ConcurrentCreateAndCancel) {
       wg.wait();
       EXPECT_EQ(root.err(), goro::context_errc::canceled);
     }
+  });
+}
+
+// Deadlines a few hundred nanoseconds away fire on another worker while
+// with_timeout is still storing its timer: every one must end in
+// deadline_exceeded, and (under TSan) the timer's callback must not touch
+// the half-stored timer.
+TEST(Context, TinyTimeoutsFireDuringCreation) {
+  run_on(2, [] {
+    const int kContexts = static_cast<int>(scaled(4000, 500));
+    goro::wait_group wg;
+    std::atomic<int> exceeded{0};
+    for (int g = 0; g < 4; ++g) {
+      wg.go([&, g] {
+        for (int i = 0; i < kContexts / 4; ++i) {
+          auto [c, f] = goro::with_timeout(goro::context::background(),
+                                           std::chrono::nanoseconds(100 * ((i + g) % 8 + 1)));
+          c.done().recv();
+          if (c.err() == goro::context_errc::deadline_exceeded) exceeded.fetch_add(1);
+        }
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(exceeded.load(), kContexts / 4 * 4);
   });
 }
 

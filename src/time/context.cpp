@@ -36,15 +36,19 @@ class ContextCategory final : public std::error_category {
   const char* name() const noexcept override { return "goro.context"; }
   std::string message(int v) const override {
     switch (static_cast<context_errc>(v)) {
-      case context_errc::canceled: return "context canceled";
-      case context_errc::deadline_exceeded: return "context deadline exceeded";
+      case context_errc::canceled:
+        return "context canceled";
+      case context_errc::deadline_exceeded:
+        return "context deadline exceeded";
     }
     return "unknown context error";
   }
   std::error_condition default_error_condition(int v) const noexcept override {
     switch (static_cast<context_errc>(v)) {
-      case context_errc::canceled: return std::errc::operation_canceled;
-      case context_errc::deadline_exceeded: return std::errc::timed_out;
+      case context_errc::canceled:
+        return std::errc::operation_canceled;
+      case context_errc::deadline_exceeded:
+        return std::errc::timed_out;
     }
     return {v, *this};
   }
@@ -92,8 +96,10 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     }
   }
 
-  // Go's cancelCtx.cancel.
-  void cancel(std::error_code e, bool remove_from_parent) noexcept {
+  // Go's cancelCtx.cancel. The deadline timer's own callback passes
+  // stop_timer = false: it may fire before with_deadline has finished
+  // storing the timer in deadline_timer, which it must then not touch.
+  void cancel(std::error_code e, bool remove_from_parent, bool stop_timer = true) noexcept {
     std::vector<std::shared_ptr<ContextNode>> kids;
     mu.lock();
     if (err) {
@@ -119,7 +125,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
     for (auto& k : kids) k->cancel(e, false);
     if (!all) cancel_children_slowly(e);
     if (remove_from_parent) unlink_from_parent();
-    deadline_timer.stop();
+    if (stop_timer) deadline_timer.stop();
   }
 
   // The allocation-free fallback of cancel(): take children one at a time.
@@ -241,7 +247,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent, clock::time
   // The timer goes first: once attached, the parent may cancel (and stop
   // the timer) from another thread at any moment.
   n->deadline_timer = after_func(left, [w = std::weak_ptr<detail::ContextNode>(n)] {
-    if (auto s = w.lock()) s->cancel(context_errc::deadline_exceeded, true);
+    if (auto s = w.lock()) s->cancel(context_errc::deadline_exceeded, true, false);
   });
   n->attach(detail::canceler_of(parent.node_));
   return {context(n), cancel_func(n)};
