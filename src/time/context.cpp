@@ -145,10 +145,13 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   }
 
   // Go's propagateCancel: ties this new cancelable node to its parent's
-  // canceler, or cancels it at once if that is cancelled already.
-  void attach(ContextNode* p) {
+  // canceler (registered_with, set at creation), or cancels it at once if
+  // that is cancelled already. A deadline timer may have cancelled this
+  // node already: it then unlinked a link not yet made, and the link made
+  // here is dropped by the parent's cancel or this node's destructor.
+  void attach() {
+    ContextNode* p = registered_with;
     if (p == nullptr) return;  // background: never cancelled
-    registered_with = p;
     p->mu.lock();
     std::error_code perr = p->err;
     if (!perr) {
@@ -156,8 +159,7 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
         p->children.insert(this);
       } catch (...) {
         p->mu.unlock();
-        registered_with = nullptr;
-        throw;
+        throw;  // unlinking a node that is not linked is harmless
       }
     }
     p->mu.unlock();
@@ -175,6 +177,8 @@ std::shared_ptr<ContextNode> new_cancelable(const std::shared_ptr<ContextNode>& 
   auto n = std::make_shared<ContextNode>();
   n->parent = parent;
   n->canceler = n.get();
+  // Before any timer can fire: the timer's callback reads it.
+  n->registered_with = canceler_of(parent);
   n->done = chan<std::monostate>();
   return n;
 }
@@ -230,7 +234,7 @@ void cancel_func::operator()() const noexcept {
 
 std::pair<context, cancel_func> with_cancel(const context& parent) {
   auto n = detail::new_cancelable(parent.node_);
-  n->attach(detail::canceler_of(parent.node_));
+  n->attach();
   return {context(n), cancel_func(n)};
 }
 
@@ -240,7 +244,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent, clock::time
   n->deadline_ns = detail::to_ns(d);
   const auto left = d - clock::now();
   if (left <= left.zero()) {
-    n->attach(detail::canceler_of(parent.node_));
+    n->attach();
     n->cancel(context_errc::deadline_exceeded, true);
     return {context(n), cancel_func(n)};
   }
@@ -249,7 +253,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent, clock::time
   n->deadline_timer = after_func(left, [w = std::weak_ptr<detail::ContextNode>(n)] {
     if (auto s = w.lock()) s->cancel(context_errc::deadline_exceeded, true, false);
   });
-  n->attach(detail::canceler_of(parent.node_));
+  n->attach();
   return {context(n), cancel_func(n)};
 }
 
