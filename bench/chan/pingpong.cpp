@@ -42,5 +42,8 @@ int main(int argc, char** argv) {
     bench::metric("pingpong_rt_ns", wall * 1e9 / static_cast<double>(n));
     bench::metric("pingpong_rt_cpu_ns", cpu * 1e9 / static_cast<double>(n));
     bench::metric("maxprocs", static_cast<long>(goro::maxprocs()));
+    // The partner may not have exited yet (it still holds channel handles);
+    // goro::run does not wait for it, so wait here for a clean exit.
+    while (goro::num_goroutine() > 1) goro::yield();
   });
 }

@@ -18,8 +18,8 @@
 # CPU time per operation is the robust figure on a machine shared with other
 # work (wall time includes waiting for a CPU); both are shown.
 #
-# Builds goro in Release: through the main tree if bench/CMakeLists.txt has
-# add_subdirectory(chan), else through a small wrapper project.
+# Builds goro in Release through the main tree. bench/compare runs the same
+# programs (and more peers) and writes docs/BENCHMARKS.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,27 +58,10 @@ declare -A size=([pingpong]=$PINGPONG_N [buffered]=$BUFFERED_N [select]=$SELECT_
 
 echo "== build (Release) in $BUILD_DIR" >&2
 mkdir -p "$BUILD_DIR"
-if grep -qs 'add_subdirectory(chan)' "$root/bench/CMakeLists.txt"; then
-  cmake -S "$root" -B "$BUILD_DIR/cpp" -DCMAKE_BUILD_TYPE=Release -DGORO_BUILD_TESTS=OFF \
-    -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_BENCH=ON >"$BUILD_DIR/cmake.log" 2>&1 ||
-    { cat "$BUILD_DIR/cmake.log"; exit 1; }
-  bin="$BUILD_DIR/cpp/bench/chan"
-else
-  mkdir -p "$BUILD_DIR/wrapper"
-  cat >"$BUILD_DIR/wrapper/CMakeLists.txt" <<EOF
-cmake_minimum_required(VERSION 3.21)
-project(goro_chan_bench LANGUAGES C CXX ASM)
-set(GORO_BUILD_TESTS OFF CACHE BOOL "" FORCE)
-set(GORO_BUILD_BENCH OFF CACHE BOOL "" FORCE)
-set(GORO_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
-set(GORO_INSTALL OFF CACHE BOOL "" FORCE)
-add_subdirectory("$root" goro)
-add_subdirectory("$here" chan)
-EOF
-  cmake -S "$BUILD_DIR/wrapper" -B "$BUILD_DIR/cpp" -DCMAKE_BUILD_TYPE=Release >"$BUILD_DIR/cmake.log" 2>&1 ||
-    { cat "$BUILD_DIR/cmake.log"; exit 1; }
-  bin="$BUILD_DIR/cpp/chan"
-fi
+cmake -S "$root" -B "$BUILD_DIR/cpp" -DCMAKE_BUILD_TYPE=Release -DGORO_BUILD_TESTS=OFF \
+  -DGORO_BUILD_EXAMPLES=OFF -DGORO_BUILD_BENCH=ON >"$BUILD_DIR/cmake.log" 2>&1 ||
+  { cat "$BUILD_DIR/cmake.log"; exit 1; }
+bin="$BUILD_DIR/cpp/bench/chan"
 cmake --build "$BUILD_DIR/cpp" -j"$(nproc)" --target "${programs[@]/#/chan_}" chan_floor >"$BUILD_DIR/build.log" 2>&1 ||
   { tail -30 "$BUILD_DIR/build.log"; exit 1; }
 mkdir -p "$BUILD_DIR/go"
