@@ -253,10 +253,13 @@ def fmt(v, unit=""):
 
 # Main table rows: (label, key, CPU metric, wall metric, unit, why goro is
 # behind when it is). Memory rows have no wall metric.
-BEHIND_PARK = ("every fresh stack slot costs a guard `madvise` and a page fault on its top page, and "
-               "exits in bulk overflow the per-processor stack cache, so stacks are trimmed on the exit "
-               "path (`mincore` + `MADV_DONTNEED` per goroutine); Go carves 2 KiB stacks out of heap "
-               "spans without a system call (PERFORMANCE.md, \"Where goro is behind\")")
+BEHIND_START = ("every never-used stack slot costs a guard `madvise` and a page fault on its top page; Go "
+                "carves 2 KiB stacks out of heap spans without a system call (PERFORMANCE.md, \"Where goro is "
+                "behind\")")
+BEHIND_EXIT = ("goroutines that exit in bulk overflow the per-processor stack cache and the pool's untrimmed "
+               "list, so each further stack is trimmed on the exit path (`mincore` + `MADV_DONTNEED`), and the "
+               "next start on that slot faults its top page in again; Go frees stacks to its heap")
+BEHIND_PARK = BEHIND_START + "; and " + BEHIND_EXIT
 ROWS = [
     ("bytes per parked task (VmRSS + VmPTE delta / N)", "park", "bytes_per_goroutine", None, " B",
      "a goroutine keeps one resident 4 KiB page plus the page-table share of its 224 KiB slot; Go's "
@@ -264,15 +267,15 @@ ROWS = [
     ("skynet peak resident set per task (VmHWM / tasks)", "skynet", "rss_bytes_per_task", None, " B",
      "the same per-goroutine page as above, for 1.1 million goroutines alive at once"),
     ("start a parked task (spawn until all N are parked)", "park", "spawn_cpu_ns_per_goroutine",
-     "spawn_ns_per_goroutine", " ns", BEHIND_PARK),
+     "spawn_ns_per_goroutine", " ns", BEHIND_START),
     ("wake and join a parked task", "park", "wake_join_cpu_ns_per_goroutine", "wake_join_ns_per_goroutine", " ns",
-     BEHIND_PARK),
+     BEHIND_EXIT),
     ("spawn+join, one at a time", "spawn", "spawn_join_one_cpu_ns", "spawn_join_one_ns", " ns", None),
     ("spawn+join, batches of 64, per task", "spawn", "spawn_join_batch_cpu_ns", "spawn_join_batch_ns", " ns", None),
     ("spawn+join, all N at once, per task", "spawn", "spawn_join_all_cpu_ns", "spawn_join_all_ns", " ns", BEHIND_PARK),
     ("skynet, per task (spawn, send on an unbuffered channel, exit)", "skynet", "cpu_ns_per_goroutine",
      "ns_per_goroutine", " ns", "a million goroutines alive at once pay the bulk start and exit costs of the "
-     "park rows"),
+     "park rows: " + BEHIND_PARK),
     ("switch: two tasks yielding to each other, 1 processor", "switch", "switch_cpu_ns", "switch_ns", " ns", None),
     ("ping-pong round trip over wait_groups, 1 processor (fiber: condition variable)", "switch", "pingpong_cpu_ns",
      "pingpong_ns", " ns", None),
@@ -378,6 +381,20 @@ def channel_table(med):
                            f"{'n/a' if rc is None else f'{rc:.2f}'} | {fmt(g.get(w), ' ns')} | {fmt(o.get(w), ' ns')} | "
                            f"{'n/a' if rw is None else f'{rw:.2f}'} |")
     return "\n".join(out)
+
+
+def channel_behind(med):
+    """Channel, select and timer figures where goro costs more CPU than Go."""
+    items = []
+    for prog in ("pingpong", "buffered", "select", "timer"):
+        for procs in (1, 2):
+            g, o = med.get(f"goro.{prog}@{procs}", {}), med.get(f"go.{prog}@{procs}", {})
+            for k in sorted(g):
+                r = ratio(g.get(k), o.get(k)) if k.endswith("_cpu_ns") else None
+                if r is not None and r > 1.05:
+                    items.append(f"`{k[:-len('_cpu_ns')]}` with {procs} processor{'s' if procs > 1 else ''} "
+                                 f"{r:.2f}x ({fmt(g[k], ' ns')} against {fmt(o[k], ' ns')})")
+    return "; ".join(items) if items else "none"
 
 
 def deep_table(a, med):
@@ -577,7 +594,13 @@ def write_doc(a, results, charts):
     med = medians(results)
     m, v = results["machine"], results["versions"]
     deep = DEEP_MAIN[a.quick]
-    runs_note = ", ".join(f"{name}: {n['_runs']}" for name, n in sorted(med.items()))
+    counts = {n["_runs"] for n in med.values()}
+    if len(counts) == 1:
+        runs_note = f"{counts.pop()} for each of the {len(med)} program and runtime pairs"
+    else:
+        runs_note = ", ".join(f"{name}: {n['_runs']}" for name, n in sorted(med.items()))
+    secs = results.get("seconds", {})
+    longest = max(((max(v), k) for k, v in secs.items() if v), default=(0, "none"))
     failures = results.get("failures", {})
     fail_text = ("; ".join(f"{k}: {e}" for k, e in sorted(failures.items()))) if failures else "none"
     chart_md = "\n\n".join(f"![{c[:-4].replace('_', ' ')}](img/{c})" for c in charts) or \
@@ -654,6 +677,8 @@ why:
 
 {behind_list(a, med)}
 
+In the channel, select and timer table below, goro costs more CPU than Go in: {channel_behind(med)}.
+
 Where goro is cheaper than Go: {ahead_list(a, med)}.
 
 ## Charts
@@ -691,7 +716,8 @@ the benchmark thread's CPU time, shown for one processor only, where all gorouti
 
 ## Bookkeeping
 
-Runs that produced figures: {runs_note}. Failed or missing: {fail_text}.
+Runs that produced figures: {runs_note}. Failed or missing: {fail_text}. The longest single run
+took {longest[0]:.0f} s (`{longest[1]}`).
 
 Reproduce: `bench/compare` (about 15-20 minutes on 2 vCPUs); `bench/compare --quick` tries everything
 at small sizes in about two minutes and writes `build-compare/BENCHMARKS.quick.md` instead of this page.
