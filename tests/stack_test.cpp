@@ -116,10 +116,14 @@ TEST(StackAcquire, SpanHasTheLimitAndTheRestOfTheSlotAsGuard) {
   struct Case {
     std::size_t limit, slot;
   } cases[] = {
-      {16 * kKiB, 64 * kKiB},  {48 * kKiB, 64 * kKiB},
-      {52 * kKiB, 96 * kKiB},  {gd::kDefaultStackLimit, 224 * kKiB},
-      {1 * kMiB, 1 * kMiB + 32 * kKiB}, {2 * kMiB - 16 * kKiB, 2 * kMiB},
-      {2 * kMiB, 4 * kMiB},    {5 * kMiB, 6 * kMiB},
+      {16 * kKiB, 64 * kKiB},
+      {48 * kKiB, 64 * kKiB},
+      {52 * kKiB, 96 * kKiB},
+      {gd::kDefaultStackLimit, 224 * kKiB},
+      {1 * kMiB, 1 * kMiB + 32 * kKiB},
+      {2 * kMiB - 16 * kKiB, 2 * kMiB},
+      {2 * kMiB, 4 * kMiB},
+      {5 * kMiB, 6 * kMiB},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.limit);
@@ -129,7 +133,8 @@ TEST(StackAcquire, SpanHasTheLimitAndTheRestOfTheSlotAsGuard) {
     EXPECT_EQ(s.guard, c.slot - c.limit);
     EXPECT_GE(s.guard, gd::kMinGuard);
     auto lo = reinterpret_cast<std::uintptr_t>(s.base - s.guard);
-    EXPECT_EQ(lo % (c.slot < 2 * kMiB ? 32 * kKiB : 2 * kMiB), 0u) << "slots are aligned to 32 KiB (2 MiB above)";
+    EXPECT_EQ(lo % (c.slot < 2 * kMiB ? 32 * kKiB : 2 * kMiB), 0u)
+        << "slots are aligned to 32 KiB (2 MiB above)";
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(s.top) % kPage, 0u);
     EXPECT_TRUE(s.contains(s.base) && s.contains(s.top - 1) && !s.contains(s.top));
     EXPECT_TRUE(s.in_guard(s.base - 1) && s.in_guard(s.base - s.guard) && !s.in_guard(s.base));
@@ -206,6 +211,34 @@ TEST(StackGuardDeathTest, GuardSurvivesPoolingAndShrinking) {
   gd::stack_release(nullptr, again);
 }
 
+// Neighbouring stacks that go cold are given back by one madvise across
+// their guards (pool.cpp, give_back_cold): the memory goes, the guards stay,
+// with either kind of guard.
+void release_a_cold_run_then_touch_a_guard(std::size_t limit, bool mprotect_guards) {
+  gd::stack_force_mprotect_guards(mprotect_guards);
+  std::vector<gd::StackSpan> v;
+  for (int i = 0; i < 400; ++i) {
+    v.push_back(gd::stack_acquire(nullptr, limit));
+    touch_down(v.back().top, 16 * kKiB);
+  }
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  gd::stack_trim_pools();
+  std::size_t left = 0;
+  for (const auto& s : v) left += resident_pages(s);
+  if (left > 2 * 400 / 2) std::_Exit(20);  // only warm stacks keep their top pages
+  std::vector<gd::StackSpan> again;
+  for (int i = 0; i < 400; ++i) again.push_back(gd::stack_acquire(nullptr, limit));
+  for (const auto& s : again) std::memset(s.base, 1, s.limit());  // usable, no guard moved in
+  fault_at(again[200].base - 1);
+}
+
+TEST(StackGuardDeathTest, ColdRunsKeepTheirGuards) {
+  use_threadsafe_death_tests();
+  // Classes no other test uses, so the slots are carved side by side.
+  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(900 * kKiB, false), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(1000 * kKiB, true), testing::KilledBySignal(SIGSEGV), "");
+}
+
 TEST(StackGuardDeathTest, GuardIsRefittedForAnotherLimitOfTheSameClass) {
   use_threadsafe_death_tests();
   // 100 KiB and 96 KiB limits both take 128 KiB slots (a class no other test uses).
@@ -278,9 +311,11 @@ TEST(StackCacheTest, FullBinSpillsItsOldestHalfTrimmedWhenIdle) {
   const goro::stack_stats after = gd::stack_read_stats();
   EXPECT_EQ(after.live_stacks + 33, before.live_stacks);
   EXPECT_EQ(after.pooled_stacks, before.pooled_stacks + 33);
-  for (int i = 0; i < 16; ++i) EXPECT_EQ(resident_pages(v[i]), 16u) << i << " went to the pool, not yet trimmed";
+  for (int i = 0; i < 16; ++i)
+    EXPECT_EQ(resident_pages(v[i]), 16u) << i << " went to the pool, not yet trimmed";
   gd::stack_trim_pools();  // what an idle worker does
-  for (int i = 0; i < 16; ++i) EXPECT_LE(resident_pages(v[i]), 2u) << i << " went to the pool, trimmed when idle";
+  for (int i = 0; i < 16; ++i)
+    EXPECT_LE(resident_pages(v[i]), 2u) << i << " went to the pool, trimmed when idle";
   for (int i = 16; i < 33; ++i) EXPECT_EQ(resident_pages(v[i]), 16u) << i << " stayed in the cache";
   cache.flush();
   gd::stack_trim_pools();
@@ -307,7 +342,7 @@ TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
 
 TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
   constexpr std::size_t kWarm = 64 * kMiB / (224 * kKiB);  // what the default class keeps warm
-  constexpr std::size_t kStacks = 600;                       // more than that
+  constexpr std::size_t kStacks = 600;                     // more than that
   std::vector<gd::StackSpan> v;
   v.reserve(kStacks);
   for (std::size_t i = 0; i < kStacks; ++i) {

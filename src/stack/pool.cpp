@@ -170,9 +170,45 @@ StackSpan take_any(ClassPool& p, std::size_t limit) {
 int take_warm(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
   std::lock_guard lock(p.mu);
   int got = 0;
-  for (std::size_t i; got < n && (i = find_limit(p.dirty, limit)) != SIZE_MAX;) out[got++] = pop_at(p.dirty, i);
+  for (std::size_t i; got < n && (i = find_limit(p.dirty, limit)) != SIZE_MAX;)
+    out[got++] = pop_at(p.dirty, i);
   for (std::size_t i; got < n && (i = find_limit(p.warm, limit)) != SIZE_MAX;) out[got++] = pop_at(p.warm, i);
   return got;
+}
+
+// Gives back every resident page of n free stacks that go cold. Slots that
+// are neighbours in an arena share one madvise: each madvise costs a TLB
+// shootdown (an interrupt to every CPU running this process, a VM exit
+// under a hypervisor), which made a mass exit cost microseconds per
+// goroutine when paid per stack. A run may span guards: MADV_GUARD_INSTALL
+// markers and PROT_NONE guards both survive MADV_DONTNEED.
+void give_back_cold(const StackSpan* spans, std::size_t n) noexcept {
+  StackSpan sorted[64];
+  for (std::size_t at = 0; at < n; at += std::size(sorted)) {
+    const std::size_t m = std::min(n - at, std::size(sorted));
+    std::copy_n(spans + at, m, sorted);
+    std::sort(sorted, sorted + m, [](const StackSpan& a, const StackSpan& b) { return a.base < b.base; });
+    std::byte* lo = nullptr;  // deepest resident page of the run
+    std::byte* hi = nullptr;  // top of its last stack with resident pages
+    std::size_t pages = 0;
+    std::size_t stacks = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+      const StackSpan& s = sorted[i];
+      const bool adjacent = i > 0 && s.arena == sorted[i - 1].arena && s.base - s.guard == sorted[i - 1].top;
+      if (!adjacent && pages != 0) {
+        give_back_run(lo, hi, pages, stacks);
+        lo = hi = nullptr;
+        pages = stacks = 0;
+      }
+      Residency r = scan_resident(s.base, s.top);
+      if (r.pages == 0) continue;
+      if (lo == nullptr) lo = r.lowest;
+      hi = s.top;
+      pages += r.pages;
+      ++stacks;
+    }
+    give_back_run(lo, hi, pages, stacks);
+  }
 }
 
 // Takes back n stacks of pool p: as many as the warm bound allows are trimmed
@@ -185,11 +221,10 @@ void pool_put_trimmed(ClassPool& p, const StackSpan* spans, std::size_t n) noexc
     warm = std::min(n, p.warm_cap > used ? p.warm_cap - used : 0);
     p.pending += warm;
   }
-  for (std::size_t i = 0; i < n; ++i) {
-    const StackSpan& s = spans[i];
-    give_back(s.base, i < warm ? s.top - kPoolKeepTop : s.top);
-    set_slot_state(s, i < warm ? SlotState::kPooled : SlotState::kCold);
-  }
+  for (std::size_t i = 0; i < warm; ++i) give_back(spans[i].base, spans[i].top - kPoolKeepTop);
+  give_back_cold(spans + warm, n - warm);
+  for (std::size_t i = 0; i < n; ++i)
+    set_slot_state(spans[i], i < warm ? SlotState::kPooled : SlotState::kCold);
   std::lock_guard lock(p.mu);
   p.pending -= warm;
   p.warm.insert(p.warm.end(), spans, spans + warm);
