@@ -46,4 +46,23 @@ inline std::string bytes_text(double bytes) {
   return unit == 0 ? commas(v) + " B" : fixed(v, v < 10 ? 2 : v < 100 ? 1 : 0) + " " + kUnits[unit];
 }
 
+// `text` broken into lines of at most `width` columns at spaces, each line
+// after the first starting with `indent`.
+inline std::string wrap(const std::string& text, const std::string& indent, std::size_t width) {
+  std::string out, line;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t end = text.find(' ', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(pos, end - pos);
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += line + "\n" + indent;
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + word;
+    pos = end + 1;
+  }
+  return out + line;
+}
+
 }  // namespace tour

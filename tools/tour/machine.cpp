@@ -94,11 +94,15 @@ long long pids_cgroup_room() {
   return cgroup_room("/sys/fs/cgroup/pids/pids.max", "/sys/fs/cgroup/pids/pids.current");
 }
 
-// The probe goro's stack layer makes too; GORO_FORCE_MPROTECT_GUARD=1 makes
-// goro use mprotect guards anyway (for testing), so the plan honours it.
-bool probe_guard_install() {
+// GORO_FORCE_MPROTECT_GUARD=1 makes goro use mprotect guards even where the
+// kernel has MADV_GUARD_INSTALL (to test that path); the plan honours it.
+bool mprotect_guard_forced() {
   const char* forced = std::getenv("GORO_FORCE_MPROTECT_GUARD");
-  if (forced != nullptr && forced[0] == '1') return false;
+  return forced != nullptr && forced[0] == '1';
+}
+
+// The probe goro's stack layer makes too.
+bool probe_guard_install() {
   const long page = sysconf(_SC_PAGESIZE);
   void* p = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return false;
@@ -161,7 +165,8 @@ Machine read_machine() {
   m.cgroup_room = memory_cgroup_room();
   m.max_map_count = static_cast<long>(read_number("/proc/sys/vm/max_map_count", 65530));
   m.maps_in_use = count_lines("/proc/self/maps");
-  m.guard_install = probe_guard_install();
+  m.guard_forced = mprotect_guard_forced();
+  m.guard_install = !m.guard_forced && probe_guard_install();
   m.threads_max = static_cast<long>(read_number("/proc/sys/kernel/threads-max", 0));
   m.tasks_in_use = machine_tasks();
   m.pids_room = pids_cgroup_room();
@@ -176,10 +181,12 @@ Plan plan_goroutines(const Machine& m, long requested, long bytes_each, long slo
   Plan plan{requested, requested, {}};
   cap_by_memory(plan, m, bytes_each, slot_bytes, "parked goroutines");
   if (!m.guard_install) {
+    const std::string cause = m.guard_forced ? "GORO_FORCE_MPROTECT_GUARD=1 is set"
+                                             : "this kernel has no MADV_GUARD_INSTALL (Linux < 6.13)";
     cap(plan, (m.max_map_count - m.maps_in_use - kSpareMappings) / 2,
-        "this kernel has no MADV_GUARD_INSTALL (Linux < 6.13), so goro guards each stack with mprotect, "
-        "which costs 2 mappings per goroutine, and vm.max_map_count is " +
-            std::to_string(m.max_map_count) + " (raise it: sysctl -w vm.max_map_count=2200000)");
+        cause + ", so goro guards each stack with mprotect, which costs 2 mappings per goroutine, and " +
+            "vm.max_map_count is " + std::to_string(m.max_map_count) +
+            " (raise it for a million: sysctl -w vm.max_map_count=2100000)");
   }
   return plan;
 }

@@ -33,7 +33,8 @@ struct Machine {
   long long cgroup_room = kUnlimited;  // bytes a memory cgroup still allows
   long max_map_count = 0;
   long maps_in_use = 0;        // this process's mappings now
-  bool guard_install = false;  // MADV_GUARD_INSTALL works
+  bool guard_install = false;  // goro guards stacks with MADV_GUARD_INSTALL
+  bool guard_forced = false;   // GORO_FORCE_MPROTECT_GUARD=1 asks for mprotect
   long threads_max = 0;
   long tasks_in_use = 0;             // threads on the whole machine
   long long pids_room = kUnlimited;  // tasks a pids cgroup still allows

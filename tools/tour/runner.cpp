@@ -61,11 +61,12 @@ class ProgressBar {
   void draw_line(double elapsed) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(fraction_ * kWidth + 0.5);
-    char bar[kWidth + 1];
-    for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '#' : '.';
-    bar[kWidth] = '\0';
-    std::fprintf(stderr, "\r\033[K   [%s] %3.0f%%  %5.1f s  %s", bar, fraction_ * 100, elapsed,
-                 label_.c_str());
+    char line[256];
+    std::snprintf(line, sizeof line, "   [%s%s] %3.0f%%  %5.1f s  %s", std::string(filled, '#').c_str(),
+                  std::string(kWidth - filled, '.').c_str(), fraction_ * 100, elapsed, label_.c_str());
+    if (last_line_ == line) return;  // nothing a reader could see has changed
+    last_line_ = line;
+    std::fprintf(stderr, "\r\033[K%s", line);
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -83,6 +84,7 @@ class ProgressBar {
   bool tty_;
   bool drawn_ = false;
   int printed_quarter_ = 0;
+  std::string last_line_;
   double fraction_ = 0;
 };
 

@@ -7,6 +7,8 @@
 
 #include <goro/stack.hpp>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
@@ -18,6 +20,9 @@
 #endif
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
 #define TOUR_TSAN 1
+#define TOUR_SANITIZER "thread"
+#elif defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#define TOUR_SANITIZER "address"
 #endif
 
 namespace tour {
@@ -32,6 +37,8 @@ constexpr long kGuardBytes = 16 * 1024;
 // one stack page and its share of page table, rounded up.
 constexpr long kPlannedGoroutineBytes = 5000;
 constexpr long kMiB = 1 << 20;
+// Where the tour breaks long lines of text it did not lay out itself.
+constexpr std::size_t kLineWidth = 104;
 
 json::value number(double v) {
   return std::isfinite(v) ? json::value(v) : json::value(nullptr);
@@ -47,7 +54,7 @@ void say_plan(const Tour& t, const Plan& plan, const char* what) {
   if (plan.count == plan.requested) return;
   t.say("   scaled down from %s to %s %s:\n", commas(plan.requested).c_str(), commas(plan.count).c_str(),
         what);
-  for (const auto& r : plan.reasons) t.say("     - %s\n", r.c_str());
+  for (const auto& r : plan.reasons) t.say("     - %s\n", wrap(r, "       ", kLineWidth).c_str());
 }
 
 // The overflow report's first lines, and how many it had in all.
@@ -71,6 +78,11 @@ void Tour::say(const char* fmt, ...) const {
 
 StepOutput Tour::run(const std::string& label, const std::string& step, const std::vector<long>& args) {
   StepOutput out = runner.run(label, step, args);
+  check(out, step);
+  return out;
+}
+
+void Tour::check(const StepOutput& out, const std::string& step) {
   const bool expected_crash = step == "overflow";
   if (!expected_crash && !out.err.empty()) {
     std::fprintf(stderr, "goro-tour: the %s step wrote to stderr:\n%s", step.c_str(), out.err.c_str());
@@ -80,16 +92,17 @@ StepOutput Tour::run(const std::string& label, const std::string& step, const st
     failed = true;
     say("   FAILED: the %s child ended with %s\n", step.c_str(), out.how_it_ended().c_str());
   }
-  return out;
 }
 
 Sizes sizes_for(const Options& opt) {
   Sizes s;
   if (opt.quick) {
+#if defined(GORO_SANITIZER)
     // Small enough for the sanitizer builds of the test: TSan keeps a few
-    // hundred KiB of state per goroutine (it is a fiber to TSan).
-#if defined(TOUR_TSAN)
-    s = {2000, 5000, true, 2, 50'000, 50, 50};
+    // hundred KiB of state per goroutine (a fiber, to TSan), and under ASan
+    // a goroutine's spawn and join took about 100 us on the reference
+    // machine (against 0.2-0.4 us without).
+    s = {2000, 1000, true, 2, 20'000, 50, 50};
 #else
     s = {10'000, 10'000, true, 4, 200'000, 100, 100};
 #endif
@@ -114,8 +127,15 @@ void step_machine(Tour& t) {
   t.say("machine: %d CPUs, Linux %s, %s of memory (%s available)\n", m.cpus, m.kernel.c_str(),
         bytes_text(static_cast<double>(m.mem_total)).c_str(),
         bytes_text(static_cast<double>(m.mem_available)).c_str());
-  t.say("stack guards: %s; vm.max_map_count %s\n\n", guard_description(m).c_str(),
+  t.say("stack guards: %s; vm.max_map_count %s\n", guard_description(m).c_str(),
         commas(m.max_map_count).c_str());
+#if defined(TOUR_SANITIZER)
+  t.say("built with the %s sanitizer: every figure includes its overhead\n", TOUR_SANITIZER);
+  const json::value sanitizer = TOUR_SANITIZER;
+#else
+  const json::value sanitizer = nullptr;
+#endif
+  t.say("\n");
   t.doc.emplace_back("machine", json::object{
                                     {"cpus", m.cpus},
                                     {"kernel", m.kernel},
@@ -124,23 +144,48 @@ void step_machine(Tour& t) {
                                     {"guard", m.guard_install ? "MADV_GUARD_INSTALL" : "mprotect"},
                                     {"max_map_count", m.max_map_count},
                                     {"threads_max", m.threads_max},
+                                    {"sanitizer", sanitizer},
                                 });
 }
 
 // ---- 1. parked goroutines ---------------------------------------------------------
 
+namespace {
+
+// Runs the park child. If the kernel killed it (out of memory: this machine
+// had less room than the plan estimated, or something else took it
+// meanwhile), halves the count and tries again, saying why.
+StepOutput park_with_retries(Tour& t, Plan& plan) {
+  constexpr long kSmallest = 1000;
+  for (;;) {
+    StepOutput out = t.runner.run("starting " + commas(plan.count) + " goroutines", "park",
+                                  {plan.count, t.size.join_parked ? 1 : 0});
+    if (out.signal != SIGKILL || plan.count / 2 < kSmallest) {
+      t.check(out, "park");
+      return out;
+    }
+    const std::string why = "the kernel killed the child that started " + commas(plan.count) +
+                            " goroutines (out of memory?), so the tour tried half as many";
+    t.say("   %s\n", wrap(why, "   ", kLineWidth).c_str());
+    plan.reasons.push_back(why);
+    plan.count /= 2;
+  }
+}
+
+}  // namespace
+
 void step_park(Tour& t) {
   const long slot = static_cast<long>(goro::max_stack()) + kGuardBytes;
-  const Plan plan = plan_goroutines(t.machine, t.size.goroutines, kPlannedGoroutineBytes, slot);
+  Plan plan = plan_goroutines(t.machine, t.size.goroutines, kPlannedGoroutineBytes, slot);
   t.say("1. %s parked goroutines (the reference: a goroutine starts at 2 KB, so one per task is cheap)\n",
         plan.requested == 1'000'000 ? "A million" : commas(plan.requested).c_str());
   say_plan(t, plan, "goroutines");
-  const StepOutput park = t.run("starting " + commas(plan.count) + " goroutines", "park",
-                                {plan.count, t.size.join_parked ? 1 : 0});
+  const StepOutput park = park_with_retries(t, plan);
   const StepOutput spawn = t.run("spawn and join", "spawn", {t.size.spawn_join});
   const double n = park.num("goroutines");
   if (park.has("stopped_by")) {
-    t.say("   stopped at %s goroutines: %s\n", commas(n).c_str(), park.text("stopped_by").c_str());
+    t.say("   stopped at %s goroutines: %s\n", commas(n).c_str(),
+          wrap(park.text("stopped_by"), "   ", kLineWidth).c_str());
   }
   if (park.has("bytes_per_goroutine")) {
     t.say("   started %s goroutines, each parked on a wait_group, in %s s (%s ns each, %s processors)\n",
@@ -151,6 +196,9 @@ void step_park(Tour& t) {
     t.say("   their stacks: %s resident (stack_inuse), %s of address space reserved\n",
           bytes_text(park.num("stack_inuse_bytes")).c_str(),
           bytes_text(park.num("stack_reserved_bytes")).c_str());
+    t.say(
+        "   (a goro stack commits whole 4 KiB pages and never moves; Go's 2 KB stacks are copied to grow,\n"
+        "   which C++ code holding pointers into its stack would not survive)\n");
   }
   if (spawn.has("spawn_join_ns")) {
     t.say("   spawn a goroutine and wait for it, one at a time: %s ns (%s times)\n",
@@ -322,7 +370,8 @@ void step_threads(Tour& t) {
   const StepOutput th =
       t.run("starting " + commas(plan.count) + " threads", "threads", {plan.count, t.size.thread_spawn_join});
   if (th.has("stopped_by")) {
-    t.say("   stopped at %s threads: %s\n", commas(th.num("threads")).c_str(), th.text("stopped_by").c_str());
+    t.say("   stopped at %s threads: %s\n", commas(th.num("threads")).c_str(),
+          wrap(th.text("stopped_by"), "   ", kLineWidth).c_str());
   }
   if (th.has("bytes_per_thread")) {
     t.say("   started %s threads, each blocked on a condition variable, in %s s (%s ns each)\n",

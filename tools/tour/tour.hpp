@@ -61,9 +61,11 @@ struct Tour {
 
   // printf to stdout, unless --json.
   [[gnu::format(printf, 2, 3)]] void say(const char* fmt, ...) const;
-  // Runs a child step; reports a failure (and relays the child's stderr) if
-  // it did not end well.
+  // Runs a child step, then check()s it.
   StepOutput run(const std::string& label, const std::string& step, const std::vector<long>& args);
+  // Relays what the child wrote on stderr (a sanitizer's report, say), and
+  // reports a failure if it did not end well.
+  void check(const StepOutput& out, const std::string& step);
 };
 
 void step_machine(Tour& t);
