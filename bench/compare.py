@@ -264,8 +264,9 @@ ROWS = [
     ("bytes per parked task (VmRSS + VmPTE delta / N)", "park", "bytes_per_goroutine", None, " B",
      "a goroutine keeps one resident 4 KiB page plus the page-table share of its 224 KiB slot; Go's "
      "stacks start at 2 KiB, which page-granular stacks that never move cannot match"),
-    ("skynet peak resident set per task (VmHWM / tasks)", "skynet", "rss_bytes_per_task", None, " B",
-     "the same per-goroutine page as above, for 1.1 million goroutines alive at once"),
+    ("skynet peak resident set per task (VmHWM / all tasks of the tree)", "skynet", "rss_bytes_per_task", None,
+     " B", "each live goroutine holds at least one resident 4 KiB stack page, Go's a 2 KiB stack (not every "
+     "task of the tree is alive at the peak, so this figure also depends on how many are)"),
     ("start a parked task (spawn until all N are parked)", "park", "spawn_cpu_ns_per_goroutine",
      "spawn_ns_per_goroutine", " ns", BEHIND_START),
     ("wake and join a parked task", "park", "wake_join_cpu_ns_per_goroutine", "wake_join_ns_per_goroutine", " ns",
@@ -274,8 +275,8 @@ ROWS = [
     ("spawn+join, batches of 64, per task", "spawn", "spawn_join_batch_cpu_ns", "spawn_join_batch_ns", " ns", None),
     ("spawn+join, all N at once, per task", "spawn", "spawn_join_all_cpu_ns", "spawn_join_all_ns", " ns", BEHIND_PARK),
     ("skynet, per task (spawn, send on an unbuffered channel, exit)", "skynet", "cpu_ns_per_goroutine",
-     "ns_per_goroutine", " ns", "a million goroutines alive at once pay the bulk start and exit costs of the "
-     "park rows: " + BEHIND_PARK),
+     "ns_per_goroutine", " ns", "a million goroutines started and exited in bulk pay the costs of the park "
+     "rows: " + BEHIND_PARK),
     ("switch: two tasks yielding to each other, 1 processor", "switch", "switch_cpu_ns", "switch_ns", " ns", None),
     ("ping-pong round trip over wait_groups, 1 processor (fiber: condition variable)", "switch", "pingpong_cpu_ns",
      "pingpong_ns", " ns", None),
@@ -348,8 +349,7 @@ def behind_list(a, med):
             continue
         parts = ", ".join(f"{g / x:.2f}x {NAMES[rt]} ({fmt(g, unit)} against {fmt(x, unit)})" for rt, x in worse)
         text = f"- **{label}**: {parts}."
-        if why:
-            text += f" Why: {why}."
+        text += f" Why: {why}." if why else " Why: not investigated yet."
         items.append(text)
     return "\n".join(items) if items else "- nowhere in this run."
 
@@ -394,6 +394,24 @@ def channel_behind(med):
                 if r is not None and r > 1.05:
                     items.append(f"`{k[:-len('_cpu_ns')]}` with {procs} processor{'s' if procs > 1 else ''} "
                                  f"{r:.2f}x ({fmt(g[k], ' ns')} against {fmt(o[k], ' ns')})")
+    return "; ".join(items) if items else "none"
+
+
+def net_behind(table):
+    """Rows of bench/net/run.sh's table where goro is behind Go by more than 5%:
+    fewer requests per second, or more latency or CPU per request."""
+    items = []
+    for line in table[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 6 or cells[2] == "total_kb":
+            continue
+        try:
+            r = float(cells[5])
+        except ValueError:
+            continue
+        higher_is_better = cells[2] == "rps"
+        if (higher_is_better and r < 0.95) or (not higher_is_better and r > 1.05):
+            items.append(f"{cells[0]} with {cells[1]} connections, {cells[2]} {r:.2f}x")
     return "; ".join(items) if items else "none"
 
 
@@ -678,6 +696,11 @@ why:
 {behind_list(a, med)}
 
 In the channel, select and timer table below, goro costs more CPU than Go in: {channel_behind(med)}.
+
+In the networking table below (bench/net), goro is behind Go in: {net_behind(net['table']) if net and net.get('table') else 'not measured'}
+(rps below 1 is fewer requests per second; latency and CPU above 1 are more per request). These runs
+are short (3 s each) and share the 2 vCPUs with the load client, so their spread is wide; the causes
+are not investigated here ([NET.md](NET.md) is the networking guide).
 
 Where goro is cheaper than Go: {ahead_list(a, med)}.
 

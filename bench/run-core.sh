@@ -21,7 +21,9 @@
 #
 # It needs cmake, a C++20 compiler, Google Benchmark (libbenchmark-dev),
 # python3 and Go (Debian: golang-1.23-go from bookworm-backports, else
-# golang-go). It does not install anything; bench/compare (issue 4) will.
+# golang-go). It does not install anything; bench/compare does, and runs
+# these programs with every peer, the channel and network benchmarks too,
+# into docs/BENCHMARKS.md.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
