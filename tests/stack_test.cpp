@@ -215,9 +215,10 @@ TEST(StackGuardDeathTest, GuardSurvivesPoolingAndShrinking) {
 // their guards (pool.cpp, give_back_cold): the memory goes, the guards stay,
 // with either kind of guard.
 void release_a_cold_run_then_touch_a_guard(std::size_t limit, bool mprotect_guards) {
+  constexpr int kStacks = 4500;  // more than a class keeps warm (4096, pool.cpp)
   gd::stack_force_mprotect_guards(mprotect_guards);
   std::vector<gd::StackSpan> v;
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < kStacks; ++i) {
     v.push_back(gd::stack_acquire(nullptr, limit));
     touch_down(v.back().top, 16 * kKiB);
   }
@@ -225,18 +226,18 @@ void release_a_cold_run_then_touch_a_guard(std::size_t limit, bool mprotect_guar
   gd::stack_trim_pools();
   std::size_t left = 0;
   for (const auto& s : v) left += resident_pages(s);
-  if (left > 2 * 400 / 2) std::_Exit(20);  // only warm stacks keep their top pages
+  if (left > 2 * 4096) std::_Exit(20);  // only warm stacks keep their top 2 pages
   std::vector<gd::StackSpan> again;
-  for (int i = 0; i < 400; ++i) again.push_back(gd::stack_acquire(nullptr, limit));
+  for (int i = 0; i < kStacks; ++i) again.push_back(gd::stack_acquire(nullptr, limit));
   for (const auto& s : again) std::memset(s.base, 1, s.limit());  // usable, no guard moved in
-  fault_at(again[200].base - 1);
+  fault_at(again[kStacks / 2].base - 1);
 }
 
 TEST(StackGuardDeathTest, ColdRunsKeepTheirGuards) {
   use_threadsafe_death_tests();
   // Classes no other test uses, so the slots are carved side by side.
-  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(900 * kKiB, false), testing::KilledBySignal(SIGSEGV), "");
-  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(1000 * kKiB, true), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(72 * kKiB, false), testing::KilledBySignal(SIGSEGV), "");
+  EXPECT_EXIT(release_a_cold_run_then_touch_a_guard(136 * kKiB, true), testing::KilledBySignal(SIGSEGV), "");
 }
 
 TEST(StackGuardDeathTest, GuardIsRefittedForAnotherLimitOfTheSameClass) {
@@ -341,13 +342,14 @@ TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
 }
 
 TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
-  constexpr std::size_t kWarm = 64 * kMiB / (224 * kKiB);  // what the default class keeps warm
-  constexpr std::size_t kStacks = 600;                     // more than that
+  constexpr std::size_t kWarm = 4096;    // what a class keeps warm (pool.cpp)
+  constexpr std::size_t kStacks = 4400;  // more than that
+  constexpr std::size_t kTouched = 16 * kKiB;
   std::vector<gd::StackSpan> v;
   v.reserve(kStacks);
   for (std::size_t i = 0; i < kStacks; ++i) {
     v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
-    touch_down(v.back().top, 128 * kKiB);
+    touch_down(v.back().top, kTouched);
   }
   const goro::stack_stats before = gd::stack_read_stats();
   for (const auto& s : v) gd::stack_release(nullptr, s);
@@ -356,7 +358,7 @@ TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
   std::size_t left = 0;
   for (const auto& s : v) left += resident_pages(s);
   EXPECT_LE(left, kWarm * 2) << "at most kWarm warm stacks keep their top 2 pages";
-  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * 128 * kKiB - kWarm * 2 * kPage);
+  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * kTouched - kWarm * 2 * kPage);
   EXPECT_GE(after.shrinks, before.shrinks + kStacks);
   EXPECT_LE(after.pooled_stacks, before.pooled_stacks + kWarm);
   // Every slot comes back: warm first, then cold; no new arena.

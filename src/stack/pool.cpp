@@ -7,8 +7,8 @@
 //      whatever its last goroutine made resident. No lock, no syscall.
 //   2. The global pool of its size class, "warm": trimmed to its top
 //      kPoolKeepTop bytes, so the next goroutine starts without faults.
-//      One mutex per class. At most max(8, 64 MiB / slot) stacks per class
-//      (256 at the default limit, i.e. 2 MiB resident at most).
+//      One mutex per class. At most 4096 stacks per class (32 MiB resident
+//      at most).
 //   3. The same pool, "cold": past the warm bound a stack gives back every
 //      page and keeps only its address range and guard. Cold slots are
 //      reused before new ones are carved, so address space is recycled;
@@ -42,6 +42,7 @@
 //     capacity is reserved when a pool is created or an arena carved.
 #include "stack/arena.hpp"
 
+#include <sys/mman.h>
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -55,7 +56,10 @@ using namespace stack_internal;
 namespace {
 
 constexpr std::size_t kPoolKeepTop = 2 * kPageSize;
-constexpr std::size_t kPoolBytesPerClass = 64 * kMiB;
+// Warm stacks keep kPoolKeepTop resident each: 4096 of them per class hold
+// at most 32 MiB, and cover a server whose goroutine count swings by a few
+// thousand without a page fault, mincore or madvise per goroutine.
+constexpr std::size_t kPoolWarmResident = 32 * kMiB;
 constexpr std::size_t kDirtyBytesPerClass = 16 * kMiB;
 constexpr std::size_t kPoolMinStacks = 8;
 constexpr std::size_t kCacheBytesPerBin = 8 * kMiB;
@@ -66,7 +70,7 @@ struct ClassPool {
   explicit ClassPool(std::uint32_t c)
       : cls(c),
         slot(slot_size_of_class(c)),
-        warm_cap(std::max(kPoolMinStacks, kPoolBytesPerClass / slot)),
+        warm_cap(std::max(kPoolMinStacks, kPoolWarmResident / kPoolKeepTop)),
         dirty_cap(std::max(kPoolMinStacks, kDirtyBytesPerClass / slot)) {
     warm.reserve(warm_cap);
     dirty.reserve(dirty_cap);
@@ -176,38 +180,111 @@ int take_warm(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
   return got;
 }
 
-// Gives back every resident page of n free stacks that go cold. Slots that
-// are neighbours in an arena share one madvise: each madvise costs a TLB
-// shootdown (an interrupt to every CPU running this process, a VM exit
-// under a hypervisor), which made a mass exit cost microseconds per
-// goroutine when paid per stack. A run may span guards: MADV_GUARD_INSTALL
-// markers and PROT_NONE guards both survive MADV_DONTNEED.
-void give_back_cold(const StackSpan* spans, std::size_t n) noexcept {
-  StackSpan sorted[64];
-  for (std::size_t at = 0; at < n; at += std::size(sorted)) {
-    const std::size_t m = std::min(n - at, std::size(sorted));
-    std::copy_n(spans + at, m, sorted);
-    std::sort(sorted, sorted + m, [](const StackSpan& a, const StackSpan& b) { return a.base < b.base; });
-    std::byte* lo = nullptr;  // deepest resident page of the run
-    std::byte* hi = nullptr;  // top of its last stack with resident pages
-    std::size_t pages = 0;
-    std::size_t stacks = 0;
-    for (std::size_t i = 0; i < m; ++i) {
-      const StackSpan& s = sorted[i];
-      const bool adjacent = i > 0 && s.arena == sorted[i - 1].arena && s.base - s.guard == sorted[i - 1].top;
-      if (!adjacent && pages != 0) {
-        give_back_run(lo, hi, pages, stacks);
-        lo = hi = nullptr;
-        pages = stacks = 0;
-      }
-      Residency r = scan_resident(s.base, s.top);
-      if (r.pages == 0) continue;
-      if (lo == nullptr) lo = r.lowest;
-      hi = s.top;
-      pages += r.pages;
-      ++stacks;
-    }
+// ---- trimming a batch of free stacks -------------------------------------------
+//
+// Each mincore and madvise is a syscall, and each madvise that frees pages a
+// TLB shootdown (an interrupt to every CPU running this process, a VM exit
+// under a hypervisor). Paid per stack they made bursts of goroutine exits
+// cost microseconds each, so a batch is sorted by address and handled in
+// runs of neighbouring slots: one mincore per run, and one madvise per
+// stretch of cold stacks. A stretch may span guards: MADV_GUARD_INSTALL
+// markers and PROT_NONE guards both survive MADV_DONTNEED. Big slots (over
+// 2 MiB) keep the per-stack scan, which stops early in a huge empty stack.
+
+struct TrimItem {
+  StackSpan span;
+  bool warm;  // keeps its top kPoolKeepTop; else gives back everything
+};
+
+constexpr std::size_t kRunScanPages = 4096;  // one mincore covers at most 16 MiB
+
+bool neighbours(const StackSpan& below, const StackSpan& s) noexcept {
+  return s.arena == below.arena && s.base - s.guard == below.top;
+}
+
+// Accumulates cold stacks of one stretch of neighbours into one madvise.
+struct ColdStretch {
+  std::byte* lo = nullptr;  // deepest resident page
+  std::byte* hi = nullptr;  // top of the last stack with resident pages
+  std::size_t pages = 0;
+  std::size_t stacks = 0;
+
+  void add(const StackSpan& s, const Residency& r) noexcept {
+    if (r.pages == 0) return;
+    if (lo == nullptr) lo = r.lowest;
+    hi = s.top;
+    pages += r.pages;
+    ++stacks;
+  }
+  void flush() noexcept {
     give_back_run(lo, hi, pages, stacks);
+    *this = ColdStretch{};
+  }
+};
+
+// Residency of [s.base, hi) read from a run's mincore vector, which starts
+// at run_lo.
+Residency residency_in(const unsigned char* vec, std::byte* run_lo, const StackSpan& s,
+                       std::byte* hi) noexcept {
+  Residency r{0, hi};
+  for (std::byte* page = hi - kPageSize; page >= s.base; page -= kPageSize) {
+    if (vec[static_cast<std::size_t>(page - run_lo) / kPageSize] & 1) {
+      ++r.pages;
+      r.lowest = page;
+    }
+  }
+  return r;
+}
+
+// Trims items[0, n) (sorted by base, small slots, neighbours throughout).
+void trim_run(const TrimItem* items, std::size_t n) noexcept {
+  static_assert(kRunScanPages * kPageSize >= 2 * kMiB, "a run holds at least one small slot");
+  unsigned char vec[kRunScanPages];
+  std::byte* run_lo = items[0].span.base;
+  std::byte* run_hi = items[n - 1].span.top;
+  bool scanned = ::mincore(run_lo, static_cast<std::size_t>(run_hi - run_lo), vec) == 0;
+  ColdStretch cold;
+  for (std::size_t i = 0; i < n; ++i) {
+    const StackSpan& s = items[i].span;
+    std::byte* hi = items[i].warm ? s.top - kPoolKeepTop : s.top;
+    Residency r = scanned ? residency_in(vec, run_lo, s, hi) : scan_resident(s.base, hi);
+    if (items[i].warm) {
+      cold.flush();  // its kept top splits the stretch
+      give_back(r, hi);
+    } else {
+      cold.add(s, r);
+    }
+  }
+  cold.flush();
+}
+
+// Trims up to 64 stacks: sorted, then run by run.
+void trim_sorted(TrimItem* items, std::size_t n) noexcept {
+  std::sort(items, items + n, [](const TrimItem& a, const TrimItem& b) { return a.span.base < b.span.base; });
+  for (std::size_t i = 0; i < n;) {
+    const StackSpan& first = items[i].span;
+    if (is_big_slot(static_cast<std::size_t>(first.top - first.base) + first.guard)) {
+      give_back(first.base, items[i].warm ? first.top - kPoolKeepTop : first.top);
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    while (j < n && neighbours(items[j - 1].span, items[j].span) &&
+           static_cast<std::size_t>(items[j].span.top - first.base) / kPageSize <= kRunScanPages) {
+      ++j;
+    }
+    trim_run(items + i, j - i);
+    i = j;
+  }
+}
+
+// Trims n free stacks: the first `warm` to their top, the rest entirely.
+void trim_batch(const StackSpan* spans, std::size_t n, std::size_t warm) noexcept {
+  TrimItem items[64];
+  for (std::size_t at = 0; at < n; at += std::size(items)) {
+    const std::size_t m = std::min(n - at, std::size(items));
+    for (std::size_t i = 0; i < m; ++i) items[i] = TrimItem{spans[at + i], at + i < warm};
+    trim_sorted(items, m);
   }
 }
 
@@ -221,8 +298,7 @@ void pool_put_trimmed(ClassPool& p, const StackSpan* spans, std::size_t n) noexc
     warm = std::min(n, p.warm_cap > used ? p.warm_cap - used : 0);
     p.pending += warm;
   }
-  for (std::size_t i = 0; i < warm; ++i) give_back(spans[i].base, spans[i].top - kPoolKeepTop);
-  give_back_cold(spans + warm, n - warm);
+  trim_batch(spans, n, warm);
   for (std::size_t i = 0; i < n; ++i)
     set_slot_state(spans[i], i < warm ? SlotState::kPooled : SlotState::kCold);
   std::lock_guard lock(p.mu);
