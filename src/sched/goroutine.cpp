@@ -70,7 +70,12 @@ void* closure_storage(Goroutine* g) noexcept {
   finish_switch(w);
   self->closure_ops->invoke(self->closure);
   self->closure_ops->destroy(self->closure);
-  switch_away(self, SwitchAction::kExit);
+  // The goroutine this worker switches to next is stamped with coarse_now
+  // (mark_running); refreshed here as park() does, or a stale stamp would
+  // make that goroutine look long-running and pay a shrink check later.
+  w = current_worker();
+  w->coarse_now = coarse_nanotime();
+  switch_away(w, self, SwitchAction::kExit);
   __builtin_unreachable();
 }
 
