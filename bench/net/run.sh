@@ -13,7 +13,8 @@
 # SECS (10: seconds per throughput run), IDLE_CONNS (19000), TARGETS (8:
 # idle connections are spread over 127.0.0.1..127.0.0.TARGETS), GO (the go
 # tool; default /usr/lib/go-1.23/bin/go, else go on PATH), PROCS (2: the
-# servers' GOMAXPROCS / GORO_MAXPROCS).
+# servers' GOMAXPROCS / GORO_MAXPROCS), PORT (17007: the servers listen on
+# PORT, PORT+1 and PORT+2; move it if another run shares the machine).
 #
 # Workloads
 #   echo   net_load_client keeps one 512-byte message in flight on each of 4,
@@ -34,12 +35,13 @@ SECS=${SECS:-10}
 IDLE_CONNS=${IDLE_CONNS:-19000}
 TARGETS=${TARGETS:-8}
 PROCS=${PROCS:-2}
+PORT=${PORT:-17007}
 parts=()
 for arg in "$@"; do
   case "$arg" in
     --quick) RUNS=1; SECS=3; IDLE_CONNS=2000 ;;
     echo|http|idle) parts+=("$arg") ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -120,7 +122,7 @@ cpu_us() {
 order() { if (($1 % 2)); then echo goro go; else echo go goro; fi; }
 
 run_echo() {
-  local port=17007
+  local port=$PORT
   for conns in 4 64 1000; do
     for run in $(seq "$RUNS"); do
       for impl in $(order "$run"); do
@@ -149,7 +151,7 @@ to_us() {
 }
 
 run_http() {
-  local port=18080
+  local port=$((PORT + 1))
   for conns in 100 1000; do
     for run in $(seq "$RUNS"); do
       for impl in $(order "$run"); do
@@ -177,7 +179,7 @@ run_http() {
 }
 
 run_idle() {
-  local port=17008 runs=$(((RUNS + 1) / 2))
+  local port=$((PORT + 2)) runs=$(((RUNS + 1) / 2))
   for run in $(seq "$runs"); do
     for impl in $(order "$run"); do
       [[ $impl == goro ]] && bin=$goro_echo || bin=$go_echo
@@ -212,6 +214,7 @@ for p in "${parts[@]}"; do
 done
 
 echo
+echo "run.sh: load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== medians (goro / Go)"
 python3 - "$results" << 'EOF'
 import statistics, sys

@@ -5,9 +5,9 @@
 //     When everything is consumed the buffer is given back at the start of
 //     the next call that needs input, not at once, because views returned
 //     by the previous call point into it.
-//   * Before waiting for input without a buffer, the reader parks in
-//     wait_readable (no buffer held), borrows, and reads without parking;
-//     a spurious wakeup gives the buffer back and waits again.
+//   * Needing input without a buffer, the reader borrows one and reads
+//     without parking; if nothing was there it gives the buffer back and
+//     parks in wait_readable (holding none), then tries again.
 //   * eof_ is sticky: once the source reported end of file it is not read
 //     again.
 #include <goro/bufio.hpp>
@@ -87,18 +87,19 @@ bool reader::fill() {
       acquire();
     } else {
       for (;;) {
-        src_.wait_readable(src_.self);
+        // Read first, wait without the buffer only if nothing was there.
         acquire();
         std::optional<std::size_t> n = src_.try_read(src_.self, std::span<std::byte>(buf_, size_));
         if (n && *n > 0) {
           w_ = *n;
           return true;
         }
-        release();  // spurious wakeup, or end of file: hold nothing
+        release();  // nothing there, or end of file: hold nothing
         if (n) {
           eof_ = true;
           return false;
         }
+        src_.wait_readable(src_.self);
       }
     }
   } else if (w_ == size_) {

@@ -6,9 +6,12 @@
 // accept() instead pauses 5 ms, doubling to 1 s while the condition lasts
 // (Go's net/http Server.Serve), and retries; other goroutines keep running
 // meanwhile, so existing connections are served and eventually free
-// descriptors. The pause is slept in slices of at most 50 ms, checking
-// between them whether the listener was closed, so a shutdown is not held
-// up for a second.
+// descriptors. Unlike Go, the pause ends early once one of this process's
+// connections has closed its descriptor (a counter bumped on every close),
+// and the doubling starts over, so a server at its limit takes the next
+// waiting connection within one slice of a close rather than up to a
+// second later. The pause is slept in slices of at most 10 ms, checking
+// between them for that and for the listener being closed.
 #include "net/netfd.hpp"
 
 #include <goro/net.hpp>
@@ -44,7 +47,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kFirstBackoff{5};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
-constexpr std::chrono::milliseconds kBackoffSlice{50};
+constexpr std::chrono::milliseconds kBackoffSlice{10};
 
 // The kernel's accept queue limit, as Go reads it (capped like Go's).
 int default_backlog() {
@@ -148,13 +151,15 @@ listener::~listener() {
 namespace {
 
 // Sleeps `d` in slices, returning early once the listener is closed or
-// its deadline passed (the caller's next check reports which).
-void pause(NetFd* fd, std::chrono::milliseconds d) {
+// its deadline passed (the caller's next check reports which), or once a
+// descriptor was released since `released` was read.
+void pause(NetFd* fd, std::chrono::milliseconds d, std::uint64_t released) {
   auto until = clock::now() + d;
   for (;;) {
     auto left = until - clock::now();
     if (left <= clock::duration::zero()) return;
     if (goro::detail::poll_check(fd->pd, PollMode::kRead) != goro::detail::PollResult::kReady) return;
+    if (detail::fds_released() != released) return;
     goro::sleep_for(std::min<clock::duration>(left, kBackoffSlice));
   }
 }
@@ -169,8 +174,12 @@ conn listener::accept() {
   OpGuard op(fd_, "accept");
   std::lock_guard lk(fd_->read_mu);
   std::chrono::milliseconds delay{0};
+  std::uint64_t released = 0;  // fds_released() at the last EMFILE
   for (;;) {
     detail::check_ready(fd_, PollMode::kRead, "accept");
+    // Read before the attempt: a close racing with a failed accept4 then
+    // still ends the pause below at once.
+    std::uint64_t released_before = detail::fds_released();
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
     int s = ::accept4(fd_->sysfd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -193,14 +202,17 @@ conn listener::accept() {
       continue;
     }
     if (!out_of_resources(err)) detail::throw_errno(fd_, "accept", err);
-    delay = delay.count() == 0 ? kFirstBackoff : std::min(delay * 2, kMaxBackoff);
+    // Descriptors freed since the last failure: start the doubling over.
+    bool freed_some = delay.count() != 0 && released_before != released;
+    released = released_before;
+    delay = delay.count() == 0 || freed_some ? kFirstBackoff : std::min(delay * 2, kMaxBackoff);
     state_->backoffs.fetch_add(1, std::memory_order_relaxed);
     if (state_->on_accept_error) {
       state_->on_accept_error(
           error(std::error_code(err, std::system_category()), "accept", fd_->network(), fd_->describe()),
           delay);
     }
-    pause(fd_, delay);
+    pause(fd_, delay, released);
   }
 }
 

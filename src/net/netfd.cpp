@@ -66,12 +66,23 @@ void NetFd::drop_handle() noexcept {
   if (prev & kFdDone) delete this;
 }
 
+namespace {
+
+std::atomic<std::uint64_t> g_fds_released{0};
+
+}  // namespace
+
+std::uint64_t fds_released() noexcept {
+  return g_fds_released.load(std::memory_order_relaxed);
+}
+
 void NetFd::release_fd() noexcept {
   if (state.fetch_or(kFdClaimed, std::memory_order_acq_rel) & kFdClaimed) return;
   // Deregister before close: once closed, the number may be reused at once
   // by another thread's socket.
   goro::detail::poll_close(pd);
   ::close(sysfd);
+  g_fds_released.fetch_add(1, std::memory_order_relaxed);
   std::uint32_t prev = state.fetch_or(kFdDone, std::memory_order_acq_rel);
   if (prev & kHandleGone) delete this;
 }

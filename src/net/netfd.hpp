@@ -88,6 +88,10 @@ struct NetFd {
   void release_fd() noexcept;
 };
 
+// How many descriptors NetFds have closed so far (relaxed; it only ever
+// grows). accept() backs off under EMFILE until it changes.
+std::uint64_t fds_released() noexcept;
+
 // Throws goro::net::error for this descriptor.
 [[noreturn]] void throw_error(const NetFd* fd, const char* op, std::error_code ec);
 [[noreturn]] void throw_errno(const NetFd* fd, const char* op, int err);

@@ -77,15 +77,17 @@ std::size_t conn::read_pooled_impl(void (*consume)(void*, std::span<const std::b
   {
     std::lock_guard lk(fd_->read_mu);
     for (;;) {
-      // Park without a buffer; borrow one only when a read can use it, and
-      // give it back if the wakeup was spurious.
-      detail::wait_readable_locked(fd_);
+      // Read first (Go's order): under load the data is usually there
+      // already, and parking costs a trip through the netpoller. The
+      // buffer comes from the thread's pool cache (no lock, no syscall) and
+      // goes back before parking, so an idle connection holds none.
       buf = borrow_buffer();
       if (std::optional<std::size_t> got = detail::try_read_locked(fd_, buf.span(), "read")) {
         n = *got;
         break;
       }
       buf.reset();
+      detail::wait_readable_locked(fd_);  // EAGAIN cleared read_more: parks
     }
   }
   // Outside the read lock: consume may read this connection again.

@@ -22,15 +22,15 @@
 #include "sched/scheduler.hpp"
 #include "sched/spinlock.hpp"
 
-#include <atomic>
-#include <cerrno>
-#include <algorithm>
-#include <climits>
-#include <mutex>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <mutex>
 #include <vector>
 
 namespace goro::detail {
@@ -183,7 +183,9 @@ Goroutine* netpoll(std::int64_t deadline_ns) noexcept {
   return list;
 }
 
-bool netpoll_has_waiters() noexcept { return state().waiters.load(std::memory_order_acquire) > 0; }
+bool netpoll_has_waiters() noexcept {
+  return state().waiters.load(std::memory_order_acquire) > 0;
+}
 
 void netpoll_interrupt() noexcept {
   PollState& s = state();
@@ -232,6 +234,22 @@ PollDesc* alloc_desc() {
   return pd;
 }
 
+void deadline_fired(Timer* t, void* arg, std::int64_t now);
+
+// With pd->lock held: puts a direction's timer in a heap to fire at `when`.
+// Call only when it is in none (owner null): the timer may still be about
+// to fire from an earlier arming (popped, callback not yet run); that
+// callback then finds it armed again and leaves it alone.
+void arm_timer(PollDesc* pd, Timer& t, std::int64_t when) noexcept {
+  t.when = when;
+  t.fire = &deadline_fired;
+  t.arg = pd;
+  add_timer(&t);
+}
+
+// The timer of a direction fired. Deadlines move lazily (see
+// poll_set_deadline): if the deadline was moved later meanwhile, the timer
+// is re-armed for it instead of failing anything.
 void deadline_fired(Timer* t, void* arg, std::int64_t now) {
   auto* pd = static_cast<PollDesc*>(arg);
   bool read = t == &pd->rt;
@@ -239,9 +257,13 @@ void deadline_fired(Timer* t, void* arg, std::int64_t now) {
   Goroutine* g = nullptr;
   pd->lock.lock();
   std::int64_t when = d.load(std::memory_order_relaxed);
-  if (when > 0 && when <= now) {
+  if (pd->closing.load(std::memory_order_acquire)) {
+    // Closed (or closed and reopened: its new life arms its own timer).
+  } else if (when > 0 && when <= now) {
     d.store(-1, std::memory_order_release);
     g = unblock(read ? pd->rg : pd->wg, false);
+  } else if (when > now && t->owner.load(std::memory_order_acquire) == nullptr) {
+    arm_timer(pd, *t, when);
   }
   pd->lock.unlock();
   if (g != nullptr) ready(g);
@@ -359,25 +381,34 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) no
     pd->lock.unlock();
     return;
   }
-  del_timer(&t);
   if (deadline_ns == 0) {
     d.store(0, std::memory_order_release);
+    del_timer(&t);
   } else if (deadline_ns <= nanotime()) {
     d.store(-1, std::memory_order_release);
+    del_timer(&t);
     g = unblock(read ? pd->rg : pd->wg, false);
   } else {
     d.store(deadline_ns, std::memory_order_release);
     if (sched().running.load(std::memory_order_acquire)) {
-      t.when = deadline_ns;
-      t.fire = &deadline_fired;
-      t.arg = pd;
-      add_timer(&t);
+      if (t.owner.load(std::memory_order_acquire) == nullptr) {
+        arm_timer(pd, t, deadline_ns);
+      } else if (t.when > deadline_ns) {
+        // Earlier than the armed timer: move it (del_timer may find it
+        // already popped; either way it is in no heap afterwards).
+        del_timer(&t);
+        arm_timer(pd, t, deadline_ns);
+      }
+      // Else the armed timer fires first and re-arms for the new time:
+      // a deadline pushed forward on every read costs no heap operation.
     }
   }
   pd->lock.unlock();
   if (g != nullptr) ready(g);
 }
 
-int poll_fd(const PollDesc* pd) noexcept { return pd->fd; }
+int poll_fd(const PollDesc* pd) noexcept {
+  return pd->fd;
+}
 
 }  // namespace goro::detail

@@ -11,11 +11,14 @@
 // Deadlines follow Go: an absolute time per direction; once passed, the
 // blocked call and every later call fail with kTimeout until the deadline is
 // moved; expiry does not close the descriptor. Closing wakes both
-// directions with kClosing.
+// directions with kClosing. Servers push a deadline forward on every read:
+// a later deadline only stores the new time, and the armed timer, when it
+// fires early, re-arms itself for it, so that costs no timer-heap work.
 //
 // PollDescs are pooled and never freed (a stale epoll event may still name
-// one after close); each carries a sequence number that is bumped on close
-// and on every deadline change, so stale events and timers are ignored.
+// one after close); each carries a sequence number that is bumped on close,
+// so stale epoll events are ignored. A stale timer callback acts only on
+// the descriptor's current deadline, which is always safe.
 #pragma once
 
 #include <cstdint>
