@@ -3,6 +3,8 @@
 // the tour still runs, and the child reports the real error if one hits.
 #include "machine.hpp"
 
+#include "format.hpp"
+
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -116,12 +118,6 @@ std::string kernel_release() {
   return uname(&u) == 0 ? std::string(u.release) : std::string("unknown");
 }
 
-std::string gib(long long bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
-  return buf;
-}
-
 // Lowers plan.count to `allowed` if that is lower, recording why.
 void cap(Plan& plan, long long allowed, const std::string& why) {
   allowed = std::max(allowed, 0LL);
@@ -134,17 +130,18 @@ void cap(Plan& plan, long long allowed, const std::string& why) {
 void cap_by_memory(Plan& plan, const Machine& m, long bytes_each, long reserved_each, const char* what) {
   const long long budget = m.memory_budget();
   cap(plan, budget / bytes_each,
-      std::string(what) + " cost about " + std::to_string(bytes_each) +
-          " bytes each and the tour uses at most half of the " + gib(budget * 2) + " of memory available");
+      std::string(what) + " cost about " + commas(static_cast<double>(bytes_each)) +
+          " bytes each and the tour uses at most half of the " + bytes_text(static_cast<double>(budget) * 2) +
+          " of memory available");
   if (m.rlimit_as != kUnlimited) {
     cap(plan, (m.rlimit_as - (1LL << 30)) / reserved_each,
-        "RLIMIT_AS (ulimit -v) allows " + gib(m.rlimit_as) + " of address space and each reserves " +
-            std::to_string(reserved_each / 1024) + " KiB");
+        "RLIMIT_AS (ulimit -v) allows " + bytes_text(static_cast<double>(m.rlimit_as)) +
+            " of address space and each reserves " + bytes_text(static_cast<double>(reserved_each)));
   }
   if (m.overcommit == 2) {
     cap(plan, m.commit_room / reserved_each,
         "vm.overcommit_memory is 2, so every reserved stack counts against CommitLimit (" +
-            gib(m.commit_room) + " left)");
+            bytes_text(static_cast<double>(m.commit_room)) + " left)");
   }
 }
 
@@ -185,7 +182,7 @@ Plan plan_goroutines(const Machine& m, long requested, long bytes_each, long slo
                                              : "this kernel has no MADV_GUARD_INSTALL (Linux < 6.13)";
     cap(plan, (m.max_map_count - m.maps_in_use - kSpareMappings) / 2,
         cause + ", so goro guards each stack with mprotect, which costs 2 mappings per goroutine, and " +
-            "vm.max_map_count is " + std::to_string(m.max_map_count) +
+            "vm.max_map_count is " + commas(static_cast<double>(m.max_map_count)) +
             " (raise it for a million: sysctl -w vm.max_map_count=2100000)");
   }
   return plan;
@@ -198,19 +195,21 @@ Plan plan_threads(const Machine& m, long requested, long stack_bytes) {
   cap_by_memory(plan, m, 64 * 1024, stack_bytes, "threads");
   cap(plan, (m.max_map_count - m.maps_in_use - kSpareMappings) / 2,
       "each thread's stack costs 2 mappings (stack and guard) and vm.max_map_count is " +
-          std::to_string(m.max_map_count));
+          commas(static_cast<double>(m.max_map_count)));
   if (m.threads_max > 0) {
     cap(plan, (m.threads_max - m.tasks_in_use) / 2,
-        "kernel.threads-max is " + std::to_string(m.threads_max) + " with " + std::to_string(m.tasks_in_use) +
+        "kernel.threads-max is " + commas(static_cast<double>(m.threads_max)) + " with " +
+            commas(static_cast<double>(m.tasks_in_use)) +
             " threads running; the tour takes at most half of the rest");
   }
   if (m.pids_room != kUnlimited) {
     cap(plan, m.pids_room / 2,
-        "the pids cgroup allows " + std::to_string(m.pids_room) + " more tasks; the tour takes at most half");
+        "the pids cgroup allows " + commas(static_cast<double>(m.pids_room)) +
+            " more tasks; the tour takes at most half");
   }
   if (m.rlimit_nproc != kUnlimited) {
     cap(plan, (m.rlimit_nproc - m.tasks_in_use) / 2,
-        "RLIMIT_NPROC (ulimit -u) is " + std::to_string(m.rlimit_nproc) +
+        "RLIMIT_NPROC (ulimit -u) is " + commas(static_cast<double>(m.rlimit_nproc)) +
             "; the tour takes at most half of the rest");
   }
   return plan;

@@ -57,7 +57,7 @@ void say_plan(const Tour& t, const Plan& plan, const char* what) {
   for (const auto& r : plan.reasons) t.say("     - %s\n", wrap(r, "       ", kLineWidth).c_str());
 }
 
-// The overflow report's first lines, and how many it had in all.
+// The lines of `text`, without their newlines.
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
