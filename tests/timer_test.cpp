@@ -32,7 +32,9 @@ using goro_test::scaled;
 
 namespace {
 
-int procs() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int procs() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 TEST(Timer, AfterFiresOnceNoEarlierThanAsked) {
   run_on(procs(), [] {
@@ -121,6 +123,41 @@ TEST(Timer, ResetOfAPendingTimerMovesIt) {
   });
 }
 
+// Pending timers reset in place (sched's modify_timer) among many others,
+// earlier and later, on one processor: they fire in the order of their new
+// times, each once.
+TEST(Timer, ResetsInAPopulatedHeapKeepTheOrder) {
+  run_on(1, [] {
+    constexpr int kTimers = 64;
+    std::vector<goro::timer> timers;
+    for (int i = 0; i < kTimers; ++i) timers.emplace_back(std::chrono::seconds(10 + i));
+    // New order: timer i fires at (kTimers - i) * 2 ms, reversing the heap.
+    for (int i = 0; i < kTimers; ++i)
+      EXPECT_TRUE(timers[i].reset(std::chrono::milliseconds(2 * (kTimers - i))));
+    // And one moved later than all of them.
+    EXPECT_TRUE(timers[kTimers - 1].reset(std::chrono::milliseconds(2 * kTimers + 50)));
+    std::vector<int> order;
+    goro::chan<int> fired(kTimers);
+    goro::wait_group wg;
+    for (int i = 0; i < kTimers; ++i) {
+      wg.go([&, i] {
+        timers[i].c().recv();
+        fired.send(i);
+      });
+    }
+    wg.wait();
+    for (int i = 0; i < kTimers; ++i) order.push_back(*fired.recv());
+    EXPECT_EQ(order.back(), kTimers - 1) << "moved later than all the others";
+    // Mostly reversed (timers due together may be readied in either order).
+    int late = 0;
+    for (int k = 0; k + 1 < kTimers - 1; ++k) late += order[k] < order[k + 1] ? 1 : 0;
+    EXPECT_LE(late, kTimers / 4);
+    std::sort(order.begin(), order.end());
+    for (int i = 0; i < kTimers; ++i) EXPECT_EQ(order[i], i) << "each fires exactly once";
+    EXPECT_FALSE(fired.try_recv().has_value());
+  });
+}
+
 // Stop and reset racing with the fire, many times: after stop() returns no
 // value is ever received, and after reset() only the new arm's value is.
 TEST(Timer, StopAndResetRacingTheFireLeaveNoStaleValue) {
@@ -190,7 +227,9 @@ TEST(Timer, MovedHandleKeepsTheTimer) {
   });
 }
 
-TEST(Timer, OutsideARuntimeThrows) { EXPECT_THROW(goro::timer(1ms), std::logic_error); }
+TEST(Timer, OutsideARuntimeThrows) {
+  EXPECT_THROW(goro::timer(1ms), std::logic_error);
+}
 
 // ---------------------------------------------------------------------------
 // Tickers
@@ -286,7 +325,9 @@ TEST(AfterFunc, ResetRunsItAgain) {
 TEST(AfterFunc, DroppedHandleStillRuns) {
   run_on(procs(), [] {
     goro::chan<int> ran(1);
-    { goro::after_func(1ms, [ran] { ran.send(7); }); }
+    {
+      goro::after_func(1ms, [ran] { ran.send(7); });
+    }
     EXPECT_EQ(ran.recv(), 7);
   });
 }
@@ -332,7 +373,8 @@ TEST(Timer, MillionPendingTimersDoNotSlowScheduling) {
     double base = pingpong_cpu_ms();
     std::vector<goro::timer> timers;
     timers.reserve(kTimers);
-    for (int i = 0; i < kTimers; ++i) timers.emplace_back(std::chrono::hours(1) + std::chrono::microseconds(i));
+    for (int i = 0; i < kTimers; ++i)
+      timers.emplace_back(std::chrono::hours(1) + std::chrono::microseconds(i));
     double loaded = pingpong_cpu_ms();
     // The heap's minimum is far away: nothing per switch scales with n.
     if (!goro_test::kSanitizer) {

@@ -798,6 +798,20 @@ void external_wait_end() noexcept {
 // ---------------------------------------------------------------------------
 // Timers.
 
+namespace {
+
+// Someone asleep must learn of an earlier deadline; busy workers check
+// their own heaps between goroutines anyway.
+void notice_deadline(std::int64_t when) noexcept {
+  Scheduler& s = g_sched;
+  if (when < s.sleep_deadline.load(std::memory_order_acquire) &&
+      (s.n_idle_p.load(std::memory_order_acquire) > 0 || s.sleep_deadline.load() != INT64_MAX)) {
+    wake_timer_sleeper();
+  }
+}
+
+}  // namespace
+
 void add_timer(Timer* t) noexcept {
   Worker* w = current_worker();
   Processor* p = (w != nullptr && w->p != nullptr) ? w->p : g_sched.allp[0];
@@ -807,12 +821,21 @@ void add_timer(Timer* t) noexcept {
   p->timers.lock().lock();
   p->timers.push(t, p);
   p->timers.lock().unlock();
-  // Someone asleep must learn of an earlier deadline; busy workers check
-  // their own heaps between goroutines anyway.
-  Scheduler& s = g_sched;
-  if (when < s.sleep_deadline.load(std::memory_order_acquire) &&
-      (s.n_idle_p.load(std::memory_order_acquire) > 0 || s.sleep_deadline.load() != INT64_MAX)) {
-    wake_timer_sleeper();
+  notice_deadline(when);
+}
+
+bool modify_timer(Timer* t, std::int64_t when) noexcept {
+  for (;;) {
+    Processor* p = t->owner.load(std::memory_order_acquire);
+    if (p == nullptr) return false;
+    p->timers.lock().lock();
+    if (t->owner.load(std::memory_order_relaxed) == p) {
+      bool moved = p->timers.update(t, when);
+      p->timers.lock().unlock();
+      if (moved) notice_deadline(when);
+      return moved;
+    }
+    p->timers.lock().unlock();
   }
 }
 

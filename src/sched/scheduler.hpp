@@ -166,6 +166,9 @@ void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
 void wake_worker_if_needed() noexcept;
 void add_timer(Timer* t) noexcept;
 bool del_timer(Timer* t) noexcept;
+// Moves a pending timer to `when` where it is; false (and nothing done) if
+// it is in no heap, e.g. already popped to fire.
+bool modify_timer(Timer* t, std::int64_t when) noexcept;
 std::uint64_t next_goid(Processor* p) noexcept;
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
 [[noreturn]] void sched_fatal(const char* msg) noexcept;

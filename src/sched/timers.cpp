@@ -27,6 +27,16 @@ bool TimerHeap::remove(Timer* t) noexcept {
   return true;
 }
 
+bool TimerHeap::update(Timer* t, std::int64_t when) noexcept {
+  auto i = static_cast<std::size_t>(t->heap_index);
+  if (t->heap_index < 0 || i >= heap_.size() || heap_[i] != t) return false;
+  t->when = when;
+  sift_up(i);
+  sift_down(static_cast<std::size_t>(t->heap_index));
+  publish_earliest();
+  return true;
+}
+
 Timer* TimerHeap::pop_due(std::int64_t now) noexcept {
   if (heap_.empty() || heap_[0]->when > now) return nullptr;
   Timer* t = heap_[0];

@@ -42,6 +42,9 @@ class TimerHeap {
   // With lock held.
   void push(Timer* t, Processor* self);
   bool remove(Timer* t) noexcept;  // false if t is not in this heap
+  // Moves t to `when` in place (Go's modtimer): one sift instead of a
+  // removal and an insertion. False if t is not in this heap.
+  bool update(Timer* t, std::int64_t when) noexcept;
   // With lock held: pops the first timer due at `now`, or nullptr.
   Timer* pop_due(std::int64_t now) noexcept;
   std::size_t size() const noexcept { return heap_.size(); }

@@ -44,13 +44,15 @@ struct TimerCore {
   std::int64_t period = 0;  // ticker period, 0 for one-shot timers
   bool armed = false;
   std::uint32_t stale = 0;
-  ChanCore* ch = nullptr;  // channel timers: their channel (which owns us)
+  ChanCore* ch = nullptr;         // channel timers: their channel (which owns us)
   std::unique_ptr<TimerFunc> fn;  // after_func
 };
 
 namespace {
 
-void retain(TimerCore* tc) noexcept { tc->refs.fetch_add(1, std::memory_order_relaxed); }
+void retain(TimerCore* tc) noexcept {
+  tc->refs.fetch_add(1, std::memory_order_relaxed);
+}
 
 void require_runtime() {
   if (!sched().running.load(std::memory_order_acquire)) {
@@ -76,6 +78,19 @@ void arm_locked(TimerCore* tc) noexcept {
   add_timer(&tc->t);
 }
 
+// With tc->mu held: empties the channel of a value sent before now (Go
+// 1.23: none survives a stop or reset). Returns whether it held a one-shot
+// timer's value, which counts as pending.
+bool drain_locked(TimerCore* tc) noexcept {
+  // Only a fire fills the channel, and fires send holding mu (which we
+  // hold): an empty channel stays empty, so skip its lock then.
+  if (tc->ch == nullptr || tc->ch->count.load(std::memory_order_acquire) == 0) return false;
+  tc->ch->lock.lock();
+  bool drained = chan_drain(tc->ch) && tc->period == 0;
+  tc->ch->lock.unlock();
+  return drained;
+}
+
 // With tc->mu held: cancels the current arm and drains the channel.
 // Returns whether the timer was pending, and in *drop how many references
 // to drop once mu is released.
@@ -90,15 +105,7 @@ bool stop_locked(TimerCore* tc, int* drop) noexcept {
       ++tc->stale;  // its token is in flight; the fire will discard it
     }
   }
-  // Only a fire fills the channel, and fires send holding mu (which we
-  // hold): an empty channel stays empty, so skip its lock then.
-  if (tc->ch != nullptr && tc->ch->count.load(std::memory_order_acquire) != 0) {
-    tc->ch->lock.lock();
-    // A tick that fired but was not received counts as pending (Go 1.23).
-    if (chan_drain(tc->ch) && tc->period == 0) pending = true;
-    tc->ch->lock.unlock();
-  }
-  return pending;
+  return drain_locked(tc) || pending;
 }
 
 // The next tick strictly after `now`, skipping missed ones.
@@ -217,8 +224,14 @@ bool timer_stop(TimerCore* tc) noexcept {
 bool timer_reset(TimerCore* tc, std::int64_t when, std::int64_t period) noexcept {
   int drop = 0;
   tc->mu.lock();
-  bool pending = stop_locked(tc, &drop);
   if (period > 0) tc->period = period;
+  // A pending arm moves in place, keeping its token (the common reset).
+  if (tc->armed && modify_timer(&tc->t, when)) {
+    drain_locked(tc);
+    tc->mu.unlock();
+    return true;
+  }
+  bool pending = stop_locked(tc, &drop);
   tc->t.when = when;  // not in any heap now
   arm_locked(tc);
   tc->mu.unlock();
