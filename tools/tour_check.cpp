@@ -1,17 +1,29 @@
-// tools/tour_check.cpp: the test of goro-tour (ctest tour.quick_json).
+// tools/tour_check.cpp: the tests of goro-tour (ctest tour.quick_json and
+// tour.adapts_to_max_map_count).
 //
-//   goro-tour-check PATH/TO/goro-tour
+//   goro-tour-check PATH/TO/goro-tour            runs `goro-tour --quick --json`
+//   goro-tour-check --adapts PATH/TO/goro-tour   the same with mprotect guards
+//                                                forced and 100,000 goroutines
 //
-// Runs `goro-tour --quick --json`, parses its stdout as one JSON document
-// (so a progress bar or a stray line on stdout fails the test), and checks
-// that every step is there, succeeded, and measured something sane: counts
-// that are positive, memory per goroutine between a page and a megabyte, a
-// deep stack resident at its depth, an overflow child that printed Go's
-// report and exited with status 2, and a table whose measured rows are
-// marked as measured. Prints each failed check; exit status 1 if any failed.
+// The first parses goro-tour's stdout as one JSON document (so a progress
+// bar or a stray line on stdout fails the test), and checks that every step
+// is there, succeeded, and measured something sane: counts that are
+// positive, memory per goroutine between a page and a megabyte, a deep stack
+// resident at its depth, an overflow child that printed Go's report and
+// exited with status 2, and a table whose measured rows are marked as
+// measured.
+//
+// The second checks that the tour adapts: with GORO_FORCE_MPROTECT_GUARD=1
+// every goroutine stack costs two mappings, as on a kernel older than 6.13,
+// so 100,000 goroutines cannot fit under vm.max_map_count (65,530 by
+// default); the tour must say why, and park as many as do fit.
+//
+// Prints each failed check; exit status 1 if any failed.
 #include <goro/json.hpp>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -59,15 +71,14 @@ void expect_between(const json::value& doc, std::string_view path, double low, d
                                    std::to_string(low) + ", " + std::to_string(high) + "]");
 }
 
-std::string run_tour(const char* tour) {
-  const std::string command = std::string("'") + tour + "' --quick --json";
+std::string run_tour(const std::string& command) {
   std::FILE* p = popen(command.c_str(), "r");
   if (p == nullptr) return {};
   std::string out;
   char buf[4096];
   for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
   const int status = pclose(p);
-  check(status == 0, "goro-tour --quick --json exits with status 0 (got " + std::to_string(status) + ")");
+  check(status == 0, command + " exits with status 0 (got " + std::to_string(status) + ")");
   return out;
 }
 
@@ -147,23 +158,8 @@ void check_table(const json::value& doc) {
   check(reference >= 1, "table marks the reference's rows as not measured here");
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s PATH/TO/goro-tour\n", argv[0]);
-    return 2;
-  }
-  const std::string out = run_tour(argv[1]);
-  json::options opts;
-  opts.mode = json::parse_mode::iterative;
-  const json::result<json::value> doc = json::parse(out, opts);
-  if (!doc) {
-    std::fprintf(stderr, "FAILED: stdout is one JSON document: %s\nstdout was:\n%s\n",
-                 doc.error().what().c_str(), out.c_str());
-    return 1;
-  }
-  const json::value& d = *doc;
+// The whole quick tour: every step, every key.
+void check_quick(const json::value& d) {
   const json::value* name = at(d, "tour");
   check(name != nullptr && name->is_string() && name->as_string() == "goro-tour", "tour is \"goro-tour\"");
   expect_true(d, "quick");
@@ -176,6 +172,55 @@ int main(int argc, char** argv) {
   check_pool_vs_spawn(d);
   check_threads(d);
   check_table(d);
-  if (failures == 0) std::printf("goro-tour --quick --json: all checks passed\n");
+}
+
+// Step 1 under mprotect guards: scaled down below vm.max_map_count / 2,
+// with the reason named, and that many goroutines parked.
+void check_adapts(const json::value& d) {
+  constexpr double kRequested = 100'000;
+  expect_true(d, "ok");
+  expect_true(d, "park.ok");
+  check(number(d, "park.requested") == kRequested, "park.requested is 100,000");
+  const double planned = number(d, "park.planned");
+  expect_between(d, "park.planned", 1, number(d, "machine.max_map_count") / 2);
+  check(planned < kRequested, "park.planned is below the 100,000 requested");
+  const json::value* why = at(d, "park.scaled_down_because");
+  bool named = false;
+  if (why != nullptr && why->is_array()) {
+    for (const auto& r : why->as_array()) {
+      named = named || (r.is_string() && r.as_string().find("vm.max_map_count") != std::string::npos);
+    }
+  }
+  check(named, "park.scaled_down_because names vm.max_map_count");
+  expect_between(d, "park.goroutines", 1, planned);
+  expect_between(d, "park.bytes_per_goroutine", 1024, 1 << 20);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool adapts = argc == 3 && std::strcmp(argv[1], "--adapts") == 0;
+  if (argc != 2 && !adapts) {
+    std::fprintf(stderr, "usage: %s [--adapts] PATH/TO/goro-tour\n", argv[0]);
+    return 2;
+  }
+  const std::string tour = std::string("'") + argv[argc - 1] + "'";
+  if (adapts) setenv("GORO_FORCE_MPROTECT_GUARD", "1", 1);
+  const std::string out =
+      run_tour(tour + (adapts ? " --quick --json --goroutines 100000" : " --quick --json"));
+  json::options opts;
+  opts.mode = json::parse_mode::iterative;
+  const json::result<json::value> doc = json::parse(out, opts);
+  if (!doc) {
+    std::fprintf(stderr, "FAILED: stdout is one JSON document: %s\nstdout was:\n%s\n",
+                 doc.error().what().c_str(), out.c_str());
+    return 1;
+  }
+  if (adapts) {
+    check_adapts(*doc);
+  } else {
+    check_quick(*doc);
+  }
+  if (failures == 0) std::printf("goro-tour: all checks passed\n");
   return failures == 0 ? 0 : 1;
 }
