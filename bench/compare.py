@@ -13,6 +13,7 @@ bench/compare installs the packages and builds; this file does the rest:
   report   medians of the runs -> docs/BENCHMARKS.md and the charts in
            docs/img/ (gnuplot, SVG). `report` alone redraws from the saved
            results without running anything.
+  net      runs bench/net/run.sh again into the saved results, then reports.
 
 Every program prints `metric=value` lines (bench/bench_util.hpp and the Go
 peers' common.go). Times are taken both as wall clock and as process CPU
@@ -205,7 +206,7 @@ def run_net(a, log):
     if a.quick:
         argv.append("--quick")
     else:
-        env.update(RUNS=str(a.runs), SECS="3", IDLE_CONNS="5000")
+        env.update(RUNS="3", SECS="3", IDLE_CONNS="5000")
     try:
         p = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
@@ -216,7 +217,8 @@ def run_net(a, log):
     if p.returncode != 0 or not table:
         log(f"   bench/net/run.sh: status {p.returncode}: {p.stderr[-300:]}")
     return {"command": " ".join(["bench/net/run.sh"] + argv[1:]),
-            "env": "" if a.quick else f"RUNS={a.runs} SECS=3 IDLE_CONNS=5000",
+            "env": "" if a.quick else "RUNS=3 SECS=3 IDLE_CONNS=5000",
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "status": p.returncode, "table": table, "log": p.stdout[-4000:]}
 
 
@@ -626,13 +628,16 @@ def write_doc(a, results, charts):
     net = results.get("net")
     if net and net.get("table"):
         net_md = (f"From `{(net['env'] + ' ') if net['env'] else ''}{net['command']}` (owned by the networking "
-                  "work; its guide is [NET.md](NET.md)), run by bench/compare after the programs above. "
+                  f"work; its guide is [NET.md](NET.md)), run by bench/compare on {net.get('date', m['date'])}. "
                   "rps is requests (or echo round trips) per second, higher is better; latencies and "
                   "CPU per request, lower is better. Loopback only.\n\n" + "\n".join(net["table"]))
     elif a.no_net:
         net_md = "Not run this time (`--no-net`); see [NET.md](NET.md)."
+    elif net:
+        net_md = (f"bench/net/run.sh exited with status {net.get('status')} and printed no table this time "
+                  "(`bench/compare --net-only` runs it again); see [NET.md](NET.md).")
     else:
-        net_md = "bench/net/run.sh did not produce a table this time; see [NET.md](NET.md)."
+        net_md = "bench/net/run.sh was not found; see [NET.md](NET.md)."
     quick_note = ("\n> **Quick mode**: small sizes and one run each, to try the script; these figures are "
                   "not the reference ones.\n") if a.quick else ""
     doc = f"""# goro benchmarks: goro, Go, Boost.Fiber and std::thread side by side
@@ -754,7 +759,7 @@ CI does not run the comparison; it runs every benchmark program once at a tiny s
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=["run", "report"])
+    p.add_argument("mode", choices=["run", "report", "net"])
     p.add_argument("--root", required=True)
     p.add_argument("--build", required=True)
     p.add_argument("--go", default="")
@@ -786,6 +791,10 @@ def main():
     else:
         with open(saved) as f:
             results = json.load(f)
+        if a.mode == "net":
+            results["net"] = run_net(a, log)
+            with open(saved, "w") as f:
+                json.dump(results, f)
     charts = draw_charts(a, medians(results), a.img, os.path.join(a.build, "charts"))
     write_doc(a, results, charts)
     log(f"compare: wrote {a.doc} and {len(charts)} charts in {a.img}")
