@@ -89,6 +89,8 @@ results=$tmp/results  # lines: part impl conns metric value
 # start_server BINARY PORT: starts it on 0.0.0.0:PORT (dual-stack ":PORT")
 # and waits for its "listening on" line.
 start_server() {
+  # A fresh file: the previous server's "listening on" must not count.
+  rm -f "$tmp/server.out"
   "$1" --addr ":$2" > "$tmp/server.out" 2>&1 &
   server_pid=$!
   for _ in $(seq 100); do
@@ -168,11 +170,17 @@ run_http() {
         p99=$(awk '$1 == "99%" { print $2 }' <<< "$out")
         errs=$(grep -E "Socket errors|Non-2xx" <<< "$out" | tr -s ' ' || true)
         echo "  http $impl conns=$conns: rps=$rps p50=$p50 p99=$p99 server_cpu_us=$cpu $errs"
-        [[ -z $rps ]] && { echo "    wrk said:"; sed 's/^/    /' <<< "$out" | head -5; }
-        [[ -n $rps ]] && record http "$impl" "$conns" rps "$rps"
-        [[ -n $p50 ]] && record http "$impl" "$conns" p50_us "$(to_us "$p50")"
-        [[ -n $p99 ]] && record http "$impl" "$conns" p99_us "$(to_us "$p99")"
-        [[ -n $rps ]] && record http "$impl" "$conns" cpu_us_per_req "$cpu"
+        # (if, not &&: a failed test as the loop's last command would end
+        # the script under set -e)
+        if [[ -z $rps ]]; then
+          echo "    wrk said:"
+          sed 's/^/    /' <<< "$out" | head -5
+          continue
+        fi
+        record http "$impl" "$conns" rps "$rps"
+        if [[ -n $p50 ]]; then record http "$impl" "$conns" p50_us "$(to_us "$p50")"; fi
+        if [[ -n $p99 ]]; then record http "$impl" "$conns" p99_us "$(to_us "$p99")"; fi
+        record http "$impl" "$conns" cpu_us_per_req "$cpu"
       done
     done
   done

@@ -30,11 +30,11 @@
 //     descriptor is closed when the last call using it has returned, so its
 //     number is never reused under a running call.
 //   * Idle connections hold no read buffer: read_some_pooled() and
-//     goro::bufio::reader wait for readability first and only then borrow a
-//     4 KiB buffer from a shared pool (the reference's "shared buffer pool,
-//     so idle connections release the buffer"). An idle connection then costs
-//     its goroutine's one stack page, about 150 bytes of socket state and the
-//     kernel's socket.
+//     goro::bufio::reader borrow a 4 KiB buffer from a shared pool only for
+//     the read itself, and give it back before they park (the reference's
+//     "shared buffer pool, so idle connections release the buffer"). An idle
+//     connection then costs its goroutine's one stack page, about 150 bytes
+//     of socket state and the kernel's socket.
 //   * Concurrent reads of one connection are serialised, as are concurrent
 //     writes (each direction has a goro::mutex), so goroutines may share a
 //     connection as Go's net.Conn allows.
@@ -254,12 +254,15 @@ class conn {
   // Cost: nothing if data may be waiting; else a park.
   void wait_readable();
 
-  // Waits for readability without a buffer, then borrows a pooled 4 KiB
-  // buffer, reads into it, calls consume(std::span<const std::byte>) with
-  // the bytes read (not called at end of file) and gives the buffer back.
-  // Returns the number of bytes read, 0 at end of file. Errors as read();
-  // exceptions from consume propagate (the buffer is given back).
-  // Cost: read()'s plus a pool borrow and return (a few nanoseconds).
+  // Borrows a pooled 4 KiB buffer, reads into it, calls
+  // consume(std::span<const std::byte>) with the bytes read (not called at
+  // end of file) and gives the buffer back. If nothing is there yet, the
+  // buffer goes back to the pool before the goroutine parks, so a waiting
+  // connection holds none. Returns the number of bytes read, 0 at end of
+  // file. Errors as read(); exceptions from consume propagate (the buffer
+  // is given back).
+  // Cost: read()'s plus a pool borrow and return (a few nanoseconds; the
+  // pool is per thread).
   template <typename F>
   std::size_t read_some_pooled(F&& consume) {
     auto thunk = [](void* f, std::span<const std::byte> bytes) {
