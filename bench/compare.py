@@ -604,7 +604,16 @@ def versions(a):
         m = re.search(r'BOOST_LIB_VERSION "([^"]+)"', open("/usr/include/boost/version.hpp").read())
         boost = m.group(1).replace("_", ".") if m else boost
     gbench = cmd_version(["dpkg-query", "-W", "-f=${Version}", "libbenchmark-dev"])
-    return {"cxx": cmd_version([cxx, "--version"]), "go": cmd_version([a.go, "version"]) if a.go else "not found",
+    # The goro that was measured: the commit, and whether the library's
+    # sources differed from it (a shared checkout may hold others' edits).
+    commit = cmd_version(["git", "-C", a.root, "rev-parse", "--short", "HEAD"])
+    try:
+        dirty = subprocess.run(["git", "-C", a.root, "status", "--porcelain", "--", "src", "include"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        dirty = ""
+    goro = f"goro {commit}" + (" with uncommitted changes to src/ or include/" if dirty else "")
+    return {"goro": goro, "cxx": cmd_version([cxx, "--version"]), "go": cmd_version([a.go, "version"]) if a.go else "not found",
             "boost": boost, "benchmark": gbench, "gnuplot": cmd_version(["gnuplot", "--version"]),
             "kernel_guard": "MADV_GUARD_INSTALL" if tuple(int(x) for x in re.findall(r"\d+", platform.release())[:2]) >= (6, 13)
             else "mprotect"}
@@ -669,7 +678,7 @@ scheduler; std::thread uses glibc's default 8 MiB stacks. Ratios are goro / Go: 
 {v['kernel_guard']}). Load average (1, 5, 15 min) before: {results['load_before']}; after:
 {results['load_after']}.
 
-**Versions.** {v['cxx']}; {v['go']}; Boost {v['boost']}; Google Benchmark {v['benchmark']}; {v['gnuplot']}.
+**Versions.** {v.get('goro', 'goro (commit not recorded)')}; {v['cxx']}; {v['go']}; Boost {v['boost']}; Google Benchmark {v['benchmark']}; {v['gnuplot']}.
 
 ## The figures (CPU time)
 
@@ -772,7 +781,7 @@ def main():
     p.add_argument("--command", default="bench/compare")
     p.add_argument("--started", type=float, default=time.time())
     a = p.parse_args()
-    saved = os.path.join(a.build, "compare-results.json")
+    saved = os.path.join(a.build, "compare-results.quick.json" if a.quick else "compare-results.json")
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
