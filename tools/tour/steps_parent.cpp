@@ -208,6 +208,7 @@ void step_park(Tour& t) {
   t.table.goro_bytes = park.num("bytes_per_goroutine");
   t.table.goro_reserved = static_cast<double>(slot);
   t.table.goro_start_ns = park.num("start_ns_per_goroutine");
+  t.table.goroutines = n;
   t.doc.emplace_back(
       "park", json::object{
                   {"ok", park.ok()},
@@ -388,6 +389,7 @@ void step_threads(Tour& t) {
   t.table.thread_bytes = th.num("bytes_per_thread");
   t.table.thread_stack = th.num("stack_bytes");
   t.table.thread_start_ns = th.num("start_ns_per_thread");
+  t.table.threads = th.num("threads");
   t.doc.emplace_back("threads", json::object{
                                     {"ok", th.ok()},
                                     {"requested", plan.requested},

@@ -69,14 +69,17 @@ json::value row_json(const Row& r, const char* source) {
 }
 
 // One line comparing the two measured runtimes, when both were measured.
+// The counts differ (a million goroutines, thousands of threads), so they
+// are named.
 void say_ratio(const Tour& t, const TableInputs& in) {
   if (!std::isfinite(in.goro_bytes) || !std::isfinite(in.thread_bytes) || in.goro_bytes <= 0) return;
-  t.say("   Measured here: a parked goroutine takes %sx less memory than a blocked thread",
+  t.say("   Measured here: a parked goroutine took %sx less memory than a blocked thread",
         fixed(in.thread_bytes / in.goro_bytes, 1).c_str());
   if (std::isfinite(in.goro_start_ns) && std::isfinite(in.thread_start_ns) && in.goro_start_ns > 0) {
-    t.say(" and starts %sx faster", fixed(in.thread_start_ns / in.goro_start_ns, 1).c_str());
+    t.say(" and started %sx faster", fixed(in.thread_start_ns / in.goro_start_ns, 1).c_str());
   }
-  t.say(".\n");
+  t.say("\n   (%s goroutines against %s threads).\n", commas(in.goroutines).c_str(),
+        commas(in.threads).c_str());
 }
 
 }  // namespace

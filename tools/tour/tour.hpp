@@ -42,12 +42,14 @@ struct TableInputs {
   double goro_bytes = NAN;     // per parked goroutine
   double goro_reserved = NAN;  // address space per goroutine
   double goro_start_ns = NAN;
+  double goroutines = NAN;  // how many were parked
   double goro_growth_ms_per_mb = NAN;
   double goro_max_stack = NAN;  // default ceiling
   long deep_mb = 0;
   double thread_bytes = NAN;  // per blocked thread
   double thread_stack = NAN;  // default thread stack
   double thread_start_ns = NAN;
+  double threads = NAN;  // how many were blocked
 };
 
 struct Tour {
