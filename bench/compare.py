@@ -690,7 +690,9 @@ peers run smaller, and the per-task figures are the ones to compare):
 {sizes_text(a, med)}
 
 Boost.Fiber's skynet launches children with `launch::dispatch` and takes stacks from
-`pooled_fixedsize_stack`; the std::thread skynet joins its children instead of receiving from a channel.
+`pooled_fixedsize_stack` (with one mapping per stack, the default allocator stops near 65,000 fibers at
+the default vm.max_map_count); its FIFO scheduler keeps nearly the whole tree alive at once (the skynet
+peak-RSS row). The std::thread skynet joins its children instead of receiving from a channel.
 A thread or a fiber cannot grow its stack: its size is fixed when it starts. Their "recursion" rows
 measure what is comparable, the first touch of lazily committed stack pages (a stack of D + 16 MiB
 mapped for the purpose); only goro and Go grow a small stack on demand. "After it parked" exists only for

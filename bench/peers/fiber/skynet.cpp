@@ -2,15 +2,19 @@
 // thread. Same tree and the same unbuffered channel per inner node
 // (boost::fibers::unbuffered_channel).
 //
-//   fiber_skynet [SIZE]   (default 1,000,000; a power of 10)
+//   fiber_skynet [SIZE]   (default 100,000; a power of 10)
 //
-// Children are launched with launch::dispatch (the child runs at once, the
-// parent waits in the ready queue), so the tree is walked depth first and
-// only a few dozen fibers are alive at a time. With the default launch::post
-// the whole tree would be alive at once, and with one mmap per stack the
-// default vm.max_map_count (65530) would stop it near 65,000 fibers. Stacks
-// come from pooled_fixedsize_stack (Boost.Fiber's allocator for many short
-// fibers: reused, never unmapped). Same metrics as bench_skynet.
+// Children are launched with launch::dispatch (the child runs at once, its
+// parent waits in the ready queue). That does not bound the live fibers: a
+// parent is back in the FIFO ready queue ahead of its grandchildren, so it
+// starts its next child before the first subtree is done, and nearly the
+// whole tree is alive at once (about 11 KB resident per fiber here). Stacks
+// come from pooled_fixedsize_stack (Boost.Fiber's allocator for many fibers:
+// carved from large blocks, reused, never unmapped); the default allocator
+// maps every stack on its own and would stop near 65,000 fibers at the
+// default vm.max_map_count. bench/compare runs it at 100,000 leaves (111,111
+// fibers, about 1.2 GB); the per-fiber figures are the ones to compare. Same
+// metrics as bench_skynet.
 #include "bench_util.hpp"
 #include "skynet_size.hpp"
 
@@ -45,7 +49,7 @@ void skynet(boost::fibers::pooled_fixedsize_stack& stacks, Channel& out, long nu
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long size = bench::skynet_size(argc, argv);
+  const long size = bench::skynet_size(argc, argv, 100000);
   boost::fibers::pooled_fixedsize_stack stacks;
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = bench::cpu_seconds();
