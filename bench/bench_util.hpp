@@ -3,11 +3,11 @@
 // `metric=value` lines that bench/run-core.sh collects.
 #pragma once
 
+#include <sys/resource.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <sys/resource.h>
 
 namespace bench {
 
@@ -42,8 +42,12 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-inline void metric(const char* name, double value) { std::printf("%s=%.6g\n", name, value); }
-inline void metric(const char* name, long value) { std::printf("%s=%ld\n", name, value); }
+inline void metric(const char* name, double value) {
+  std::printf("%s=%.6g\n", name, value);
+}
+inline void metric(const char* name, long value) {
+  std::printf("%s=%ld\n", name, value);
+}
 
 // The size argument: argv[1] if given (accepts 1e6, 64k, 2M), else `fallback`.
 inline long size_arg(int argc, char** argv, long fallback) {

@@ -124,8 +124,9 @@ void run_path(const std::string& path, long n) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s switch|yield|spawn|spawn64|burst|pingpong|mutex|syscall|blocking [N] [maxprocs]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr, "usage: %s switch|yield|spawn|spawn64|burst|pingpong|mutex|syscall|blocking [N] [maxprocs]\n",
+        argv[0]);
     return 2;
   }
   std::string path = argv[1];

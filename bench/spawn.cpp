@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
         for (long i = 0; i < kBatch; i++) goro::go([&wg] { wg.done(); });
         wg.wait();
       }
-      bench::metric("spawn_join_batch_ns", bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
-      bench::metric("spawn_join_batch_cpu_ns", (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
+      bench::metric("spawn_join_batch_ns",
+                    bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
+      bench::metric("spawn_join_batch_cpu_ns",
+                    (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
     }
     {
       goro::wait_group wg;

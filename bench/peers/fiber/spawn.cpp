@@ -40,8 +40,10 @@ int main(int argc, char** argv) {
       for (auto& f : fs) f.join();
       fs.clear();
     }
-    bench::metric("spawn_join_batch_ns", bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
-    bench::metric("spawn_join_batch_cpu_ns", (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
+    bench::metric("spawn_join_batch_ns",
+                  bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
+    bench::metric("spawn_join_batch_cpu_ns",
+                  (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
   }
   {
     const long all = std::min(n, 50000L);

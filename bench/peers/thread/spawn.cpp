@@ -35,12 +35,15 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     double c0 = bench::cpu_seconds();
     for (long b = 0; b < batches; b++) {
-      for (long i = 0; i < kBatch; i++) ts.emplace_back([&] { sink.fetch_add(1, std::memory_order_relaxed); });
+      for (long i = 0; i < kBatch; i++)
+        ts.emplace_back([&] { sink.fetch_add(1, std::memory_order_relaxed); });
       for (auto& t : ts) t.join();
       ts.clear();
     }
-    bench::metric("spawn_join_batch_ns", bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
-    bench::metric("spawn_join_batch_cpu_ns", (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
+    bench::metric("spawn_join_batch_ns",
+                  bench::seconds_since(t0) * 1e9 / static_cast<double>(batches * kBatch));
+    bench::metric("spawn_join_batch_cpu_ns",
+                  (bench::cpu_seconds() - c0) * 1e9 / static_cast<double>(batches * kBatch));
   }
   {
     const long all = std::min(n, 10000L);
