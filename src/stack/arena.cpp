@@ -30,6 +30,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -402,6 +404,31 @@ void fit_guard(StackSpan& s, std::size_t limit) {
   s.guard += static_cast<std::size_t>(new_base - s.base);
   s.base = new_base;
   set_slot_state(s, st);
+}
+
+std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uint32_t count,
+                              std::size_t limit) noexcept {
+  // The calling process, named without a pidfd (Linux 6.15's
+  // PIDFD_SELF_THREAD_GROUP): nothing to reopen after a fork.
+  constexpr int kPidfdSelfProcess = -10001;
+  static std::atomic<bool> unsupported{false};
+  const Arena& a = arena_at(index);
+  if (a.mprotect_guards || unsupported.load(std::memory_order_relaxed) || a.slot_size <= limit) return 0;
+  const std::size_t guard = a.slot_size - limit;
+  iovec ranges[64];
+  count = std::min<std::uint32_t>({count, static_cast<std::uint32_t>(std::size(ranges)), a.slots - first});
+  for (std::uint32_t i = 0; i < count; ++i) {
+    ranges[i].iov_base = a.base + std::size_t{first + i} * a.slot_size;
+    ranges[i].iov_len = guard;
+  }
+  long done =
+      ::syscall(SYS_process_madvise, kPidfdSelfProcess, ranges, std::size_t{count}, MADV_GUARD_INSTALL, 0u);
+  if (done < 0) {
+    if (errno != EINTR && errno != EAGAIN) unsupported.store(true, std::memory_order_relaxed);
+    return 0;
+  }
+  // Ranges are advised in order; a short count covers whole slots first.
+  return static_cast<std::uint32_t>(static_cast<std::size_t>(done) / guard);
 }
 
 // ---- residency ----------------------------------------------------------------

@@ -103,6 +103,15 @@ inline void set_slot_state(const StackSpan& s, SlotState st) noexcept {
 // unchanged and still correctly guarded.
 void fit_guard(StackSpan& s, std::size_t limit);
 
+// Installs the guards of `count` uncarved neighbouring slots of arena
+// `index`, from slot `first`, for stacks of `limit`, with one system call
+// (process_madvise on the calling process), so that a burst of fresh stacks
+// does not pay one madvise each. Returns how many slots got their guard
+// (0 on kernels without it, or with mprotect guards: fit_guard then guards
+// each slot as it is carved).
+std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uint32_t count,
+                              std::size_t limit) noexcept;
+
 // Resident pages found scanning [lo, hi) from the top down.
 struct Residency {
   std::size_t pages = 0;

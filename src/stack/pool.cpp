@@ -87,6 +87,8 @@ struct ClassPool {
   std::size_t carved_capacity = 0;   // slots in all arenas of this class
   std::uint32_t arena = UINT32_MAX;  // arena being carved
   std::uint32_t next_slot = 0;
+  std::uint32_t guarded_end = 0;  // slots of `arena` below it are guarded for guarded_limit
+  std::size_t guarded_limit = 0;
 };
 
 // Pools of the first 64 classes (slots up to 120 MiB) are found without a
@@ -141,15 +143,29 @@ std::size_t find_limit(const std::vector<StackSpan>& v, std::size_t limit) noexc
   return SIZE_MAX;
 }
 
-StackSpan carve(ClassPool& p) {
+StackSpan carve(ClassPool& p, std::size_t limit) {
   if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) {
     const std::size_t slots = p.slot <= kArenaBytes ? kArenaBytes / p.slot : 1;
     p.cold.reserve(p.carved_capacity + slots);  // before mapping: nothing to undo if it throws
     p.arena = new_arena(p.cls);
     p.next_slot = 0;
+    p.guarded_end = 0;
     p.carved_capacity += slots;
   }
-  return slot_span(p.arena, p.next_slot++, 0);
+  if (p.next_slot >= p.guarded_end) {
+    // Guard the next slots in one go: a burst of spawns carves them one
+    // after another.
+    p.guarded_limit = limit;
+    p.guarded_end = p.next_slot + pre_guard_slots(p.arena, p.next_slot, 64, limit);
+  }
+  StackSpan s = slot_span(p.arena, p.next_slot, 0);
+  if (p.next_slot < p.guarded_end) {
+    // Guarded for guarded_limit; fit_guard adjusts it if `limit` differs.
+    s.guard = p.slot - p.guarded_limit;
+    s.base = s.top - p.guarded_limit;
+  }
+  ++p.next_slot;
+  return s;
 }
 
 // Any free stack of the class, best first: same limit dirty, warm or cold
@@ -167,7 +183,7 @@ StackSpan take_any(ClassPool& p, std::size_t limit) {
     return s;
   }
   if (!p.cold.empty()) return pop_at(p.cold, p.cold.size() - 1);
-  return carve(p);
+  return carve(p, limit);
 }
 
 // Moves up to n warm stacks of exactly `limit` to out[]. No syscall.
