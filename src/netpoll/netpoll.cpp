@@ -285,8 +285,13 @@ void deadline_fired(Timer* t, void* arg, std::int64_t now);
 // callback then finds it armed again and leaves it alone.
 void arm_timer(PollDesc* pd, Timer& t, std::int64_t when) noexcept {
   t.when = when;
-  t.fire = &deadline_fired;
-  t.arg = pd;
+  // fire and arg never change once set, and are written only that first
+  // time: a callback still pending from an earlier arming reads them
+  // without any lock.
+  if (t.fire == nullptr) {
+    t.fire = &deadline_fired;
+    t.arg = pd;
+  }
   add_timer(&t);
 }
 
