@@ -99,6 +99,15 @@ void interrupt_poller() noexcept {
 
 void io_waiter_parked() noexcept {
   if (g_poll_blocked.load(std::memory_order_acquire)) return;
+  // A worker that parked its goroutine with nothing else queued is about to
+  // look for work itself: it polls without blocking, then (finding none)
+  // blocks in poll(). Waking another worker for that costs the lock and a
+  // futex round trip on nearly every read that has to wait.
+  if (Worker* self = current_worker(); self != nullptr && self->current == nullptr && self->p != nullptr &&
+                                       self->p->runq.empty() &&
+                                       g_sched.runq_size.load(std::memory_order_acquire) == 0) {
+    return;
+  }
   Worker* w = nullptr;
   {
     std::lock_guard lk(g_sched.lock);
@@ -494,7 +503,7 @@ bool any_local_work() noexcept {
 
 // Makes goroutines returned by the poller runnable: on p's queue if the
 // caller holds one, else on the global queue; wakes helpers for the rest.
-void inject_list(Goroutine* list, Processor* p) noexcept {
+void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept {
   int n = 0;
   while (list != nullptr) {
     Goroutine* g = list;
@@ -508,7 +517,8 @@ void inject_list(Goroutine* list, Processor* p) noexcept {
     }
     n++;
   }
-  for (int i = 0; i < n; i++) {
+  // A caller that takes one of them from its queue needs no helper for it.
+  for (int i = takes_one ? 1 : 0; i < n; i++) {
     if (g_sched.n_idle_p.load(std::memory_order_acquire) == 0) break;
     wake_worker_if_needed();
   }
@@ -524,7 +534,7 @@ Goroutine* poll_ready(Processor* p) noexcept {
   Goroutine* list = poller->poll(0);
   if (list == nullptr) return nullptr;
   Goroutine* first = list;
-  inject_list(first->sched_link, p);
+  inject_list(first->sched_link, p, false);  // first is returned, not queued
   first->sched_link = nullptr;
   return first;
 }
@@ -547,7 +557,7 @@ void idle_wait(Worker* w) noexcept {
       p = g_sched.stopping.load() ? nullptr : idle_p_get();
     }
     if (p != nullptr) acquire_p(w, p);
-    inject_list(list, p);
+    inject_list(list, p, p != nullptr);
     return;
   }
   stop_worker(w, earliest_timer());
