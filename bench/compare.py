@@ -176,24 +176,42 @@ def run_all(a, log):
 
 
 def run_micro(a, log):
+    """micro_bench, one benchmark per process, each killed after TIMEOUT
+    seconds: a benchmark that hangs (a scheduler bug, say) costs its own row,
+    not the table. Returns Google Benchmark's JSON with every benchmark
+    merged, and the names of those that failed."""
     exe = os.path.join(a.build, "bench", "micro_bench")
     if not os.access(exe, os.X_OK):
         return None
     log("== micro_bench")
     # BM_BlockingBusy measures the kernel's scheduling delay on a loaded
     # machine more than goro (PERFORMANCE.md); it is left out here.
-    argv = [exe, f"--benchmark_min_time={0.01 if a.quick else 0.2}", f"--benchmark_repetitions={a.runs}",
-            "--benchmark_report_aggregates_only=true", "--benchmark_format=json",
-            "--benchmark_filter=-BM_BlockingBusy"]
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
-    except subprocess.TimeoutExpired:
-        log("   micro_bench: timed out")
-        return None
-    if p.returncode != 0:
-        log(f"   micro_bench: status {p.returncode}: {p.stderr[-300:]}")
-        return None
-    return json.loads(p.stdout)
+    listed = subprocess.run([exe, "--benchmark_list_tests=true", "--benchmark_filter=-BM_BlockingBusy"],
+                            capture_output=True, text=True, timeout=60)
+    names = [n.strip() for n in listed.stdout.splitlines() if n.strip()]
+    merged, failed = None, []
+    for name in names:
+        argv = [exe, f"--benchmark_min_time={0.01 if a.quick else 0.2}", f"--benchmark_repetitions={a.runs}",
+                "--benchmark_report_aggregates_only=true", "--benchmark_format=json",
+                f"--benchmark_filter=^{re.escape(name)}$"]
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=a.timeout)
+        except subprocess.TimeoutExpired:
+            log(f"   {name}: killed after {a.timeout} s")
+            failed.append(f"{name} (killed after {a.timeout} s)")
+            continue
+        if p.returncode != 0:
+            log(f"   {name}: status {p.returncode}")
+            failed.append(f"{name} (status {p.returncode})")
+            continue
+        data = json.loads(p.stdout)
+        if merged is None:
+            merged = data
+        else:
+            merged["benchmarks"] += data.get("benchmarks", [])
+    if merged is not None:
+        merged["failed"] = failed
+    return merged
 
 
 def run_net(a, log):
@@ -431,6 +449,15 @@ def deep_table(a, med):
     return "\n".join(out)
 
 
+def micro_failed(micro):
+    """A paragraph on microbenchmarks that did not finish, or nothing."""
+    failed = (micro or {}).get("failed") or []
+    if not failed:
+        return ""
+    return ("**Microbenchmarks that did not finish** (each runs in its own process, killed after the "
+            f"timeout; a hang here is a bug to find): {', '.join(f'`{n}`' for n in failed)}.\n\n")
+
+
 def micro_table(micro):
     if not micro:
         return "micro_bench did not run (is libbenchmark-dev installed?)."
@@ -447,6 +474,8 @@ def micro_table(micro):
         single = ("/mp:" not in name or "/mp:1" in name) and "Blocking" not in name
         cpu = b["cpu_time"] * unit / ops if single else None
         out.append(f"| `{name}` | {per_iter:,.1f} | {fmt(per_iter / ops)} | {fmt(cpu)} |")
+    for name in micro.get("failed", []):
+        out.append(f"| `{name}` | failed | | |")
     return "\n".join(out)
 
 
@@ -711,7 +740,7 @@ why:
 
 {behind_list(a, med)}
 
-In the channel, select and timer table below, goro costs more CPU than Go in: {channel_behind(med)}.
+{micro_failed(results.get('micro'))}In the channel, select and timer table below, goro costs more CPU than Go in: {channel_behind(med)}.
 
 In the networking table below (bench/net), goro is behind Go in: {net_behind(net['table']) if net and net.get('table') else 'not measured'}
 (rps below 1 is fewer requests per second; latency and CPU above 1 are more per request). These runs
