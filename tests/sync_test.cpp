@@ -23,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -194,6 +195,49 @@ TEST(Mutex, StarvationModeBoundsTheWait) {
                                << " hog: worst wait "
                                << std::chrono::duration<double, std::milli>(worst).count() << " ms";
   }
+}
+
+// A goroutine that takes and releases a mutex in a tight loop never parks
+// while it wins; the main goroutine it wakes lands in that processor's
+// runnext, and only the other worker can run it. A missed wakeup between
+// that ready() and a spinning worker going to sleep (a StoreLoad race, see
+// wake_worker_if_needed) left the main goroutine there forever, about one
+// run in five. A watchdog turns a hang into a failure.
+TEST(Mutex, ContendedLoopOnTwoProcessorsNeverStrandsTheWaiter) {
+  std::atomic<bool> finished{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !finished.load(); ++i) std::this_thread::sleep_for(100ms);
+    if (!finished.load()) {
+      std::fprintf(stderr, "Mutex.ContendedLoop...: hung for 60 s (a goroutine stranded in runnext)\n");
+      std::_Exit(1);
+    }
+  });
+  const int kRounds = 20 / kSlowdown + 2;
+  for (int round = 0; round < kRounds; ++round) {
+    goro::set_maxprocs(2);
+    goro::run([] {
+      goro::mutex mu;
+      goro::wait_group done;
+      std::atomic<bool> stop{false};
+      long shared = 0;
+      done.go([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+          std::lock_guard lock(mu);
+          ++shared;
+        }
+      });
+      const auto until = goro::clock::now() + 100ms;
+      for (int i = 0; i < 20000 || goro::clock::now() < until; ++i) {
+        std::lock_guard lock(mu);
+        ++shared;
+      }
+      stop.store(true, std::memory_order_relaxed);
+      done.wait();
+      EXPECT_GE(shared, 20000);
+    });
+  }
+  finished.store(true);
+  watchdog.join();
 }
 
 TEST(Mutex, TryLock) {

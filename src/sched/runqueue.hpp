@@ -43,8 +43,9 @@ class RunQueue {
 
   // Owner only: makes g the next to run; returns the goroutine it displaced.
   // Thieves only ever swap a non-null runnext for null, so an empty one
-  // cannot change under the owner: a plain store suffices, and the common
-  // park/ready round trip pays one atomic read-modify-write less.
+  // cannot change under the owner: a plain store suffices. (ready() then
+  // orders it before its look at the spinning workers with a fence:
+  // wake_worker_if_needed.)
   Goroutine* put_next(Goroutine* g) noexcept {
     if (runnext_.load(std::memory_order_relaxed) == nullptr) {
       runnext_.store(g, std::memory_order_release);

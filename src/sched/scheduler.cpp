@@ -345,6 +345,13 @@ void start_worker(Processor* p, bool spinning) noexcept {
 // work, start one spinning.
 void wake_worker_if_needed() noexcept {
   Scheduler& s = g_sched;
+  // The work the caller just queued must be visible before it reads the
+  // spinning count: a spinner that stops spinning decrements the count and
+  // then looks at every queue (release_and_sleep). Without this StoreLoad
+  // barrier both sides can miss each other (the queue store still in this
+  // CPU's store buffer), the spinner sleeps, and a goroutine stays in the
+  // runnext of a processor whose goroutine never parks.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   if (s.n_idle_p.load(std::memory_order_acquire) == 0) return;
   if (s.n_spinning.load(std::memory_order_acquire) != 0) return;
   int expected = 0;
@@ -593,7 +600,8 @@ void release_and_sleep(Worker* w) noexcept {
   bool was_spinning = w->spinning;
   if (w->spinning) {
     w->spinning = false;
-    s.n_spinning.fetch_sub(1, std::memory_order_acq_rel);
+    s.n_spinning.fetch_sub(1, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_worker_if_needed
   }
   // A ready() that saw us spinning did not wake anyone: look once more.
   if (was_spinning && (any_local_work() || s.runq_size.load(std::memory_order_acquire) > 0)) {
