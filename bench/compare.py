@@ -273,12 +273,14 @@ def fmt(v, unit=""):
 
 # Main table rows: (label, key, CPU metric, wall metric, unit, why goro is
 # behind when it is). Memory rows have no wall metric.
-BEHIND_START = ("every never-used stack slot costs a guard `madvise` and a page fault on its top page; Go "
-                "carves 2 KiB stacks out of heap spans without a system call (PERFORMANCE.md, \"Where goro is "
-                "behind\")")
+BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear), and its "
+                "guard a share of one `process_madvise` per 64 slots; Go carves 2 KiB stacks out of heap spans "
+                "without a system call (PERFORMANCE.md, \"Where goro is behind\")")
 BEHIND_EXIT = ("goroutines that exit in bulk overflow the per-processor stack cache and the pool's untrimmed "
-               "list, so each further stack is trimmed on the exit path (`mincore` + `MADV_DONTNEED`), and the "
-               "next start on that slot faults its top page in again; Go frees stacks to its heap")
+               "list, so each further stack is trimmed on the exit path (a `mincore`, and past the 4,096 warm "
+               "stacks a `MADV_DONTNEED` per run of neighbouring slots, which frees the pages and interrupts the "
+               "other CPU to flush its TLB), and the next start on that slot faults its top page in again; Go "
+               "keeps freed stacks in its heap until the garbage collector and the scavenger return them")
 BEHIND_PARK = BEHIND_START + "; and " + BEHIND_EXIT
 ROWS = [
     ("bytes per parked task (VmRSS + VmPTE delta / N)", "park", "bytes_per_goroutine", None, " B",
