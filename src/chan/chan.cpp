@@ -51,11 +51,15 @@ Waiter* new_waiter(Goroutine* g) {
   return w;
 }
 
-void free_waiter(Waiter* w) noexcept { release_waiter(w); }
+void free_waiter(Waiter* w) noexcept {
+  release_waiter(w);
+}
 
 namespace {
 
-bool stay_parked(Goroutine*, void*) { return true; }
+bool stay_parked(Goroutine*, void*) {
+  return true;
+}
 
 bool unlock_channel(Goroutine*, void* c) {
   static_cast<ChanCore*>(c)->lock.unlock();
@@ -206,6 +210,33 @@ void chan_free(ChanBase* base) noexcept {
 // ---------------------------------------------------------------------------
 // Send, receive, close.
 
+namespace {
+
+// With c->lock held, after a step that will not wait: releases the lock,
+// finishes the handoff and says how the operation ended.
+chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept {
+  c->lock.unlock();
+  h.finish(c->ops);
+  if (step == Step::kDone) return chan_status::ok;
+  return step == Step::kClosed ? chan_status::closed : chan_status::would_block;
+}
+
+// With c->lock held: queues the caller on q with `elem` (its value to send,
+// or its slot to receive into) and waits until a partner completes the
+// operation (ok) or close() wakes it (closed). Returns without the lock.
+chan_status queue_and_wait(ChanCore* c, WaitList& q, void* elem, WaitReason why) {
+  Waiter* w = waiter_locked(c, current_goroutine());
+  w->elem = elem;
+  w->channel = c;
+  q.push_back(w);
+  wait_on(c, w, why);
+  bool ok = w->success;
+  free_waiter(w);
+  return ok ? chan_status::ok : chan_status::closed;
+}
+
+}  // namespace
+
 chan_status chan_send(ChanBase* base, void* src, bool block) {
   ChanCore* c = core_of(base);
   if (c == nullptr) {
@@ -220,21 +251,9 @@ chan_status chan_send(ChanBase* base, void* src, bool block) {
   Handoff h;
   c->lock.lock();
   Step step = try_send_locked(c, src, h);
-  if (step != Step::kNotReady || !block) {
-    c->lock.unlock();
-    h.finish(c->ops);
-    if (step == Step::kDone) return chan_status::ok;
-    return step == Step::kClosed ? chan_status::closed : chan_status::would_block;
-  }
-  Waiter* w = waiter_locked(c, current_goroutine());
-  w->elem = src;
-  w->channel = c;
-  c->sendq.push_back(w);
-  wait_on(c, w, WaitReason::kChanSend);
+  if (step != Step::kNotReady || !block) return end_step(c, step, h);
   // Woken by a receiver (it moved our value) or by close().
-  bool ok = w->success;
-  free_waiter(w);
-  return ok ? chan_status::ok : chan_status::closed;
+  return queue_and_wait(c, c->sendq, src, WaitReason::kChanSend);
 }
 
 chan_status chan_recv(ChanBase* base, void* dst, bool block) {
@@ -253,21 +272,9 @@ chan_status chan_recv(ChanBase* base, void* dst, bool block) {
   Handoff h;
   c->lock.lock();
   Step step = try_recv_locked(c, dst, h);
-  if (step != Step::kNotReady || !block) {
-    c->lock.unlock();
-    h.finish(c->ops);
-    if (step == Step::kDone) return chan_status::ok;
-    return step == Step::kClosed ? chan_status::closed : chan_status::would_block;
-  }
-  Waiter* w = waiter_locked(c, current_goroutine());
-  w->elem = dst;
-  w->channel = c;
-  c->recvq.push_back(w);
-  wait_on(c, w, WaitReason::kChanRecv);
+  if (step != Step::kNotReady || !block) return end_step(c, step, h);
   // A sender filled *dst, or close() left it empty.
-  bool ok = w->success;
-  free_waiter(w);
-  return ok ? chan_status::ok : chan_status::closed;
+  return queue_and_wait(c, c->recvq, dst, WaitReason::kChanRecv);
 }
 
 void chan_close(ChanBase* base) {

@@ -38,6 +38,17 @@ void conn_write_all(void* c, std::span<const std::byte> b) {
   static_cast<net::conn*>(c)->write_all(b);
 }
 
+// A buffer of `size` bytes: borrowed from the pool when it has that size
+// (the default), else allocated for this reader or writer alone.
+std::byte* take_buffer(std::size_t size, net::pooled_buffer& pooled, std::unique_ptr<std::byte[]>& owned) {
+  if (size == net::kPooledBufferSize) {
+    pooled = net::borrow_buffer();
+    return pooled.data();
+  }
+  owned = std::make_unique<std::byte[]>(size);
+  return owned.get();
+}
+
 }  // namespace
 
 source source_of(net::conn& c) noexcept {
@@ -55,13 +66,7 @@ reader::reader(source src, std::size_t size) : src_(src), size_(std::max<std::si
 reader::~reader() = default;
 
 void reader::acquire() {
-  if (size_ == net::kPooledBufferSize) {
-    pooled_ = net::borrow_buffer();
-    buf_ = pooled_.data();
-  } else {
-    owned_ = std::make_unique<std::byte[]>(size_);
-    buf_ = owned_.get();
-  }
+  buf_ = take_buffer(size_, pooled_, owned_);
   r_ = w_ = 0;
 }
 
@@ -204,13 +209,7 @@ writer::writer(sink dst, std::size_t size) : dst_(dst), size_(std::max<std::size
 writer::~writer() = default;
 
 void writer::acquire() {
-  if (size_ == net::kPooledBufferSize) {
-    pooled_ = net::borrow_buffer();
-    buf_ = pooled_.data();
-  } else {
-    owned_ = std::make_unique<std::byte[]>(size_);
-    buf_ = owned_.get();
-  }
+  buf_ = take_buffer(size_, pooled_, owned_);
   n_ = 0;
 }
 
