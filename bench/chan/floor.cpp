@@ -7,7 +7,7 @@
 //
 //   chan_floor [N]   (default 2,000,000 round trips)
 #include "sched/park.hpp"
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>

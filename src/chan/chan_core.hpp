@@ -40,7 +40,7 @@
 
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <goro/chan.hpp>
 

@@ -25,7 +25,7 @@
 
 #include "sched/poller.hpp"
 #include "sched/scheduler.hpp"
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <poll.h>
 #include <sched.h>

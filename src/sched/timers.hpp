@@ -14,7 +14,7 @@
 // `timer0_when` of a processor is the heap's minimum `when`, or 0 if empty.
 #pragma once
 
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <atomic>
 #include <cstdint>

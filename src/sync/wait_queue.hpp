@@ -27,7 +27,7 @@
 #pragma once
 
 #include "sched/park.hpp"
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <atomic>
 #include <cstdint>

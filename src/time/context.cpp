@@ -18,7 +18,7 @@
 //   * A node never holds two locks: cancel() copies the children out under
 //     mu and cancels them after releasing it.
 //   * A deadline timer holds only a weak_ptr to its node.
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <goro/context.hpp>
 #include <goro/timer.hpp>

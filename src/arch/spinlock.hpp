@@ -1,13 +1,13 @@
-// sched/spinlock.hpp: a tiny lock for runtime-internal critical sections of
-// a few dozen instructions (wait queues, pools).
+// arch/spinlock.hpp: a tiny lock for runtime-internal critical sections of
+// a few dozen instructions (wait queues, stack pools).
 //
 // It never waits for an event: holders only run bounded code and never park
 // while holding it. If the holder's thread was descheduled by the kernel, a
 // waiter yields its thread after a short spin instead of burning the core.
 #pragma once
 
-#include <atomic>
 #include <sched.h>
+#include <atomic>
 
 namespace goro::detail {
 
