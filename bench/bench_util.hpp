@@ -11,21 +11,27 @@
 
 namespace bench {
 
-// VmRSS + VmPTE of this process, in bytes: resident memory plus the page
-// tables that map it (DESIGN.md: page tables are part of a goroutine's cost).
-inline long resident_with_page_tables() {
+// The sum of the named /proc/self/status fields ("VmRSS", "VmPTE"), in bytes.
+inline long status_bytes(bool rss, bool pte) {
   std::FILE* f = std::fopen("/proc/self/status", "r");
   if (f == nullptr) return 0;
   char line[256];
   long total = 0;
   while (std::fgets(line, sizeof line, f) != nullptr) {
     long kb = 0;
-    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1 || std::sscanf(line, "VmPTE: %ld kB", &kb) == 1) {
+    if ((rss && std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) ||
+        (pte && std::sscanf(line, "VmPTE: %ld kB", &kb) == 1)) {
       total += kb * 1024;
     }
   }
   std::fclose(f);
   return total;
+}
+
+// VmRSS + VmPTE of this process, in bytes: resident memory plus the page
+// tables that map it (DESIGN.md: page tables are part of a goroutine's cost).
+inline long resident_with_page_tables() {
+  return status_bytes(true, true);
 }
 
 // CPU time of the whole process (all threads, user + system), in seconds.

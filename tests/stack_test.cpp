@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -211,11 +213,11 @@ TEST(StackGuardDeathTest, GuardSurvivesPoolingAndShrinking) {
   gd::stack_release(nullptr, again);
 }
 
-// Neighbouring stacks that go cold are given back by one madvise across
-// their guards (pool.cpp, give_back_cold): the memory goes, the guards stay,
-// with either kind of guard.
+// Neighbouring stacks that go cold are given back by one madvise range across
+// their guards (scavenge.cpp, release_stacks): the memory goes, the guards
+// stay, with either kind of guard.
 void release_a_cold_run_then_touch_a_guard(std::size_t limit, bool mprotect_guards) {
-  constexpr int kStacks = 4500;  // more than a class keeps warm (4096, pool.cpp)
+  constexpr int kStacks = 4500;
   gd::stack_force_mprotect_guards(mprotect_guards);
   std::vector<gd::StackSpan> v;
   for (int i = 0; i < kStacks; ++i) {
@@ -226,7 +228,7 @@ void release_a_cold_run_then_touch_a_guard(std::size_t limit, bool mprotect_guar
   gd::stack_trim_pools();
   std::size_t left = 0;
   for (const auto& s : v) left += resident_pages(s);
-  if (left > 2 * 4096) std::_Exit(20);  // only warm stacks keep their top 2 pages
+  if (left != 0) std::_Exit(20);  // trimming gives every page back
   std::vector<gd::StackSpan> again;
   for (int i = 0; i < kStacks; ++i) again.push_back(gd::stack_acquire(nullptr, limit));
   for (const auto& s : again) std::memset(s.base, 1, s.limit());  // usable, no guard moved in
@@ -299,7 +301,7 @@ TEST(StackCacheTest, ReleaseThenAcquireReusesTheSameStack) {
   gd::stack_release(&cache, b);
 }
 
-TEST(StackCacheTest, FullBinSpillsItsOldestHalfTrimmedWhenIdle) {
+TEST(StackCacheTest, FullBinSpillsItsOldestHalfToThePoolUntrimmed) {
   gd::stack_trim_pools();
   gd::StackCache cache;
   std::vector<gd::StackSpan> v;
@@ -313,15 +315,14 @@ TEST(StackCacheTest, FullBinSpillsItsOldestHalfTrimmedWhenIdle) {
   EXPECT_EQ(after.live_stacks + 33, before.live_stacks);
   EXPECT_EQ(after.pooled_stacks, before.pooled_stacks + 33);
   for (int i = 0; i < 16; ++i)
-    EXPECT_EQ(resident_pages(v[i]), 16u) << i << " went to the pool, not yet trimmed";
-  gd::stack_trim_pools();  // what an idle worker does
-  for (int i = 0; i < 16; ++i)
-    EXPECT_LE(resident_pages(v[i]), 2u) << i << " went to the pool, trimmed when idle";
+    EXPECT_EQ(resident_pages(v[i]), 16u) << i << " went to the pool, not trimmed (no syscall)";
+  gd::stack_trim_pools();  // what free_os_memory does
+  for (int i = 0; i < 16; ++i) EXPECT_EQ(resident_pages(v[i]), 0u) << i << " went to the pool, then trimmed";
   for (int i = 16; i < 33; ++i) EXPECT_EQ(resident_pages(v[i]), 16u) << i << " stayed in the cache";
   cache.flush();
   gd::stack_trim_pools();
-  for (const auto& s : v) EXPECT_LE(resident_pages(s), 2u);
-  EXPECT_EQ(gd::stack_read_stats().pooled_stacks, after.pooled_stacks);
+  for (const auto& s : v) EXPECT_EQ(resident_pages(s), 0u);
+  EXPECT_EQ(gd::stack_read_stats().pooled_stacks, before.pooled_stacks) << "cold slots hold no stack";
 }
 
 TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
@@ -341,9 +342,32 @@ TEST(StackCacheTest, MissRefillsHalfABinFromThePool) {
   gd::stack_release(&cache, s);
 }
 
-TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
-  constexpr std::size_t kWarm = 4096;    // what a class keeps warm (pool.cpp)
-  constexpr std::size_t kStacks = 4400;  // more than that
+TEST(StackPool, ReleaseKeepsStacksResidentAndReusesTheHottestFirst) {
+  gd::stack_trim_pools();
+  constexpr std::size_t kStacks = 300;  // far more than a cache bin holds
+  constexpr std::size_t kTouched = 16 * kKiB;
+  std::vector<gd::StackSpan> v;
+  for (std::size_t i = 0; i < kStacks; ++i) {
+    v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
+    touch_down(v.back().top, kTouched);
+  }
+  const goro::stack_stats before = gd::stack_read_stats();
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  const goro::stack_stats after = gd::stack_read_stats();
+  std::size_t left = 0;
+  for (const auto& s : v) left += resident_pages(s);
+  EXPECT_EQ(left, kStacks * kTouched / kPage) << "the exit path gives nothing back";
+  EXPECT_EQ(after.scavenged_bytes, before.scavenged_bytes);
+  EXPECT_EQ(after.stack_sys, before.stack_sys);
+  for (std::size_t i = kStacks; i-- > kStacks - 10;) {
+    gd::StackSpan s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
+    EXPECT_TRUE(same_span(s, v[i])) << "the most recently released stack comes back first";
+  }
+  for (std::size_t i = kStacks - 10; i < kStacks; ++i) gd::stack_release(nullptr, v[i]);
+}
+
+TEST(StackPool, TrimGivesEverythingBackAndColdSlotsAreReused) {
+  constexpr std::size_t kStacks = 4400;
   constexpr std::size_t kTouched = 16 * kKiB;
   std::vector<gd::StackSpan> v;
   v.reserve(kStacks);
@@ -357,14 +381,62 @@ TEST(StackPool, BoundGivesMemoryBackAndColdSlotsAreReused) {
   const goro::stack_stats after = gd::stack_read_stats();
   std::size_t left = 0;
   for (const auto& s : v) left += resident_pages(s);
-  EXPECT_LE(left, kWarm * 2) << "at most kWarm warm stacks keep their top 2 pages";
-  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * kTouched - kWarm * 2 * kPage);
-  EXPECT_GE(after.shrinks, before.shrinks + kStacks);
-  EXPECT_LE(after.pooled_stacks, before.pooled_stacks + kWarm);
-  // Every slot comes back: warm first, then cold; no new arena.
+  EXPECT_EQ(left, 0u);
+  EXPECT_GE(before.stack_sys - after.stack_sys, kStacks * kTouched);
+  EXPECT_GE(after.scavenged_bytes - before.scavenged_bytes, kStacks * kTouched);
+  EXPECT_GT(after.scavenger_cpu, before.scavenger_cpu);
+  EXPECT_EQ(after.shrinks, before.shrinks) << "scavenging is not counted as shrinking";
+  EXPECT_EQ(after.growth_pages, before.growth_pages) << "giving pages back does not uncount their commit";
+  // Every slot comes back from the cold list; no new arena.
   for (auto& s : v) s = gd::stack_acquire(nullptr, gd::kDefaultStackLimit);
   EXPECT_EQ(gd::stack_read_stats().stack_reserved, after.stack_reserved);
   for (const auto& s : v) gd::stack_release(nullptr, s);
+}
+
+TEST(StackScavenger, BringsPooledStacksDownToTheRetainedTargetInTheBackground) {
+  gd::stack_trim_pools();
+  constexpr std::size_t kTarget = 1 * kMiB;
+  const std::size_t old_target = goro::set_stack_retain_target(kTarget);
+  constexpr std::size_t kStacks = 3000;  // 3000 x 2 pages assumed: 23 MiB pooled
+  constexpr std::size_t kTouched = 8 * kKiB;
+  std::vector<gd::StackSpan> v;
+  for (std::size_t i = 0; i < kStacks; ++i) {
+    v.push_back(gd::stack_acquire(nullptr, gd::kDefaultStackLimit));
+    touch_down(v.back().top, kTouched);
+  }
+  const goro::stack_stats before = gd::stack_read_stats();
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  std::size_t left = kStacks * kTouched / kPage;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (left * kPage > kTarget && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    left = 0;
+    for (const auto& s : v) left += resident_pages(s);
+  }
+  const goro::stack_stats after = gd::stack_read_stats();
+  goro::set_stack_retain_target(old_target);
+  EXPECT_LE(left * kPage, kTarget) << "the scavenger did not bring the pools down to the target";
+  EXPECT_GT(left, 0u) << "the scavenger gave back more than the excess";
+  EXPECT_GE(after.scavenged_bytes - before.scavenged_bytes, kStacks * kTouched - kTarget);
+  EXPECT_GT(after.scavenger_cpu, before.scavenger_cpu);
+  EXPECT_EQ(after.retain_target, kTarget);
+  // The oldest went first: the most recently released stacks are the ones left.
+  EXPECT_EQ(resident_pages(v.front()), 0u);
+  EXPECT_EQ(resident_pages(v.back()), kTouched / kPage);
+}
+
+TEST(StackScavenger, RetainTargetComesFromTheEnvironment) {
+  use_threadsafe_death_tests();
+  ::setenv("GORO_STACK_RETAIN", "512MiB", 1);
+  EXPECT_EXIT(std::_Exit(goro::stack_retain_target() == 512 * kMiB ? 0 : 1), testing::ExitedWithCode(0), "");
+  ::setenv("GORO_STACK_RETAIN", "3GiB", 1);
+  EXPECT_EXIT(std::_Exit(goro::stack_retain_target() == 3 * kGiB ? 0 : 1), testing::ExitedWithCode(0), "");
+  ::setenv("GORO_STACK_RETAIN", "12345", 1);
+  EXPECT_EXIT(std::_Exit(goro::stack_retain_target() == 12345 ? 0 : 1), testing::ExitedWithCode(0), "");
+  ::setenv("GORO_STACK_RETAIN", "lots", 1);
+  EXPECT_EXIT(std::_Exit(goro::stack_retain_target() == 64 * kMiB ? 0 : 1), testing::ExitedWithCode(0),
+              "malformed GORO_STACK_RETAIN=lots");
+  ::unsetenv("GORO_STACK_RETAIN");
 }
 
 // ---- shrinking ----------------------------------------------------------------

@@ -12,6 +12,7 @@
 // pkg-config file export that flag.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -40,28 +41,62 @@ struct stack_stats {
   // kernel reports them, not reserved bytes). Go's StackInuse.
   std::size_t stack_inuse = 0;
   // Resident bytes of all stack memory: live stacks plus pooled ones.
-  // Go's StackSys.
+  // Go's StackSys. What exceeds stack_inuse is held by free stacks, which the
+  // scavenger brings down to the retained target.
   std::size_t stack_sys = 0;
   // Virtual bytes reserved for stacks, guards included.
   std::size_t stack_reserved = 0;
-  // Stacks of exited goroutines kept for reuse.
+  // Stacks of exited goroutines kept resident for reuse (in the pools and
+  // the per-processor caches; slots whose memory the scavenger gave back are
+  // not counted).
   std::size_t pooled_stacks = 0;
   // Stacks in use by live goroutines.
   std::size_t live_stacks = 0;
   // Pages committed to stacks since the process started (first touches,
   // counting a page again if it was given back and touched again).
   std::uint64_t growth_pages = 0;
-  // Times a parked goroutine's or a pooled stack's unused pages were given
-  // back to the operating system.
+  // Times a parked goroutine's unused pages (or a big stack's, at exit) were
+  // given back to the operating system.
   std::uint64_t shrinks = 0;
   // Bytes given back by those shrinks.
   std::uint64_t shrunk_bytes = 0;
+  // Bytes of free (pooled) stacks given back by the background scavenger
+  // and free_os_memory (Go's /gc/scavenge and HeapReleased, for stacks).
+  std::uint64_t scavenged_bytes = 0;
+  // CPU time spent giving them back (Go's /cpu/classes/scavenge/total).
+  std::chrono::nanoseconds scavenger_cpu{0};
+  // The retained target in force (set_stack_retain_target).
+  std::size_t retain_target = 0;
 };
 
 // Reads the figures above. Walks the residency of every stack mapping
 // (mincore), so it costs about a microsecond per megabyte reserved: call it
 // for monitoring, not on a hot path. Thread-safe.
 stack_stats read_stack_stats();
+
+// Sets how many bytes of free stacks the runtime keeps resident for reuse,
+// and returns the previous target (in the spirit of Go's
+// debug.SetMemoryLimit, for goroutine stacks). Stacks of exited goroutines
+// are not given back on the exit path: they stay resident, and the next
+// goroutines reuse them hottest first, with no page fault and no system
+// call. A background scavenger gives back what free stacks hold beyond this
+// target, least recently used first, at about 1% of the machine's CPU time;
+// docs/PERFORMANCE.md gives the time it takes after a burst. The default is
+// 64 MiB, or the GORO_STACK_RETAIN environment variable read at the first
+// use ("512MiB", "1GiB", a plain number of bytes; GOMEMLIMIT's syntax).
+// 0 gives back every free stack soon after it is pooled. Stacks in the
+// per-processor caches (at most 32 per limit, 8 MiB of slots, per processor)
+// are not counted and not given back.
+// Thread-safe. Cost: an atomic exchange; lowering it may wake the scavenger.
+std::size_t set_stack_retain_target(std::size_t bytes);
+std::size_t stack_retain_target();
+
+// Gives back the memory of every free stack in the global pools now, on the
+// calling thread (Go's debug.FreeOSMemory, for goroutine stacks). Runs on
+// the system stack when called from a goroutine; the calling processor's
+// stack cache is flushed to the pools first.
+// Thread-safe. Cost: about 0.3-0.5 us per free stack (docs/PERFORMANCE.md).
+void free_os_memory();
 
 // Bytes of stack left below the caller's frame before the goroutine reaches
 // its ceiling. On a thread that is not running a goroutine, the bytes left on
@@ -78,7 +113,8 @@ void call_on_system_stack(void (*fn)(void*), void* arg);
 template <typename F>
 struct CapturedCall {
   using R = std::invoke_result_t<F&>;
-  using Stored = std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>;
+  using Stored =
+      std::conditional_t<std::is_reference_v<R>, std::reference_wrapper<std::remove_reference_t<R>>, R>;
   static_assert(!std::is_rvalue_reference_v<R>, "f must not return an rvalue reference");
 
   std::remove_reference_t<F>* fn;

@@ -320,6 +320,12 @@ std::size_t max_stack() {
   return detail::g_max_stack.load();
 }
 
+void free_os_memory() {
+  detail::Worker* w = detail::current_worker();
+  if (w != nullptr && w->p != nullptr) w->p->stacks.flush();
+  on_system_stack([] { detail::stack_trim_pools(); });
+}
+
 std::int64_t num_goroutine() {
   detail::Scheduler& s = detail::sched();
   std::int64_t n = s.foreign_goroutines.load(std::memory_order_relaxed);

@@ -397,7 +397,6 @@ void check_deadlock_locked() noexcept {
 void stop_worker(Worker* w, std::int64_t deadline) noexcept {
   Scheduler& s = g_sched;
   bool timed = false;
-  stack_trim_pools();  // idle time is when pooled stacks give memory back
   w->note.clear();
   {
     std::lock_guard lk(s.lock);

@@ -47,8 +47,8 @@ inline bool is_big_slot(std::size_t slot) noexcept {
 enum class SlotState : std::uint8_t {
   kUncarved = 0,  // never handed out; no guard yet
   kLive,          // a goroutine's stack
-  kCached,        // in a processor's StackCache, not trimmed
-  kPooled,        // in the global pool, trimmed to its top
+  kCached,        // in a processor's StackCache
+  kPooled,        // in the global pool's resident list (or being trimmed)
   kCold,          // free, nothing resident; address space kept for reuse
 };
 
@@ -139,6 +139,7 @@ struct Counters {
   std::atomic<std::uint64_t> released_pages{0};  // pages ever given back
   std::atomic<std::uint64_t> shrinks{0};
   std::atomic<std::uint64_t> shrunk_bytes{0};
+  std::atomic<std::uint64_t> scavenged_bytes{0};  // pooled stacks given back (scavenge.cpp)
 };
 Counters& counters() noexcept;
 

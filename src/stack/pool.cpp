@@ -3,49 +3,56 @@
 //
 // Where a free stack lives
 //   1. A processor's StackCache: bins keyed by exact limit (a slot's guard
-//      fits one limit; changing it is a syscall). Untrimmed: a stack keeps
-//      whatever its last goroutine made resident. No lock, no syscall.
-//   2. The global pool of its size class, "warm": trimmed to its top
-//      kPoolKeepTop bytes, so the next goroutine starts without faults.
-//      One mutex per class. At most 4096 stacks per class (32 MiB resident
-//      at most).
-//   3. The same pool, "cold": past the warm bound a stack gives back every
-//      page and keeps only its address range and guard. Cold slots are
-//      reused before new ones are carved, so address space is recycled;
-//      they cost no memory beyond page tables.
+//      fits one limit; changing it is a syscall). No lock, no syscall.
+//   2. The global pool of its size class, "resident": stacks that keep
+//      whatever pages their last goroutine touched, in a ring that is LIFO at
+//      one end (reuse) and FIFO at the other (the scavenger). One spin lock
+//      per class. The ring is an array, not a list threaded through the
+//      stacks: walking a list would take a TLB miss per stack.
+//   3. The same pool, "cold": every page given back, only the address range
+//      and the guard kept. Cold slots are reused before new ones are carved,
+//      so address space is recycled; they cost no memory beyond page tables.
 //   4. Never carved: the rest of the class's current arena.
 //
-// Where trimming happens, and why spawn+join stays syscall-free
-//   Trimming costs a mincore and a madvise (about 2 us), so it is kept off
-//   the spawn and exit paths. A goroutine that is spawned and joined takes a
-//   stack from its processor's bin and puts it back there. When a bin is
-//   full, half of it moves to its pool's "dirty" list, untrimmed, under the
-//   pool lock only. Dirty stacks are trimmed (into warm or cold) when the
-//   dirty list passes its bound (max(8, 16 MiB / slot) stacks) and whenever
-//   a worker goes idle (stack_trim_pools, called by the scheduler), so
-//   bursts that overflow a bin and come back pay no syscall, and an idle
-//   process holds only trimmed stacks. Bins hold at most 32 stacks and at
-//   most 8 MiB of slots (fewer stacks for bigger classes), so untrimmed
-//   cached stacks pin at most 4 x 8 MiB per processor. The exception is
-//   slots over 2 MiB: a goroutine with a big ceiling may leave gigabytes
-//   resident, so their release trims at once (cost proportional to what the
-//   stack used, see scan_resident) before caching.
+// Memory goes back to the kernel lazily, as Go's scavenger returns free
+// heap memory: neither spawn nor exit makes a system call (a burst of a
+// million exits used to pay a mincore and a TLB-shootdown madvise per few
+// stacks). Stacks leave a cache for the resident list untouched, and the
+// scavenger (scavenge.cpp) turns the least recently pooled ones cold while
+// the pools hold more than the retained target. Reuse is hottest first: the
+// cache and the resident list are both LIFO, so a new goroutine lands on
+// pages that are resident and likely still in the CPU's caches. Slots over
+// 2 MiB are the exception: a goroutine with a big ceiling may leave
+// gigabytes resident, so their release trims at once (cost proportional to
+// what the stack used, see scan_resident).
+//
+// Trimming a batch (the scavenger, free_os_memory) sorts it by address and
+// works in runs of neighbouring slots: one mincore per run, and all the
+// resulting ranges in one process_madvise(MADV_DONTNEED), because every
+// madvise that frees pages interrupts each CPU running this process to
+// flush its TLB.
 //
 // Invariants
 //   * A stack is in exactly one place: live (its goroutine), one cache bin,
-//     the warm or the cold list of its class pool. Its slot word says which.
-//   * Every stack in a cache or in the warm list of its pool is guarded for
-//     its current limit; cold slots may have a guard for another limit (or
-//     none if installing it failed), fixed up by fit_guard when taken.
-//   * warm.size() + pending <= warm_cap, so the warm and cold vectors never
-//     reallocate while releasing (stack_release is noexcept): their
-//     capacity is reserved when a pool is created or an arena carved.
-#include "stack/arena.hpp"
+//     the resident list or the cold list of its class pool, or a batch the
+//     scavenger is trimming. Its slot word says which (kLive, kCached,
+//     kPooled, kCold; a batch being trimmed is still kPooled).
+//   * Every stack in a cache or in the resident list is guarded for its
+//     current limit; cold slots may have a guard for another limit (or none
+//     if installing it failed), fixed up by fit_guard when taken.
+//   * The ring's and cold's capacities are >= the slots ever carved for the
+//     class, so neither reallocates while taking stacks back (noexcept
+//     paths): they grow when an arena is added.
+#include "stack/scavenge.hpp"
+
+#include "arch/spinlock.hpp"
 
 #include <sys/mman.h>
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -55,41 +62,85 @@ using namespace stack_internal;
 
 namespace {
 
-constexpr std::size_t kPoolKeepTop = 2 * kPageSize;
-// Warm stacks keep kPoolKeepTop resident each: 4096 of them per class hold
-// at most 32 MiB, and cover a server whose goroutine count swings by a few
-// thousand without a page fault, mincore or madvise per goroutine.
-constexpr std::size_t kPoolWarmResident = 32 * kMiB;
-constexpr std::size_t kDirtyBytesPerClass = 16 * kMiB;
-constexpr std::size_t kPoolMinStacks = 8;
 constexpr std::size_t kCacheBytesPerBin = 8 * kMiB;
-// How far from the end of a free list to look for a slot of the right limit.
+// How far from the hot end of a free list to look for a slot of the right
+// limit.
 constexpr std::size_t kMatchScan = 64;
 
-struct ClassPool {
-  explicit ClassPool(std::uint32_t c)
-      : cls(c),
-        slot(slot_size_of_class(c)),
-        warm_cap(std::max(kPoolMinStacks, kPoolWarmResident / kPoolKeepTop)),
-        dirty_cap(std::max(kPoolMinStacks, kDirtyBytesPerClass / slot)) {
-    warm.reserve(warm_cap);
-    dirty.reserve(dirty_cap);
+// A ring of free stacks: push and pop at the newest end, pop at the oldest.
+// Each entry remembers when it was pooled, so the scavenger can leave stacks
+// alone that a burst still in progress is about to reuse. Capacity is a
+// power of two, grown only by reserve().
+class SpanRing {
+ public:
+  SpanRing() = default;
+  SpanRing(const SpanRing&) = delete;
+  SpanRing& operator=(const SpanRing&) = delete;
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  // The i-th stack from the newest end.
+  const StackSpan& from_newest(std::size_t i) const noexcept { return at_newest(i).span; }
+  void push_newest(const StackSpan& s, std::int64_t now) noexcept {
+    buf_[(head_ + size_) & mask_] = Entry{s, now};
+    ++size_;
   }
-  std::mutex mu;
+  // The oldest stack if it was pooled before `before`.
+  bool pop_oldest(std::int64_t before, StackSpan* out) noexcept {
+    if (size_ == 0 || buf_[head_].since >= before) return false;
+    *out = buf_[head_].span;
+    head_ = (head_ + 1) & mask_;
+    --size_;
+    return true;
+  }
+  // Removes the i-th from the newest end; the newest takes its place.
+  StackSpan take_from_newest(std::size_t i) noexcept {
+    Entry& at = at_newest(i);
+    StackSpan s = at.span;
+    at = at_newest(0);
+    --size_;
+    return s;
+  }
+  // Makes room for n stacks in all. Throws std::bad_alloc.
+  void reserve(std::size_t n) {
+    if (n <= mask_ + 1 && buf_ != nullptr) return;
+    std::size_t cap = std::bit_ceil(std::max<std::size_t>(n, 64));
+    auto fresh = std::make_unique<Entry[]>(cap);
+    for (std::size_t i = 0; i < size_; ++i) fresh[i] = buf_[(head_ + i) & mask_];
+    buf_ = std::move(fresh);
+    head_ = 0;
+    mask_ = cap - 1;
+  }
+
+ private:
+  struct Entry {
+    StackSpan span;
+    std::int64_t since = 0;  // coarse monotonic ns when pooled
+  };
+  Entry& at_newest(std::size_t i) const noexcept { return buf_[(head_ + size_ - 1 - i) & mask_]; }
+
+  std::unique_ptr<Entry[]> buf_;
+  std::size_t mask_ = 0;
+  std::size_t head_ = 0;  // the oldest
+  std::size_t size_ = 0;
+};
+
+struct ClassPool {
+  explicit ClassPool(std::uint32_t c) : cls(c), slot(slot_size_of_class(c)) {}
+  SpinLock mu;  // short holds; only carving (a guard call per 64 slots, an mmap per arena) syscalls under it
   const std::uint32_t cls;
   const std::size_t slot;
-  const std::size_t warm_cap;
-  const std::size_t dirty_cap;
-  std::vector<StackSpan> dirty;      // untrimmed, LIFO; trimmed when idle or over dirty_cap
-  std::size_t pending = 0;           // warm places promised to releasers trimming outside the lock
-  std::vector<StackSpan> warm;       // trimmed to their top, guarded, LIFO
-  std::vector<StackSpan> cold;       // nothing resident
-  std::size_t carved_capacity = 0;   // slots in all arenas of this class
-  std::uint32_t arena = UINT32_MAX;  // arena being carved
+  SpanRing resident;                 // guarded by mu
+  std::vector<StackSpan> cold;       // guarded by mu; nothing resident
+  std::size_t carved_capacity = 0;   // guarded by mu; slots in all arenas of this class
+  std::uint32_t arena = UINT32_MAX;  // guarded by mu; arena being carved
   std::uint32_t next_slot = 0;
   std::uint32_t guarded_end = 0;  // slots of `arena` below it are guarded for guarded_limit
   std::size_t guarded_limit = 0;
 };
+
+// Stacks in all resident lists; read without locks by the scavenger.
+std::atomic<std::size_t> g_pooled_resident{0};
 
 // Pools of the first 64 classes (slots up to 120 MiB) are found without a
 // lock; the rare bigger ones through a map. Pools are never destroyed:
@@ -126,7 +177,31 @@ ClassPool& pool_for(std::uint32_t cls) {
   return *p;
 }
 
-// ---- the pool's lists (callers hold p.mu) -------------------------------------
+template <typename F>
+void for_each_pool(F&& f) {
+  for (auto& slot : g_direct_pools) {
+    if (ClassPool* p = slot.load(std::memory_order_acquire)) f(*p);
+  }
+  std::vector<ClassPool*> big;
+  {
+    std::lock_guard lock(g_pools_mu);
+    for (auto& [cls, p] : big_pools()) big.push_back(p);
+  }
+  for (ClassPool* p : big) f(*p);
+}
+
+// ---- the resident ring (callers hold p.mu) ------------------------------------
+
+// Index from the newest end of a resident stack of exactly `limit` among the
+// kMatchScan newest, or npos.
+std::size_t find_resident(const ClassPool& p, std::size_t limit) noexcept {
+  for (std::size_t i = 0, n = std::min(p.resident.size(), kMatchScan); i < n; ++i) {
+    if (p.resident.from_newest(i).limit() == limit) return i;
+  }
+  return SIZE_MAX;
+}
+
+// ---- the cold list (callers hold p.mu) ---------------------------------------
 
 StackSpan pop_at(std::vector<StackSpan>& v, std::size_t i) noexcept {
   StackSpan s = v[i];
@@ -143,15 +218,23 @@ std::size_t find_limit(const std::vector<StackSpan>& v, std::size_t limit) noexc
   return SIZE_MAX;
 }
 
+// ---- carving new slots (callers hold p.mu) ---------------------------------------
+
+void add_arena(ClassPool& p) {
+  const std::size_t slots = p.slot <= kArenaBytes ? kArenaBytes / p.slot : 1;
+  const std::size_t need = p.carved_capacity + slots;
+  // Before mapping, so there is nothing to undo if it throws; doubling keeps
+  // a million stacks from copying the vectors once per arena.
+  if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
+  p.resident.reserve(need);
+  p.arena = new_arena(p.cls);
+  p.next_slot = 0;
+  p.guarded_end = 0;
+  p.carved_capacity = need;
+}
+
 StackSpan carve(ClassPool& p, std::size_t limit) {
-  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) {
-    const std::size_t slots = p.slot <= kArenaBytes ? kArenaBytes / p.slot : 1;
-    p.cold.reserve(p.carved_capacity + slots);  // before mapping: nothing to undo if it throws
-    p.arena = new_arena(p.cls);
-    p.next_slot = 0;
-    p.guarded_end = 0;
-    p.carved_capacity += slots;
-  }
+  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) add_arena(p);
   if (p.next_slot >= p.guarded_end) {
     // Guard the next slots in one go: a burst of spawns carves them one
     // after another.
@@ -168,204 +251,78 @@ StackSpan carve(ClassPool& p, std::size_t limit) {
   return s;
 }
 
-// Any free stack of the class, best first: same limit dirty, warm or cold
-// (no syscall), then one needing a new guard size: warm, dirty (trimmed
-// first), cold, a new slot.
+// Any free stack of the class, best first: same limit resident or cold (no
+// syscall), then one needing a new guard size (resident ones have their
+// pages that become guard given back by fit_guard), then a new slot.
 StackSpan take_any(ClassPool& p, std::size_t limit) {
-  if (std::size_t i = find_limit(p.dirty, limit); i != SIZE_MAX) return pop_at(p.dirty, i);
-  if (std::size_t i = find_limit(p.warm, limit); i != SIZE_MAX) return pop_at(p.warm, i);
+  if (std::size_t i = find_resident(p, limit); i != SIZE_MAX) return p.resident.take_from_newest(i);
   if (std::size_t i = find_limit(p.cold, limit); i != SIZE_MAX) return pop_at(p.cold, i);
-  if (!p.warm.empty()) return pop_at(p.warm, p.warm.size() - 1);
-  if (!p.dirty.empty()) {
-    // Rare: no stack of this limit anywhere. Trim before the guard moves.
-    StackSpan s = pop_at(p.dirty, p.dirty.size() - 1);
-    give_back(s.base, s.top - kPoolKeepTop);
-    return s;
-  }
+  if (!p.resident.empty()) return p.resident.take_from_newest(0);
   if (!p.cold.empty()) return pop_at(p.cold, p.cold.size() - 1);
   return carve(p, limit);
 }
 
-// Moves up to n warm stacks of exactly `limit` to out[]. No syscall.
-int take_warm(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
+// Moves up to n free stacks of exactly `limit` to out[]: resident ones
+// first, then cold ones. No syscall.
+int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
   std::lock_guard lock(p.mu);
   int got = 0;
-  for (std::size_t i; got < n && (i = find_limit(p.dirty, limit)) != SIZE_MAX;)
-    out[got++] = pop_at(p.dirty, i);
-  for (std::size_t i; got < n && (i = find_limit(p.warm, limit)) != SIZE_MAX;) out[got++] = pop_at(p.warm, i);
+  for (std::size_t i; got < n && (i = find_resident(p, limit)) != SIZE_MAX;)
+    out[got++] = p.resident.take_from_newest(i);
+  for (std::size_t i; got < n && (i = find_limit(p.cold, limit)) != SIZE_MAX;) out[got++] = pop_at(p.cold, i);
   return got;
 }
 
-// ---- trimming a batch of free stacks -------------------------------------------
-//
-// Each mincore and madvise is a syscall, and each madvise that frees pages a
-// TLB shootdown (an interrupt to every CPU running this process, a VM exit
-// under a hypervisor). Paid per stack they made bursts of goroutine exits
-// cost microseconds each, so a batch is sorted by address and handled in
-// runs of neighbouring slots: one mincore per run, and one madvise per
-// stretch of cold stacks. A stretch may span guards: MADV_GUARD_INSTALL
-// markers and PROT_NONE guards both survive MADV_DONTNEED. Big slots (over
-// 2 MiB) keep the per-stack scan, which stops early in a huge empty stack.
-
-struct TrimItem {
-  StackSpan span;
-  bool warm;  // keeps its top kPoolKeepTop; else gives back everything
-};
-
-constexpr std::size_t kRunScanPages = 4096;  // one mincore covers at most 16 MiB
-
-bool neighbours(const StackSpan& below, const StackSpan& s) noexcept {
-  return s.arena == below.arena && s.base - s.guard == below.top;
-}
-
-// Accumulates cold stacks of one stretch of neighbours into one madvise.
-struct ColdStretch {
-  std::byte* lo = nullptr;  // deepest resident page
-  std::byte* hi = nullptr;  // top of the last stack with resident pages
-  std::size_t pages = 0;
-  std::size_t stacks = 0;
-
-  void add(const StackSpan& s, const Residency& r) noexcept {
-    if (r.pages == 0) return;
-    if (lo == nullptr) lo = r.lowest;
-    hi = s.top;
-    pages += r.pages;
-    ++stacks;
-  }
-  void flush() noexcept {
-    give_back_run(lo, hi, pages, stacks);
-    *this = ColdStretch{};
-  }
-};
-
-// Residency of [s.base, hi) read from a run's mincore vector, which starts
-// at run_lo.
-Residency residency_in(const unsigned char* vec, std::byte* run_lo, const StackSpan& s,
-                       std::byte* hi) noexcept {
-  Residency r{0, hi};
-  for (std::byte* page = hi - kPageSize; page >= s.base; page -= kPageSize) {
-    if (vec[static_cast<std::size_t>(page - run_lo) / kPageSize] & 1) {
-      ++r.pages;
-      r.lowest = page;
-    }
-  }
-  return r;
-}
-
-// Trims items[0, n) (sorted by base, small slots, neighbours throughout).
-void trim_run(const TrimItem* items, std::size_t n) noexcept {
-  static_assert(kRunScanPages * kPageSize >= 2 * kMiB, "a run holds at least one small slot");
-  unsigned char vec[kRunScanPages];
-  std::byte* run_lo = items[0].span.base;
-  std::byte* run_hi = items[n - 1].span.top;
-  bool scanned = ::mincore(run_lo, static_cast<std::size_t>(run_hi - run_lo), vec) == 0;
-  ColdStretch cold;
-  for (std::size_t i = 0; i < n; ++i) {
-    const StackSpan& s = items[i].span;
-    std::byte* hi = items[i].warm ? s.top - kPoolKeepTop : s.top;
-    Residency r = scanned ? residency_in(vec, run_lo, s, hi) : scan_resident(s.base, hi);
-    if (items[i].warm) {
-      cold.flush();  // its kept top splits the stretch
-      give_back(r, hi);
-    } else {
-      cold.add(s, r);
-    }
-  }
-  cold.flush();
-}
-
-// Trims up to 64 stacks: sorted, then run by run.
-void trim_sorted(TrimItem* items, std::size_t n) noexcept {
-  std::sort(items, items + n, [](const TrimItem& a, const TrimItem& b) { return a.span.base < b.span.base; });
-  for (std::size_t i = 0; i < n;) {
-    const StackSpan& first = items[i].span;
-    if (is_big_slot(static_cast<std::size_t>(first.top - first.base) + first.guard)) {
-      give_back(first.base, items[i].warm ? first.top - kPoolKeepTop : first.top);
-      ++i;
-      continue;
-    }
-    std::size_t j = i + 1;
-    while (j < n && neighbours(items[j - 1].span, items[j].span) &&
-           static_cast<std::size_t>(items[j].span.top - first.base) / kPageSize <= kRunScanPages) {
-      ++j;
-    }
-    trim_run(items + i, j - i);
-    i = j;
-  }
-}
-
-// Trims n free stacks: the first `warm` to their top, the rest entirely.
-void trim_batch(const StackSpan* spans, std::size_t n, std::size_t warm) noexcept {
-  TrimItem items[64];
-  for (std::size_t at = 0; at < n; at += std::size(items)) {
-    const std::size_t m = std::min(n - at, std::size(items));
-    for (std::size_t i = 0; i < m; ++i) items[i] = TrimItem{spans[at + i], at + i < warm};
-    trim_sorted(items, m);
-  }
-}
-
-// Takes back n stacks of pool p: as many as the warm bound allows are trimmed
-// to their top, the rest go cold. The syscalls run outside the lock.
-void pool_put_trimmed(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
-  std::size_t warm;
-  {
-    std::lock_guard lock(p.mu);
-    std::size_t used = p.warm.size() + p.pending;
-    warm = std::min(n, p.warm_cap > used ? p.warm_cap - used : 0);
-    p.pending += warm;
-  }
-  trim_batch(spans, n, warm);
-  for (std::size_t i = 0; i < n; ++i)
-    set_slot_state(spans[i], i < warm ? SlotState::kPooled : SlotState::kCold);
-  std::lock_guard lock(p.mu);
-  p.pending -= warm;
-  p.warm.insert(p.warm.end(), spans, spans + warm);
-  p.cold.insert(p.cold.end(), spans + warm, spans + n);
-}
-
-// Takes back n stacks of pool p without a syscall while the dirty list has
-// room; the rest are trimmed at once.
+// Takes back n stacks of pool p, untrimmed, and wakes the scavenger if the
+// pools now hold more than the retained target. No syscall (unless the
+// scavenger must be woken from its sleep: one futex wake per burst).
 void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
-  std::size_t k;
+  const std::int64_t now = coarse_now_ns();
   {
     std::lock_guard lock(p.mu);
-    k = std::min(n, p.dirty_cap - p.dirty.size());
-    for (std::size_t i = 0; i < k; ++i) set_slot_state(spans[i], SlotState::kPooled);
-    p.dirty.insert(p.dirty.end(), spans, spans + k);
+    for (std::size_t i = 0; i < n; ++i) {
+      set_slot_state(spans[i], SlotState::kPooled);
+      p.resident.push_newest(spans[i], now);
+    }
   }
-  if (k < n) pool_put_trimmed(p, spans + k, n - k);
+  std::size_t pooled = g_pooled_resident.fetch_add(n, std::memory_order_relaxed) + n;
+  scavenger_note_pooled(pooled * kPooledStackBytes);
 }
 
-// Trims every dirty stack of pool p.
-void trim_dirty(ClassPool& p) noexcept {
-  StackSpan batch[64];
-  for (;;) {
-    std::size_t n = 0;
-    {
-      std::lock_guard lock(p.mu);
-      while (n < std::size(batch) && !p.dirty.empty()) {
-        batch[n++] = p.dirty.back();
-        p.dirty.pop_back();
-      }
-    }
-    if (n == 0) return;
-    pool_put_trimmed(p, batch, n);
-  }
+// Trims a batch of free stacks entirely and moves them to p's cold list.
+void make_cold(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
+  release_stacks(spans, n);
+  std::lock_guard lock(p.mu);
+  for (std::size_t i = 0; i < n; ++i) set_slot_state(spans[i], SlotState::kCold);
+  p.cold.insert(p.cold.end(), spans, spans + n);
+}
+
+// Takes up to n of p's least recently pooled resident stacks, pooled before
+// `before`, out of its ring.
+std::size_t take_oldest(ClassPool& p, StackSpan* out, std::size_t n, std::int64_t before) noexcept {
+  std::lock_guard lock(p.mu);
+  std::size_t got = 0;
+  while (got < n && p.resident.pop_oldest(before, &out[got])) ++got;
+  g_pooled_resident.fetch_sub(got, std::memory_order_relaxed);
+  return got;
 }
 
 // A stack straight from the pool (no cache, or a cache miss the pool could
 // not refill), its guard fitted to `limit`.
 StackSpan acquire_from_pool(ClassPool& p, std::size_t limit) {
   StackSpan s;
+  bool was_resident;
   {
     std::lock_guard lock(p.mu);
+    std::size_t before = p.resident.size();
     s = take_any(p, limit);
+    was_resident = p.resident.size() != before;
   }
+  if (was_resident) g_pooled_resident.fetch_sub(1, std::memory_order_relaxed);
   try {
     fit_guard(s, limit);
   } catch (...) {
-    std::lock_guard lock(p.mu);
-    p.cold.push_back(s);  // capacity reserved; still guarded as before
+    pool_put(p, &s, 1);  // still guarded as before
     throw;
   }
   return s;
@@ -406,12 +363,17 @@ struct StackCacheAccess {
     return true;
   }
 
-  // Half a bin of warm stacks from the pool, so that the next misses hit.
+  // Half a bin of free stacks from the pool, so that the next misses hit.
   static void refill(Bin& b, std::size_t slot) noexcept {
     ClassPool* p = find_pool(class_of_slot(slot));
     if (p == nullptr) return;
-    b.count = take_warm(*p, b.limit, b.stacks, std::max(1, b.capacity / 2));
-    for (int i = 0; i < b.count; ++i) set_slot_state(b.stacks[i], SlotState::kCached);
+    b.count = take_matching(*p, b.limit, b.stacks, std::max(1, b.capacity / 2));
+    std::size_t resident = 0;
+    for (int i = 0; i < b.count; ++i) {
+      resident += word_state(slot_word_of(b.stacks[i]).load(std::memory_order_relaxed)) == SlotState::kPooled;
+      set_slot_state(b.stacks[i], SlotState::kCached);
+    }
+    if (resident != 0) g_pooled_resident.fetch_sub(resident, std::memory_order_relaxed);
   }
 
   static bool put(StackCache& c, const StackSpan& s) noexcept {
@@ -438,6 +400,28 @@ struct StackCacheAccess {
   }
 };
 
+namespace stack_internal {
+
+std::size_t pooled_resident_bytes() noexcept {
+  return g_pooled_resident.load(std::memory_order_relaxed) * kPooledStackBytes;
+}
+
+std::size_t trim_oldest_pooled(std::size_t max_stacks, std::int64_t pooled_before) noexcept {
+  StackSpan batch[kScavengeBatch];
+  std::size_t done = 0;
+  for_each_pool([&](ClassPool& p) {
+    while (done < max_stacks) {
+      std::size_t n = take_oldest(p, batch, std::min(std::size(batch), max_stacks - done), pooled_before);
+      if (n == 0) break;
+      make_cold(p, batch, n);
+      done += n;
+    }
+  });
+  return done;
+}
+
+}  // namespace stack_internal
+
 std::size_t normalize_stack_limit(std::size_t requested) noexcept {
   if (requested >= kMaxStackLimit) return kMaxStackLimit;
   return std::max(kMinStackLimit, round_up(requested, kPageSize));
@@ -458,15 +442,9 @@ void stack_release(StackCache* cache, StackSpan s) noexcept {
   if (!s) return;
   unpoison_stack(s);
   const std::size_t slot = s.top - s.base + s.guard;
-  if (is_big_slot(slot)) give_back(s.base, s.top - kPoolKeepTop);
+  if (is_big_slot(slot)) give_back(s.base, s.top - kPooledStackBytes);
   if (cache != nullptr && StackCacheAccess::put(*cache, s)) return;
   pool_put(*find_pool(s.size_class), &s, 1);
-}
-
-void stack_trim_pools() noexcept {
-  for (auto& slot : g_direct_pools) {
-    if (ClassPool* p = slot.load(std::memory_order_acquire)) trim_dirty(*p);
-  }
 }
 
 StackCache::~StackCache() {

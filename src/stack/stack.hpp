@@ -18,12 +18,11 @@
 //     table, 4.44 KiB in all. The guard is all of the slot below the usable
 //     range, at least kMinGuard bytes.
 //   * Exited goroutines' stacks go to the caller's per-processor StackCache
-//     (no lock, no syscall), overflow to a bounded global pool (one lock),
-//     and are trimmed there to a small resident top. Past the pool's bound the
-//     pages go back to the kernel (MADV_DONTNEED); the slot stays reserved.
-//     Trimming happens only when stacks move from a cache to the pool, so
-//     spawn+join through one processor's cache makes no syscall (details and
-//     bounds in pool.cpp; slots over 2 MiB are trimmed at every release).
+//     (no lock, no syscall), overflow to a global pool (one lock), still
+//     resident. A background scavenger gives back what the pools hold beyond
+//     a retained target, oldest first, at about 1% of the CPU (details in
+//     pool.cpp and scavenge.cpp); slots over 2 MiB are trimmed to their top
+//     at release.
 //   * Accounting is by resident pages (mincore), never reserved bytes.
 //
 // Invariants
@@ -115,15 +114,17 @@ class StackCache {
 StackSpan stack_acquire(StackCache* cache, std::size_t limit);
 
 // Gives a stack back once its goroutine has exited (it must not be running
-// on it). Cost: cache has room: no lock, no syscall (slots over 2 MiB, i.e.
-// limits over 2 MiB - 16 KiB, are first trimmed to their top: one mincore
-// per 8 MiB they used, and a madvise if they grew). A full cache moves half
-// its stacks to the global pool, trimming each (two syscalls a stack).
+// on it). Cost: no syscall (slots over 2 MiB, i.e. limits over
+// 2 MiB - 16 KiB, are first trimmed to their top: one mincore per 8 MiB they
+// used, and a madvise if they grew); a full cache moves half its stacks to
+// the global pool under its lock. The first release that takes the pools
+// past the retained target wakes the scavenger (one futex wake).
 void stack_release(StackCache* cache, StackSpan s) noexcept;
 
-// Trims the stacks that caches gave back to the global pools untrimmed (see
-// pool.cpp). The scheduler calls it when a worker goes idle.
-// Cost: a mincore and a madvise per such stack; nothing when there are none.
+// Gives back every page of every stack in the global pools now, on the
+// calling thread (free_os_memory). Stacks in processors' caches stay.
+// Cost: one mincore per run of neighbouring slots and one process_madvise
+// per 256 stacks; uses about 30 KiB of stack.
 void stack_trim_pools() noexcept;
 
 // Commits the top `bytes` of `s` now (MADV_POPULATE_WRITE, or touching).

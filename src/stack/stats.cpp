@@ -12,7 +12,7 @@
 // layer gives back is counted (exactly, by mincore just before the
 // MADV_DONTNEED), so pages committed so far = pages resident now + pages
 // ever given back.
-#include "stack/arena.hpp"
+#include "stack/scavenge.hpp"
 
 #include <sys/mman.h>
 
@@ -92,6 +92,9 @@ goro::stack_stats stack_read_stats() {
   out.growth_pages = t.all_pages + c.released_pages.load(std::memory_order_relaxed);
   out.shrinks = c.shrinks.load(std::memory_order_relaxed);
   out.shrunk_bytes = c.shrunk_bytes.load(std::memory_order_relaxed);
+  out.scavenged_bytes = c.scavenged_bytes.load(std::memory_order_relaxed);
+  out.scavenger_cpu = std::chrono::nanoseconds(scavenger_cpu_ns());
+  out.retain_target = goro::stack_retain_target();
   return out;
 }
 
@@ -124,6 +127,8 @@ bool stack_find_by_guard(const void* addr, StackSpan* out) noexcept {
 
 namespace goro {
 
-stack_stats read_stack_stats() { return detail::stack_read_stats(); }
+stack_stats read_stack_stats() {
+  return detail::stack_read_stats();
+}
 
 }  // namespace goro
