@@ -12,7 +12,10 @@
 #include <goro/goro.hpp>
 
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <alloca.h>
 
 #include <algorithm>
 #include <atomic>
@@ -82,6 +85,13 @@ std::uint64_t deep_recurse(std::uint32_t depth, volatile char* parent, void (*at
 // are larger with sanitizer redzones) but need far more than a goroutine's
 // default 208 KiB.
 constexpr std::uint32_t kCDepth = kSanitizer ? 20'000 : 60'000;
+
+// Grows the caller's stack by `kib` KiB: stack-clash protection probes
+// every page of the alloca, so each one is touched.
+[[gnu::noinline]] void touch_stack_kib(std::size_t kib) {
+  auto* p = static_cast<volatile char*>(alloca(kib * 1024));
+  p[0] = 1;
+}
 
 [[gnu::noinline]] std::size_t remaining_in_deeper_frame() {
   volatile char pad[8192];
@@ -371,6 +381,79 @@ TEST(Stack, PoolReuseAcrossBurstsOnTwoProcessors) {
   // Far less than another burst's worth of slots (kBurst x 224 KiB or more).
   EXPECT_LT(after_round.back().stack_reserved - after_round[0].stack_reserved,
             static_cast<std::size_t>(kBurst) * 224 * kKiB / 2);
+}
+
+TEST(Stack, ExitedGoroutinesStacksStayResidentUntilFreeOsMemory) {
+  constexpr int kBurst = 2000;
+  goro::stack_stats ended{}, freed{};
+  run_on(2, [&] {
+    goro::wait_group wg, gate;
+    gate.add(1);
+    for (int i = 0; i < kBurst; ++i) {
+      wg.go([&] {
+        touch_stack_kib(16);
+        gate.wait();
+      });
+    }
+    goro::sleep_for(5ms);
+    gate.done();
+    wg.wait();
+    ended = goro::read_stack_stats();
+    goro::free_os_memory();
+    freed = goro::read_stack_stats();
+  });
+  EXPECT_GE(ended.stack_sys - ended.stack_inuse, kBurst / 2 * 16 * kKiB) << "exits gave their stacks back";
+  EXPECT_GE(freed.scavenged_bytes - ended.scavenged_bytes, kBurst / 2 * 16 * kKiB);
+  EXPECT_LT(freed.stack_sys, ended.stack_sys);
+}
+
+// Fraction of the top `kib` KiB of the caller's stack that is resident.
+double resident_fraction_above_caller(std::size_t kib) {
+  char here;
+  auto top = (reinterpret_cast<std::uintptr_t>(&here) + 4096) & ~std::uintptr_t{4095};
+  std::vector<unsigned char> vec(kib / 4);
+  if (::mincore(reinterpret_cast<void*>(top - kib * kKiB), kib * kKiB, vec.data()) != 0) return -1;
+  double n = 0;
+  for (unsigned char v : vec) n += v & 1;
+  return n / static_cast<double>(vec.size());
+}
+
+// A burst of goroutines from one `go` site (noinline: the site is the call's
+// return address, and an inlined copy would be a second site) that each need
+// 32 KiB, recording how much of that was committed when each started.
+[[gnu::noinline]] void spawn_site_burst(std::vector<double>& seen) {
+  goro::wait_group wg, gate;
+  gate.add(1);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    wg.go([&seen, &gate, i] {
+      seen[i] = resident_fraction_above_caller(32);
+      touch_stack_kib(32);
+      gate.wait();
+    });
+  }
+  goro::yield();
+  gate.done();
+  wg.wait();
+}
+
+TEST(Stack, SpawnSiteLearnsHowDeepItsGoroutinesGrow) {
+  // Once the site is learned, a goroutine starting on an empty stack finds
+  // its pages committed.
+  constexpr int kBurst = 600;
+  std::vector<double> first(kBurst), later(kBurst);
+  run_on(1, [&] {
+    goro::free_os_memory();  // every burst starts on empty stacks
+    spawn_site_burst(first);
+    goro::free_os_memory();
+    spawn_site_burst(later);
+  });
+  auto committed = [](const std::vector<double>& v) {
+    return std::count_if(v.begin(), v.end(), [](double f) { return f >= 0.99; });
+  };
+  std::printf("fully committed at start: first burst %ld, second %ld of %d\n",
+              static_cast<long>(committed(first)), static_cast<long>(committed(later)), kBurst);
+  EXPECT_LT(committed(first), kBurst / 4) << "nothing was learned yet";
+  EXPECT_GT(committed(later), kBurst * 3 / 4) << "the site's depth was not learned";
 }
 
 // ---------------------------------------------------------------------------

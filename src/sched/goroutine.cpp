@@ -25,6 +25,7 @@
 // virtual machines we measured, so it is not read per switch).
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
+#include "sched/spawn_sites.hpp"
 
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>
@@ -111,15 +112,22 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   std::size_t limit = normalize_stack_limit(opts.max_stack != 0 ? opts.max_stack : g_max_stack.load());
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
-  StackSpan span = stack_acquire(p != nullptr ? &p->stacks : nullptr, limit);
+  bool empty = false;
+  StackSpan span = stack_acquire(p != nullptr ? &p->stacks : nullptr, limit, &empty);
+  std::size_t commit = opts.initial_commit;
+  bool measure = false;
+  if (commit == 0 && empty && p != nullptr)
+    commit = spawn_site_plan(creator_pc, p->empty_stack_spawns, &measure);
+  // Before the record is written: one call commits the pages, no fault.
+  if (commit != 0) stack_commit(span, commit);
   Goroutine* g = place_record(span);
+  g->measure_depth = measure;
   Goroutine* parent = w != nullptr ? w->current : nullptr;
   g->creator_pc = creator_pc;
   g->parent_id = parent != nullptr ? parent->id : 0;
   std::size_t n = std::min(opts.name.size(), sizeof g->name - 1);
   if (n > 0) std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
-  if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
   *storage = closure_storage(g);
   return g;
 }
@@ -165,6 +173,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   p->goroutines.fetch_sub(1, std::memory_order_relaxed);
   bool is_main = g->is_main;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
+  if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
   shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes);
   release_goroutine_segments(g);
   stack_release(&p->stacks, g->stack);

@@ -89,8 +89,10 @@ struct alignas(64) Goroutine {
   void* tsan_fiber = nullptr;
   void* asan_fake_stack = nullptr;
 
-  // For reports: who created it and where.
+  // For reports: who created it and where (also its spawn site,
+  // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
   void* creator_pc = nullptr;
+  bool measure_depth = false;
   std::uint64_t parent_id = 0;
   char name[48] = {};
 

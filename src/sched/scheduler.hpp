@@ -54,6 +54,8 @@ struct alignas(64) Processor {
   // Goroutine ids handed out in batches (Go's goidcache).
   std::uint64_t goid_next = 0;
   std::uint64_t goid_end = 0;
+  // Goroutines started on empty stacks, for spawn_site_plan's sampling.
+  std::uint32_t empty_stack_spawns = 0;
   // Net goroutines started minus exited on this processor.
   std::atomic<std::int64_t> goroutines{0};
 };

@@ -34,9 +34,11 @@
 //
 // Invariants
 //   * A stack is in exactly one place: live (its goroutine), one cache bin,
-//     the resident list or the cold list of its class pool, or a batch the
+//     the resident ring or the cold list of its class pool, or a batch the
 //     scavenger is trimming. Its slot word says which (kLive, kCached,
-//     kPooled, kCold; a batch being trimmed is still kPooled).
+//     kPooled, kCold; a batch being trimmed is still kPooled; a cold stack
+//     in a cache bin keeps kCold, and a fresh one kUncarved, so that
+//     stack_acquire can tell the caller it is empty).
 //   * Every stack in a cache or in the resident list is guarded for its
 //     current limit; cold slots may have a guard for another limit (or none
 //     if installing it failed), fixed up by fit_guard when taken.
@@ -364,13 +366,17 @@ struct StackCacheAccess {
   }
 
   // Half a bin of free stacks from the pool, so that the next misses hit.
+  // Cold ones keep their kCold word, so stack_acquire can tell they are
+  // empty.
   static void refill(Bin& b, std::size_t slot) noexcept {
     ClassPool* p = find_pool(class_of_slot(slot));
     if (p == nullptr) return;
     b.count = take_matching(*p, b.limit, b.stacks, std::max(1, b.capacity / 2));
     std::size_t resident = 0;
     for (int i = 0; i < b.count; ++i) {
-      resident += word_state(slot_word_of(b.stacks[i]).load(std::memory_order_relaxed)) == SlotState::kPooled;
+      if (word_state(slot_word_of(b.stacks[i]).load(std::memory_order_relaxed)) != SlotState::kPooled)
+        continue;
+      ++resident;
       set_slot_state(b.stacks[i], SlotState::kCached);
     }
     if (resident != 0) g_pooled_resident.fetch_sub(resident, std::memory_order_relaxed);
@@ -427,14 +433,19 @@ std::size_t normalize_stack_limit(std::size_t requested) noexcept {
   return std::max(kMinStackLimit, round_up(requested, kPageSize));
 }
 
-StackSpan stack_acquire(StackCache* cache, std::size_t limit) {
+StackSpan stack_acquire(StackCache* cache, std::size_t limit, bool* empty) {
   limit = normalize_stack_limit(limit);
   const std::size_t slot = slot_size_for_limit(limit);
   StackSpan s;
   if (cache == nullptr || !StackCacheAccess::take(*cache, limit, slot, &s)) {
     s = acquire_from_pool(pool_for(class_of_slot(slot)), limit);
   }
-  set_slot_state(s, SlotState::kLive);
+  std::atomic<std::uint32_t>& word = slot_word_of(s);
+  if (empty != nullptr) {
+    SlotState was = word_state(word.load(std::memory_order_relaxed));
+    *empty = was == SlotState::kCold || was == SlotState::kUncarved;
+  }
+  word.store(slot_word(SlotState::kLive, s.guard), std::memory_order_release);
   return s;
 }
 

@@ -1,5 +1,6 @@
 // stack/shrink.cpp: giving back the pages of parked goroutines (Go's
-// shrinkstack, done in place) and committing pages ahead of use.
+// shrinkstack, done in place), committing pages ahead of use, and measuring
+// how deep a stack grew.
 //
 // Go halves a stack that uses less than a quarter of it, by copying. goro
 // cannot move stacks, so it gives back pages instead: everything resident
@@ -78,6 +79,12 @@ std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState&
   std::size_t bytes = give_back(r, hi);
   if (bytes != 0) note_shrink(st, now_ns);
   return bytes;
+}
+
+std::size_t stack_resident_depth(const StackSpan& s) noexcept {
+  std::byte* lo = s.limit() > kMiB ? s.top - kMiB : s.base;
+  Residency r = scan_resident(lo, s.top);
+  return r.pages == 0 ? 0 : static_cast<std::size_t>(s.top - r.lowest);
 }
 
 void stack_commit(const StackSpan& s, std::size_t bytes) noexcept {

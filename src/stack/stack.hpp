@@ -106,12 +106,15 @@ class StackCache {
 
 // Returns a stack with exactly `limit` usable bytes (limit from
 // normalize_stack_limit), taken from `cache` (may be null), else the global
-// pool, else a fresh slot. The top kKeepTopBytes may hold stale data.
+// pool, else a fresh slot; the most recently released first. The top
+// kKeepTopBytes may hold stale data. If `empty` is not null, it tells
+// whether nothing of the stack is resident (a fresh slot, or one the
+// scavenger gave back), i.e. whether every page will fault when touched.
 // Throws std::system_error when no slot can be reserved or guarded; the
 // message names the cause (ENOMEM on mmap, or vm.max_map_count exhausted by
 // guard mappings on kernels without MADV_GUARD_INSTALL).
 // Cost: cache hit: a few loads and stores, no lock, no syscall.
-StackSpan stack_acquire(StackCache* cache, std::size_t limit);
+StackSpan stack_acquire(StackCache* cache, std::size_t limit, bool* empty = nullptr);
 
 // Gives a stack back once its goroutine has exited (it must not be running
 // on it). Cost: no syscall (slots over 2 MiB, i.e. limits over
@@ -130,6 +133,10 @@ void stack_trim_pools() noexcept;
 // Commits the top `bytes` of `s` now (MADV_POPULATE_WRITE, or touching).
 // Best effort: on failure the pages fault in later as usual.
 void stack_commit(const StackSpan& s, std::size_t bytes) noexcept;
+
+// Bytes from the top of `s` down to its deepest resident page (0 if none),
+// looking at most 1 MiB deep. Cost: one mincore.
+std::size_t stack_resident_depth(const StackSpan& s) noexcept;
 
 // Per-goroutine memory of past shrinks, for hysteresis.
 struct ShrinkState {
