@@ -63,7 +63,7 @@ struct alignas(64) Goroutine {
   bool is_main = false;
   std::uint32_t magic = kMagic;
   std::uint64_t id = 0;
-  Goroutine* sched_link = nullptr;  // run queue / free list link
+  Goroutine* sched_link = nullptr;  // list of goroutines the netpoller made ready
 
   // The function object (in the same slot, just below the record).
   void* closure = nullptr;

@@ -191,13 +191,7 @@ namespace {
 // With sched().lock held.
 void global_put_locked(Goroutine* g) noexcept {
   Scheduler& s = g_sched;
-  g->sched_link = nullptr;
-  if (s.runq_tail != nullptr) {
-    s.runq_tail->sched_link = g;
-  } else {
-    s.runq_head = g;
-  }
-  s.runq_tail = g;
+  if (!s.runq.push(g)) sched_fatal("out of memory (global run queue)");
   s.runq_size.fetch_add(1, std::memory_order_release);
 }
 
@@ -212,14 +206,8 @@ Goroutine* global_get_locked(Processor* p, int max) noexcept {
   if (max > 0 && n > max) n = max;
   if (n > static_cast<int>(RunQueue::kSize / 2)) n = RunQueue::kSize / 2;
   s.runq_size.fetch_sub(n, std::memory_order_relaxed);
-  Goroutine* first = s.runq_head;
-  s.runq_head = first->sched_link;
-  for (int i = 1; i < n; i++) {
-    Goroutine* g = s.runq_head;
-    s.runq_head = g->sched_link;
-    p->runq.push_back(g);
-  }
-  if (s.runq_head == nullptr) s.runq_tail = nullptr;
+  Goroutine* first = s.runq.pop();
+  for (int i = 1; i < n; i++) p->runq.push_back(s.runq.pop());
   return first;
 }
 

@@ -116,9 +116,9 @@ struct Scheduler {
   std::atomic<int> n_spinning{0};
   int n_blocking = 0;  // workers inside blocking() without a processor
 
-  // Global run queue (Go's sched.runq), FIFO.
-  Goroutine* runq_head = nullptr;
-  Goroutine* runq_tail = nullptr;
+  // Global run queue (Go's sched.runq), FIFO; runq_size is read without
+  // the lock as a hint.
+  GlobalRunQueue runq;
   std::atomic<int> runq_size{0};
 
   // The one worker sleeping with a deadline, and that deadline.

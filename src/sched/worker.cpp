@@ -166,7 +166,7 @@ void free_processors(Scheduler& s) {
   s.n_idle_m = 0;
   s.n_spinning.store(0);
   s.n_blocking = 0;
-  s.runq_head = s.runq_tail = nullptr;
+  s.runq.clear();
   s.runq_size.store(0);
   s.timed_sleeper = nullptr;
   s.sleep_deadline.store(INT64_MAX);
