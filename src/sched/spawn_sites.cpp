@@ -13,7 +13,6 @@ namespace {
 constexpr std::size_t kSites = 1024;
 constexpr std::size_t kProbe = 8;
 constexpr std::uint32_t kSampleEvery = 64;
-constexpr std::uint32_t kSampleEveryUnknown = 8;
 // Deeper stacks are not committed ahead: a goroutine that recursed deeply
 // once should fault in its pages as it needs them.
 constexpr std::size_t kMaxCommit = 64 * 1024;
@@ -52,12 +51,8 @@ std::size_t spawn_site_plan(const void* site, std::uint32_t& spawns, bool* measu
   if (site == nullptr) return 0;
   Site* s = find(site, false);
   ++spawns;
-  if (s == nullptr || s->bytes.load(std::memory_order_relaxed) == 0) {
-    *measure = spawns % kSampleEveryUnknown == 0;
-    return 0;
-  }
-  if (spawns % kSampleEvery == 0) {
-    *measure = true;
+  if (spawns % kSampleEvery == 0 || s == nullptr || s->bytes.load(std::memory_order_relaxed) == 0) {
+    *measure = spawns % kSampleEvery == 0;
     return 0;
   }
   std::size_t bytes = s->bytes.load(std::memory_order_relaxed);
@@ -67,7 +62,7 @@ std::size_t spawn_site_plan(const void* site, std::uint32_t& spawns, bool* measu
 void spawn_site_learn(const void* site, const StackSpan& stack) noexcept {
   Site* s = find(site, true);
   if (s == nullptr) return;
-  auto seen = static_cast<std::uint32_t>(std::min(stack_resident_depth(stack), kMaxCommit));
+  auto seen = static_cast<std::uint32_t>(stack_resident_depth(stack, kMaxCommit));
   std::uint32_t old = s->bytes.load(std::memory_order_relaxed);
   std::uint32_t next = old == 0 || seen >= old ? seen : old - (old - seen) / 4;
   s->bytes.store(std::max<std::uint32_t>(next, 1), std::memory_order_relaxed);

@@ -7,9 +7,9 @@
 // nothing resident (a fresh slot, or one the scavenger gave back) take part:
 // their first touches would fault. Most of them get their site's figure
 // committed before they start, in one MADV_POPULATE_WRITE instead of a page
-// fault per page. One in kSampleEvery per processor (one in eight while the
-// site is unknown) gets no commit and has its resident depth measured when
-// it exits (one mincore): on a stack that was empty and that nothing
+// fault per page. One in kSampleEvery per processor gets no commit and has
+// its resident depth measured when it exits (one mincore over the top
+// kMaxCommit bytes, the most ever committed): on a stack that was empty and that nothing
 // committed, what is resident is what the goroutine itself touched. The
 // figure goes up at once and down by a quarter of the difference per
 // sample, so a site whose goroutines usually need 16 KiB keeps it through

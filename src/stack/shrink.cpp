@@ -81,8 +81,8 @@ std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState&
   return bytes;
 }
 
-std::size_t stack_resident_depth(const StackSpan& s) noexcept {
-  std::byte* lo = s.limit() > kMiB ? s.top - kMiB : s.base;
+std::size_t stack_resident_depth(const StackSpan& s, std::size_t max_bytes) noexcept {
+  std::byte* lo = s.limit() > max_bytes ? s.top - round_up(max_bytes, kPageSize) : s.base;
   Residency r = scan_resident(lo, s.top);
   return r.pages == 0 ? 0 : static_cast<std::size_t>(s.top - r.lowest);
 }

@@ -135,8 +135,8 @@ void stack_trim_pools() noexcept;
 void stack_commit(const StackSpan& s, std::size_t bytes) noexcept;
 
 // Bytes from the top of `s` down to its deepest resident page (0 if none),
-// looking at most 1 MiB deep. Cost: one mincore.
-std::size_t stack_resident_depth(const StackSpan& s) noexcept;
+// looking at most `max_bytes` deep. Cost: one mincore.
+std::size_t stack_resident_depth(const StackSpan& s, std::size_t max_bytes) noexcept;
 
 // Per-goroutine memory of past shrinks, for hysteresis.
 struct ShrinkState {

@@ -33,6 +33,7 @@ void WaitQueue::push_back(Waiter* w) noexcept {
     head = w;
   }
   tail = w;
+  ++size;
 }
 
 void WaitQueue::push_front(Waiter* w) noexcept {
@@ -44,6 +45,7 @@ void WaitQueue::push_front(Waiter* w) noexcept {
     tail = w;
   }
   head = w;
+  ++size;
 }
 
 void WaitQueue::remove(Waiter* w) noexcept {
@@ -51,13 +53,24 @@ void WaitQueue::remove(Waiter* w) noexcept {
   (w->next != nullptr ? w->next->prev : tail) = w->prev;
   w->next = nullptr;
   w->prev = nullptr;
+  --size;
 }
 
 Waiter* WaitQueue::take_front(std::uint64_t n) noexcept {
   Waiter* first = head;
-  Waiter* last = nullptr;
-  for (Waiter* w = head; w != nullptr && n > 0; w = w->next, --n) last = w;
-  if (last == nullptr) return nullptr;
+  if (n == 0) return nullptr;
+  if (n >= size) {
+    // All of them: the list is already chained and null-terminated. With a
+    // waiter per goroutine record, one per stack page, walking it to find
+    // the cut would cost a TLB miss per waiter.
+    head = tail = nullptr;
+    size = 0;
+    return first;
+  }
+  // Fewer than there are: exactly n of them.
+  size -= n;
+  Waiter* last = head;
+  for (std::uint64_t i = 1; i < n; ++i) last = last->next;
   // Cut after `last`; the taken part keeps its next links.
   head = last->next;
   (head != nullptr ? head->prev : tail) = nullptr;

@@ -26,8 +26,8 @@
 //     anyone, so a woken caller may destroy the primitive immediately.
 #pragma once
 
-#include "sched/park.hpp"
 #include "arch/spinlock.hpp"
+#include "sched/park.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -42,6 +42,7 @@ struct WaitQueue {
   std::atomic<std::uint32_t> nwait{0};
   Waiter* head = nullptr;
   Waiter* tail = nullptr;
+  std::uint64_t size = 0;  // waiters linked, so that taking them all walks none
 
   // All below: the caller holds `lock`.
   bool empty() const noexcept { return head == nullptr; }
