@@ -273,15 +273,13 @@ def fmt(v, unit=""):
 
 # Main table rows: (label, key, CPU metric, wall metric, unit, why goro is
 # behind when it is). Memory rows have no wall metric.
-BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear), and its "
-                "guard a share of one `process_madvise` per 64 slots; Go carves 2 KiB stacks out of heap spans "
-                "without a system call (PERFORMANCE.md, \"Where goro is behind\")")
-BEHIND_EXIT = ("goroutines that exit in bulk overflow the per-processor stack cache and the pool's untrimmed "
-               "list, so each further stack is trimmed on the exit path (a `mincore`, and past the 4,096 warm "
-               "stacks a `MADV_DONTNEED` per run of neighbouring slots, which frees the pages and interrupts the "
-               "other CPU to flush its TLB), and the next start on that slot faults its top page in again; Go "
-               "keeps freed stacks in its heap until the garbage collector and the scavenger return them")
-BEHIND_PARK = BEHIND_START + "; and " + BEHIND_EXIT
+BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear, plus a share of a "
+                "page-table page) and its guard a share of one `process_madvise` per 64 slots; Go carves 2 KiB stacks "
+                "out of heap spans")
+BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERFORMANCE.md, \"Stack memory after a "
+               "burst\"); what is left was not profiled for this row")
+BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
+               "the run queues at once, each on a stack of its own: " + BEHIND_START)
 ROWS = [
     ("bytes per parked task (VmRSS + VmPTE delta / N)", "park", "bytes_per_goroutine", None, " B",
      "a goroutine keeps one resident 4 KiB page plus the page-table share of its 224 KiB slot; Go's "

@@ -4,22 +4,26 @@
 //   bench_scavenge [N] [SECONDS]     (default 1,000,000 and 120)
 //
 // Starts N goroutines that park on a gate (as bench_park does), releases
-// them, waits for all to exit, then samples VmRSS every 100 ms until the
-// memory left over (above the figure before the burst) is within the
-// retained target plus 16 MiB of slack, or SECONDS pass. Page tables are
-// counted apart: the guard of every slot ever used pins its share of a
-// page-table page (about 450 bytes for a default stack), which the
-// scavenger does not give back. Prints:
+// them, waits for all to exit, then samples VmRSS every 100 ms until it has
+// not fallen for two seconds (the scavenger is done) or SECONDS pass. Then
+// one read_stack_stats tells how much free stack memory is left, which is
+// what the retained target bounds. Page tables and the pools' own arrays
+// are counted apart: the guard of every slot ever used pins its share of a
+// page-table page (about 450 bytes for a default stack), and each slot ever
+// carved has an entry in its pool's arrays; the scavenger gives neither
+// back. Prints:
 //   goroutines                 N
-//   peak_stack_mib             resident memory (VmRSS) the burst added, at its peak
+//   peak_mib                   resident memory (VmRSS) the burst added, at its peak
 //   after_exit_mib             the same right after the last goroutine exited
-//   page_tables_mib            VmPTE the burst added, at the end
+//   settled_mib                the same once the scavenger is done
+//   free_stacks_mib            resident bytes of free stacks then (stack_sys - stack_inuse)
 //   retain_target_mib          goro::stack_retain_target()
-//   seconds_to_target          time from the last exit until within the target
+//   page_tables_mib            VmPTE the burst added, at the end
+//   seconds_to_settle          time from the last exit until VmRSS stopped falling
 //                              (-1 if SECONDS passed first)
 //   scavenged_mib              bytes the scavenger gave back meanwhile
 //   scavenger_cpu_ms           CPU time it spent
-//   scavenger_cpu_share        that CPU time / seconds_to_target, in % of one CPU
+//   scavenger_cpu_share        that CPU time / seconds_to_settle, in % of one CPU
 //   free_os_memory_ms          then: free_os_memory() on what is left, wall time
 #include "bench_util.hpp"
 
@@ -54,14 +58,19 @@ int main(int argc, char** argv) {
     const long after_exit = bench::status_bytes(true, false) - before;
     const double target = static_cast<double>(goro::stack_retain_target());
     const auto t0 = std::chrono::steady_clock::now();
-    double reached = -1;
+    long lowest = after_exit;
+    double lowest_at = 0, settled = -1;
     while (bench::seconds_since(t0) < limit_s) {
-      long now = bench::status_bytes(true, false) - before;
-      if (static_cast<double>(now) <= target + 16 * kMiB) {
-        reached = bench::seconds_since(t0);
+      goro::sleep_for(std::chrono::milliseconds(100));
+      const long now = bench::status_bytes(true, false) - before;
+      const double t = bench::seconds_since(t0);
+      if (now < lowest - (1 << 20)) {
+        lowest = now;
+        lowest_at = t;
+      } else if (t - lowest_at >= 2.0) {
+        settled = lowest_at;
         break;
       }
-      goro::sleep_for(std::chrono::milliseconds(100));
     }
     const goro::stack_stats s1 = goro::read_stack_stats();
     const long pte = bench::status_bytes(false, true) - pte_before;
@@ -70,14 +79,16 @@ int main(int argc, char** argv) {
     goro::free_os_memory();
     const double free_ms = bench::seconds_since(f0) * 1e3;
     bench::metric("goroutines", n);
-    bench::metric("peak_stack_mib", static_cast<double>(peak) / kMiB);
+    bench::metric("peak_mib", static_cast<double>(peak) / kMiB);
     bench::metric("after_exit_mib", static_cast<double>(after_exit) / kMiB);
-    bench::metric("page_tables_mib", static_cast<double>(pte) / kMiB);
+    bench::metric("settled_mib", static_cast<double>(lowest) / kMiB);
+    bench::metric("free_stacks_mib", static_cast<double>(s1.stack_sys - s1.stack_inuse) / kMiB);
     bench::metric("retain_target_mib", target / kMiB);
-    bench::metric("seconds_to_target", reached);
+    bench::metric("page_tables_mib", static_cast<double>(pte) / kMiB);
+    bench::metric("seconds_to_settle", settled);
     bench::metric("scavenged_mib", static_cast<double>(s1.scavenged_bytes - s0.scavenged_bytes) / kMiB);
     bench::metric("scavenger_cpu_ms", cpu_ms);
-    bench::metric("scavenger_cpu_share", reached > 0 ? cpu_ms / 10.0 / reached : 0.0);
+    bench::metric("scavenger_cpu_share", settled > 0 ? cpu_ms / 10.0 / settled : 0.0);
     bench::metric("free_os_memory_ms", free_ms);
     return 0;
   });
