@@ -265,12 +265,13 @@ StackSpan take_any(ClassPool& p, std::size_t limit) {
 }
 
 // Moves up to n free stacks of exactly `limit` to out[]: resident ones
-// first, then cold ones. No syscall.
-int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n) noexcept {
+// first (*resident says how many), then cold ones. No syscall.
+int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n, int* resident) noexcept {
   std::lock_guard lock(p.mu);
   int got = 0;
   for (std::size_t i; got < n && (i = find_resident(p, limit)) != SIZE_MAX;)
     out[got++] = p.resident.take_from_newest(i);
+  *resident = got;
   for (std::size_t i; got < n && (i = find_limit(p.cold, limit)) != SIZE_MAX;) out[got++] = pop_at(p.cold, i);
   return got;
 }
@@ -367,19 +368,17 @@ struct StackCacheAccess {
 
   // Half a bin of free stacks from the pool, so that the next misses hit.
   // Cold ones keep their kCold word, so stack_acquire can tell they are
-  // empty.
+  // empty, and are used last.
   static void refill(Bin& b, std::size_t slot) noexcept {
     ClassPool* p = find_pool(class_of_slot(slot));
     if (p == nullptr) return;
-    b.count = take_matching(*p, b.limit, b.stacks, std::max(1, b.capacity / 2));
-    std::size_t resident = 0;
-    for (int i = 0; i < b.count; ++i) {
-      if (word_state(slot_word_of(b.stacks[i]).load(std::memory_order_relaxed)) != SlotState::kPooled)
-        continue;
-      ++resident;
-      set_slot_state(b.stacks[i], SlotState::kCached);
-    }
-    if (resident != 0) g_pooled_resident.fetch_sub(resident, std::memory_order_relaxed);
+    int resident = 0;
+    b.count = take_matching(*p, b.limit, b.stacks, std::max(1, b.capacity / 2), &resident);
+    // The bin pops from its end: the hottest resident stack goes there.
+    std::reverse(b.stacks, b.stacks + b.count);
+    for (int i = b.count - resident; i < b.count; ++i) set_slot_state(b.stacks[i], SlotState::kCached);
+    if (resident != 0)
+      g_pooled_resident.fetch_sub(static_cast<std::size_t>(resident), std::memory_order_relaxed);
   }
 
   static bool put(StackCache& c, const StackSpan& s) noexcept {
