@@ -11,6 +11,8 @@
 #include "debug/goroutines.hpp"
 #include "debug/symbolize.hpp"
 
+#include "sched/compactor.hpp"
+
 #include <goro/debug.hpp>
 #include <goro/runtime.hpp>
 #include <goro/stack.hpp>
@@ -134,6 +136,7 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   v->stack = g->stack;
   v->wait_reason = g->wait_reason;
   v->is_main = g->is_main;
+  v->compacted = g->compactable && !compact_stack_readable(const_cast<Goroutine*>(g));
   for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
   v->name[sizeof v->name - 1] = '\0';
   return true;
@@ -158,6 +161,13 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
   bool suspended = v.status == GStatus::kParked || v.status == GStatus::kRunnable;
   if (!suspended) {
     print_goroutine(w, v, state_of(v), nullptr, p);
+    return;
+  }
+  if (v.compacted) {
+    // Its frames are in a heap copy, and its stack pages are guarded.
+    print_goroutine_header(w, v.id, v.name, state_of(v));
+    w.put("\tstack compacted; frames unavailable\n");
+    print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
     return;
   }
   Trace t;

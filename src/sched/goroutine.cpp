@@ -23,6 +23,7 @@
 // that grow a little on each of many short runs. The common park pays one
 // read of the coarse clock (7 ns here; the cycle counter costs 20 ns on the
 // virtual machines we measured, so it is not read per switch).
+#include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
 
@@ -59,6 +60,36 @@ Goroutine* place_record(const StackSpan& span) noexcept {
 void* closure_storage(Goroutine* g) noexcept {
   auto* top = reinterpret_cast<std::byte*>(g);
   return top - kInlineClosureBytes;
+}
+
+// A compactable goroutine's record goes to the heap, so that nothing that
+// wakes it touches its stack; its function object stays at the stack's top,
+// taking only its own size (rounded to 16 bytes), because a compacted stack
+// keeps everything from there down to its stack pointer.
+Goroutine* place_record_on_heap(const StackSpan& span, std::uint32_t compact_after_ms) {
+  Goroutine* g = compact_record_alloc();
+  g->stack = span;
+  g->compact_after_ms = compact_after_ms;
+  try {
+    compactor_register(g);
+    stack_set_owner(span, g);
+  } catch (...) {
+    stack_set_owner(span, nullptr);
+    compact_record_free(g);
+    throw;
+  }
+  return g;
+}
+
+void* closure_storage_on_stack(const StackSpan& span, std::size_t closure_bytes) noexcept {
+  std::size_t bytes = std::max<std::size_t>(16, (closure_bytes + 15) & ~std::size_t{15});
+  return span.top - bytes;
+}
+
+// Gives back the heap record of a compactable goroutine whose stack is
+// about to be released.
+void retire_heap_record(Goroutine* g) noexcept {
+  stack_set_owner(g->stack, nullptr);
 }
 
 [[noreturn]] void goroutine_main(void*) {
@@ -103,7 +134,8 @@ std::uint64_t next_goid(Processor* p) noexcept {
   return p->goid_next++;
 }
 
-Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc) {
+Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc,
+                         std::size_t closure_bytes) {
   Scheduler& s = sched();
   if (!s.running.load(std::memory_order_acquire)) {
     throw std::logic_error("goro::go: no runtime is running (call it inside goro::run)");
@@ -112,7 +144,19 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   StackSpan span = stack_acquire(p != nullptr ? &p->stacks : nullptr, limit);
-  Goroutine* g = place_record(span);
+  Goroutine* g = nullptr;
+  if (std::uint32_t after = compact_after_for(opts); after != 0) [[unlikely]] {
+    try {
+      g = place_record_on_heap(span, after);
+    } catch (...) {
+      stack_release(p != nullptr ? &p->stacks : nullptr, span);
+      throw;
+    }
+    g->closure = closure_storage_on_stack(span, closure_bytes);
+  } else {
+    g = place_record(span);
+    g->closure = closure_storage(g);
+  }
   Goroutine* parent = w != nullptr ? w->current : nullptr;
   g->creator_pc = creator_pc;
   g->parent_id = parent != nullptr ? parent->id : 0;
@@ -120,12 +164,11 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   if (n > 0) std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
   if (opts.initial_commit != 0) stack_commit(span, opts.initial_commit);
-  *storage = closure_storage(g);
+  *storage = g->closure;
   return g;
 }
 
 std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
-  g->closure = closure_storage(g);
   g->closure_ops = ops;
   g->saved_sp = goro_make_context(g->closure, &goroutine_main);
 #if GORO_TSAN
@@ -152,7 +195,9 @@ void abandon_goroutine(Goroutine* g) noexcept {
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   g->magic = 0;
+  if (g->compactable) retire_heap_record(g);
   stack_release(p != nullptr ? &p->stacks : nullptr, g->stack);
+  if (g->compactable) compact_record_free(g);
 }
 
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
@@ -167,22 +212,31 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
   shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes);
   release_goroutine_segments(g);
-  stack_release(&p->stacks, g->stack);
+  if (g->compactable) [[unlikely]] {
+    retire_heap_record(g);
+    stack_release(&p->stacks, g->stack);
+    compact_record_free(g);
+  } else {
+    stack_release(&p->stacks, g->stack);
+  }
   if (is_main) begin_shutdown();
 }
 
 // ---------------------------------------------------------------------------
 // Parking.
 
-void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) {
+void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept {
   Worker* w = current_worker();
   Goroutine* self = w->current;
   shrink_if_grown(w, self, __builtin_frame_address(0));
-  self->park_commit = commit;
-  self->park_arg = arg;
+  w->park_commit = commit;
+  w->park_arg = arg;
   self->wait_reason = why;
+  // Last, so that it compiles to a tail call: a parked goroutine's stack
+  // then holds no frame of park() (and none of a noexcept caller that
+  // tail-calls park), which keeps compacted stacks small. The goroutine's
+  // next switch-in clears wait_reason (mark_running).
   switch_away(w, self, SwitchAction::kPark);
-  self->wait_reason = WaitReason::kNone;
 }
 
 const char* wait_reason_string(WaitReason r) noexcept {

@@ -15,6 +15,7 @@
 // forever when their call returns.
 #include "sched/scheduler.hpp"
 
+#include "sched/compactor.hpp"
 #include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
 
@@ -133,7 +134,12 @@ void release_abandoned_goroutines() {
 #endif
     g->magic = 0;
     release_goroutine_segments(g);
+    if (g->compactable) {
+      compact_discard(g);
+      stack_set_owner(span, nullptr);
+    }
     stack_release(nullptr, span);
+    if (g->compactable) compact_record_free(g);
   }
 }
 
@@ -239,6 +245,7 @@ int run_scheduler(std::function<int()> main_fn) {
   schedule_loop(m0);
 
   join_workers(s, m0);
+  compactor_stop();
   release_abandoned_goroutines();
   release_p(m0);
   free_processors(s);
