@@ -1,9 +1,10 @@
 // bench/compact.cpp: what a compacted parked goroutine costs (goro/compact.hpp).
 //
-//   bench_compact [N] [SLEEP_S]     (defaults 1,000,000 and 10)
+//   bench_compact [N] [SLEEP_S] [parked|sleepers]   (defaults 1,000,000, 10, both)
 //
-// Two shapes, each measured as VmRSS + VmPTE against the figure before its
-// first spawn, so heap blocks, records and page tables are all counted:
+// Two shapes, each in a process of its own (forked), measured as VmRSS +
+// VmPTE against the figure before its first spawn, so heap blocks, records
+// and page tables are all counted:
 //   parked    N goroutines opt in (compact_after 1 ms), check in on a
 //             wait_group and park on a gate, as bench_park does; once every
 //             one is compacted the bytes are read, then the gate opens and
@@ -27,10 +28,15 @@
 
 #include <goro/goro.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 namespace {
@@ -138,17 +144,34 @@ void sleepers_shape(long n, long sleep_s) {
   bench::metric("sleepers_compacted", static_cast<long>(compacted));
 }
 
+// Runs `shape` in a child process, so that neither shape sees the other's
+// freed memory; returns the child's exit status.
+template <typename F>
+int in_child(F shape) {
+  std::fflush(stdout);
+  pid_t pid = ::fork();
+  if (pid < 0) return 1;
+  if (pid == 0) {
+    int rc = goro::run(shape);
+    std::fflush(stdout);
+    std::_Exit(rc);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const long n = bench::size_arg(argc, argv, 1000000);
   const long sleep_s = argc > 2 ? std::max(1L, std::atol(argv[2])) : 10;
-  return goro::run([n, sleep_s] {
-    bench::metric("goroutines", n);
-    bench::metric("compaction_supported", static_cast<long>(goro::compaction_supported()));
-    parked_shape(n);
-    sleepers_shape(n, sleep_s);
-    bench::metric("maxprocs", static_cast<long>(goro::maxprocs()));
-    return 0;
-  });
+  const std::string_view only = argc > 3 ? argv[3] : "";
+  bench::metric("goroutines", n);
+  bench::metric("compaction_supported", static_cast<long>(goro::compaction_supported()));
+  int rc = 0;
+  if (only.empty() || only == "parked") rc |= in_child([n] { parked_shape(n); });
+  if (only.empty() || only == "sleepers") rc |= in_child([n, sleep_s] { sleepers_shape(n, sleep_s); });
+  bench::metric("maxprocs", static_cast<long>(goro::maxprocs()));
+  return rc;
 }

@@ -18,7 +18,6 @@
 #include <goro/segment.hpp>
 
 #include <cstring>
-#include <new>
 
 namespace goro::detail {
 
@@ -73,19 +72,12 @@ void keep_or_release(StackSpan& cached, const StackSpan& seg) noexcept {
 }
 
 // The goroutine record keeps its cached segment on the heap (8 bytes in the
-// record instead of a whole span: most goroutines never use segments).
-void remember_cached_segment(Goroutine* g, const StackSpan& cached) noexcept {
-  if (!cached) {
-    delete g->cached_segment;
-    g->cached_segment = nullptr;
-    return;
-  }
-  if (g->cached_segment == nullptr) g->cached_segment = new (std::nothrow) StackSpan;
-  if (g->cached_segment == nullptr) {
-    stack_release(local_stack_cache(), cached);
-    return;
-  }
-  *g->cached_segment = cached;
+// record instead of a whole span: most goroutines never use segments),
+// allocated at its first segment and freed with the goroutine. Throws
+// std::bad_alloc.
+StackSpan& cached_segment_of(Goroutine* g) {
+  if (g->cached_segment == nullptr) g->cached_segment = new StackSpan;
+  return *g->cached_segment;
 }
 
 void run_on(const StackSpan& seg, SegmentCall& call) noexcept {
@@ -108,7 +100,7 @@ const std::byte* thread_segment_base() noexcept { return tls_segment.base; }
 
 void release_goroutine_segments(Goroutine* g) noexcept {
   if (g->cached_segment != nullptr) {
-    stack_release(local_stack_cache(), *g->cached_segment);
+    if (*g->cached_segment) stack_release(local_stack_cache(), *g->cached_segment);
     delete g->cached_segment;
     g->cached_segment = nullptr;
   }
@@ -118,7 +110,7 @@ void call_on_segment(std::size_t segment_size, void (*fn)(void*), void* arg) {
   std::size_t limit = normalize_stack_limit(segment_size);
   SegmentCall call{fn, arg, nullptr, nullptr, nullptr, 0};
   if (Goroutine* g = current_goroutine()) {
-    StackSpan cached = g->cached_segment != nullptr ? *g->cached_segment : StackSpan{};
+    StackSpan& cached = cached_segment_of(g);
     StackSpan seg = take_segment(cached, limit);
     StackSpan saved = g->stack;
     g->stack = seg;
@@ -128,8 +120,7 @@ void call_on_segment(std::size_t segment_size, void (*fn)(void*), void* arg) {
     // still this goroutine.
     g->segment_depth--;
     g->stack = saved;
-    keep_or_release(cached, seg);
-    remember_cached_segment(g, cached);
+    keep_or_release(*g->cached_segment, seg);
     return;
   }
   StackSpan seg = take_segment(tls_cached_segment, limit);
