@@ -23,7 +23,10 @@
 //   sleepers_bytes_per_goroutine       all N asleep and compacted
 //   sleepers_peak_bytes_per_goroutine  the sampled peak, spawn burst included
 //   sleepers_compacted                 how many sleepers were compacted
+//   sleepers_spawn_ns_per_goroutine    time to spawn them all, / N
 //   maxprocs
+// BENCH_COMPACT_AFTER_MS=0 in the environment runs the same shapes without
+// opting in (then only the *_bytes_* figures mean anything).
 #include "bench_util.hpp"
 
 #include <goro/goro.hpp>
@@ -42,6 +45,15 @@
 namespace {
 
 using namespace std::chrono_literals;
+
+// compact_after 1 ms, or BENCH_COMPACT_AFTER_MS from the environment (0:
+// do not opt in, for comparison).
+goro::spawn_options opted_in() {
+  goro::spawn_options o;
+  o.compact_after = 1ms;
+  if (const char* v = std::getenv("BENCH_COMPACT_AFTER_MS")) o.compact_after = std::chrono::milliseconds(std::atol(v));
+  return o;
+}
 
 // Waits (sleeping in the calling goroutine) until `target` stacks are
 // compacted or `limit` passes; true if reached.
@@ -79,8 +91,7 @@ class PeakSampler {
 };
 
 void parked_shape(long n) {
-  goro::spawn_options opts;
-  opts.compact_after = 1ms;
+  goro::spawn_options opts = opted_in();
   goro::wait_group started, gate, finished;
   gate.add(1);
   std::uint64_t compacted_before = goro::read_compact_stats().compacted;
@@ -117,20 +128,21 @@ void parked_shape(long n) {
 }
 
 void sleepers_shape(long n, long sleep_s) {
-  goro::spawn_options opts;
-  opts.compact_after = 1ms;
+  goro::spawn_options opts = opted_in();
   goro::wait_group finished;
   std::uint64_t compacted_before = goro::read_compact_stats().compacted;
   long before = bench::resident_with_page_tables();
   PeakSampler sampler;
   finished.add(n);
   auto nap = std::chrono::seconds(sleep_s);
+  auto t0 = std::chrono::steady_clock::now();
   for (long i = 0; i < n; i++) {
     goro::go(opts, [&finished, nap] {
       goro::sleep_for(nap);
       finished.done();
     });
   }
+  double spawn_s = bench::seconds_since(t0);
   // Read the figure once all are compacted, or just before they wake.
   auto wait = std::max<std::chrono::seconds>(1s, nap - 1s);
   wait_compacted(compacted_before + static_cast<std::uint64_t>(n), wait);
@@ -142,6 +154,7 @@ void sleepers_shape(long n, long sleep_s) {
   bench::metric("sleepers_bytes_per_goroutine", static_cast<double>(asleep - before) / dn);
   bench::metric("sleepers_peak_bytes_per_goroutine", static_cast<double>(peak - before) / dn);
   bench::metric("sleepers_compacted", static_cast<long>(compacted));
+  bench::metric("sleepers_spawn_ns_per_goroutine", spawn_s * 1e9 / dn);
 }
 
 // Runs `shape` in a child process, so that neither shape sees the other's

@@ -239,8 +239,12 @@ void compactor_main() {
     c.wake.wait_for(lk, period, [&] { return c.stop; });
     if (c.stop) break;
     lk.unlock();
+    auto t0 = std::chrono::steady_clock::now();
     compact_pass();
+    auto took = std::chrono::steady_clock::now() - t0;
     lk.lock();
+    // Pacing: at most half of one CPU, however many goroutines there are.
+    c.wake.wait_for(lk, took, [&] { return c.stop; });
   }
 }
 

@@ -9,9 +9,10 @@
 //     it stays valid, and any access to the dropped pages faults: a load or
 //     store with SIGSEGV at a known address, a system call with EFAULT.
 //     Nothing ever reads zeros where the stack's data was.
-//   * Sealing is batched: one process_madvise (on the calling process) for
-//     up to 64 stacks, because each madvise that drops pages costs a TLB
-//     shootdown while other threads of the process run.
+//   * Sealing is batched: two process_madvise calls (on the calling
+//     process) for up to 64 stacks, MADV_DONTNEED then MADV_GUARD_INSTALL,
+//     because each call that drops pages costs a TLB shootdown while other
+//     threads of the process run, and only MADV_DONTNEED batches it.
 //   * Restoring removes the markers (MADV_GUARD_REMOVE), copies the bytes
 //     back (the pages fault in fresh) and frees the block.
 //   * Only slots guarded with markers can be compacted: with mprotect guards
@@ -71,8 +72,8 @@ bool stack_can_compact() noexcept;
 // is larger than max_bytes. Cost: a malloc and a copy of the used bytes.
 bool tombstone_save(Tombstone* t, const StackSpan& s, const void* sp, std::size_t max_bytes) noexcept;
 
-// Drops and guards the pages of ts[0..n) with one process_madvise per 64
-// stacks. Returns how many, from the front, are sealed; the caller restores
+// Drops and guards the pages of ts[0..n) with two process_madvise calls
+// per 64 stacks (one TLB shootdown). Returns how many, from the front, are sealed; the caller restores
 // the others (tombstone_restore), whose pages may or may not have been
 // dropped. Cost: about 1-3 us a stack (a TLB shootdown per batch).
 std::size_t tombstone_seal(Tombstone* const* ts, std::size_t n) noexcept;
