@@ -24,6 +24,7 @@
 //   sleepers_peak_bytes_per_goroutine  the sampled peak, spawn burst included
 //   sleepers_compacted                 how many sleepers were compacted
 //   sleepers_spawn_ns_per_goroutine    time to spawn them all, / N
+//   sleepers_compacted_when_spawned    how many were compacted when the last was spawned
 //   maxprocs
 // BENCH_COMPACT_AFTER_MS=0 in the environment runs the same shapes without
 // opting in (then only the *_bytes_* figures mean anything).
@@ -51,7 +52,8 @@ using namespace std::chrono_literals;
 goro::spawn_options opted_in() {
   goro::spawn_options o;
   o.compact_after = 1ms;
-  if (const char* v = std::getenv("BENCH_COMPACT_AFTER_MS")) o.compact_after = std::chrono::milliseconds(std::atol(v));
+  if (const char* v = std::getenv("BENCH_COMPACT_AFTER_MS"))
+    o.compact_after = std::chrono::milliseconds(std::atol(v));
   return o;
 }
 
@@ -143,6 +145,7 @@ void sleepers_shape(long n, long sleep_s) {
     });
   }
   double spawn_s = bench::seconds_since(t0);
+  std::uint64_t compacted_at_spawn_end = goro::read_compact_stats().compacted - compacted_before;
   // Read the figure once all are compacted, or just before they wake.
   auto wait = std::max<std::chrono::seconds>(1s, nap - 1s);
   wait_compacted(compacted_before + static_cast<std::uint64_t>(n), wait);
@@ -155,6 +158,7 @@ void sleepers_shape(long n, long sleep_s) {
   bench::metric("sleepers_peak_bytes_per_goroutine", static_cast<double>(peak - before) / dn);
   bench::metric("sleepers_compacted", static_cast<long>(compacted));
   bench::metric("sleepers_spawn_ns_per_goroutine", spawn_s * 1e9 / dn);
+  bench::metric("sleepers_compacted_when_spawned", static_cast<long>(compacted_at_spawn_end));
 }
 
 // Runs `shape` in a child process, so that neither shape sees the other's

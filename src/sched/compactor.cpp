@@ -2,11 +2,12 @@
 // protocol and the background compactor thread (see compactor.hpp).
 //
 // The compactor finds compactable goroutines through the stack layer's slot
-// owner table (stack_for_each_owner), without a lock and without a list in
-// the records: a goroutine's spawn and exit cost nothing here beyond
-// setting and clearing its slot's owner. An owner read just before its
-// goroutine exits names a free (or reused) record; records are type-stable
-// and a free one is kOwned, so try_take leaves it alone.
+// owner table and candidate bits (stack_for_each_candidate), without a lock
+// and without a list in the records: a goroutine's spawn and exit cost
+// nothing here beyond setting and clearing its slot's owner, and its park
+// one atomic OR beside the release. An owner read just before its goroutine
+// exits names a free (or reused) record; records are type-stable and a free
+// one is kOwned, so try_take leaves it alone.
 #include "sched/compactor.hpp"
 
 #include "sched/scheduler.hpp"
@@ -14,6 +15,7 @@
 
 #include <goro/compact.hpp>
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -155,22 +157,26 @@ std::int64_t period_for(std::int64_t after_ns) noexcept {
   return std::clamp(after_ns / 4, kMinPeriodNs, kMaxPeriodNs);
 }
 
-// Moves g to kCompacting if it may be compacted now.
-bool try_take(Goroutine* g, std::uint32_t now_ms) noexcept {
+enum class Take { kTaken, kNotYet, kNo };
+
+// Moves g to kCompacting if it may be compacted now; kNotYet if it has not
+// been parked long enough (look again), kNo if it is not parked or cannot
+// be compacted in this park.
+Take try_take(Goroutine* g, std::uint32_t now_ms) noexcept {
   std::uint64_t w = word_of(g).load(std::memory_order_acquire);
-  if (compact_state_of(w) != CompactState::kResident) return false;
+  if (compact_state_of(w) != CompactState::kResident) return Take::kNo;
   // Read only after seeing kResident: the park that released it comes after
   // the spawn that wrote compact_after_ms.
-  if (static_cast<std::uint32_t>(now_ms - parked_ms_of(w)) < g->compact_after_ms) return false;
+  if (static_cast<std::uint32_t>(now_ms - parked_ms_of(w)) < g->compact_after_ms) return Take::kNotYet;
   if (!word_of(g).compare_exchange_strong(w, with_state(w, CompactState::kCompacting),
                                           std::memory_order_acquire)) {
-    return false;
+    return Take::kNo;
   }
   // Ours now: it cannot run until we move the word on. The park released it
   // after its wait reason and saved context were written.
-  if (wait_touches_no_stack(g->wait_reason) && g->segment_depth == 0) return true;
+  if (wait_touches_no_stack(g->wait_reason) && g->segment_depth == 0) return Take::kTaken;
   word_of(g).store(w, std::memory_order_release);
-  return false;
+  return Take::kNo;
 }
 
 // Saves and seals the stacks of gs[0..n), all kCompacting.
@@ -203,35 +209,39 @@ void compact_batch(Goroutine* const* gs, std::size_t n) noexcept {
   }
 }
 
-// One walk over every slot with a compactable owner, compacting in batches.
+// One walk over the candidates (slots marked at park), compacting in
+// batches.
 struct Pass {
   std::uint32_t now_ms = 0;
   std::size_t n = 0;
   Goroutine* batch[kBatch];
 };
 
-void visit_owner(void* owner, void* ctx) {
+bool visit_candidate(void* owner, void* ctx) {
   auto* pass = static_cast<Pass*>(ctx);
   auto* g = static_cast<Goroutine*>(owner);
-  if (!try_take(g, pass->now_ms)) return;
+  Take t = try_take(g, pass->now_ms);
+  if (t != Take::kTaken) return t == Take::kNotYet;
   pass->batch[pass->n++] = g;
   if (pass->n == kBatch) {
     compact_batch(pass->batch, pass->n);
     pass->n = 0;
     pass->now_ms = coarse_ms(coarse_nanotime());
   }
+  return false;
 }
 
 void compact_pass() {
   Pass pass;
   pass.now_ms = coarse_ms(coarse_nanotime());
-  stack_for_each_owner(&visit_owner, &pass);
+  stack_for_each_candidate(&visit_candidate, &pass);
   compact_batch(pass.batch, pass.n);
 }
 
 void compactor_main() {
   // Background work: below the workers, never in their way.
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
+  ::pthread_setname_np(::pthread_self(), "goro-compactor");
   Compactor& c = g_compactor;
   std::unique_lock lk(c.mu);
   while (!c.stop) {
@@ -333,19 +343,22 @@ void compact_claim_for_run(Goroutine* g) noexcept {
   }
 }
 
-void compact_release_parked(Goroutine* g, std::uint64_t snapshot, std::int64_t now_ns) noexcept {
-  if (compact_state_of(snapshot) != CompactState::kOwned) return;
-  std::uint64_t parked = std::uint64_t{coarse_ms(now_ns)} << 32 | (snapshot & kCountMask) |
+void compact_release_parked(Goroutine* g, const ParkSnapshot& snapshot, std::int64_t now_ns) noexcept {
+  std::uint64_t w = snapshot.word;
+  if (compact_state_of(w) != CompactState::kOwned) return;
+  std::uint64_t parked = std::uint64_t{coarse_ms(now_ns)} << 32 | (w & kCountMask) |
                          static_cast<std::uint64_t>(CompactState::kResident);
-  word_of(g).compare_exchange_strong(snapshot, parked, std::memory_order_release, std::memory_order_relaxed);
+  if (word_of(g).compare_exchange_strong(w, parked, std::memory_order_release, std::memory_order_relaxed)) {
+    stack_mark_candidate(snapshot.stack);
+  }
 }
 
 Tombstone compact_tombstone_of(const Goroutine* g) noexcept {
   return Tombstone{g->stack.top - g->saved_bytes, g->stack.top, g->saved_stack};
 }
 
-std::uint64_t compact_word_snapshot(Goroutine* g) noexcept {
-  return word_of(g).load(std::memory_order_acquire);
+ParkSnapshot compact_park_snapshot(Goroutine* g) noexcept {
+  return ParkSnapshot{word_of(g).load(std::memory_order_acquire), g->stack};
 }
 
 void compact_discard(Goroutine* g) noexcept {

@@ -8,13 +8,15 @@
 //     wait records and sleep timer are in the record, and the netpoller's
 //     descriptors are pooled, so waking one touches nothing on its stack.
 //   * A compactable goroutine is named by its stack slot's owner entry
-//     (stack layer). A background thread (niced, started on the first
-//     compactable spawn) walks those entries every quarter of the shortest
-//     compact_after seen (at least every millisecond, at most every 250 ms)
-//     and compacts, in batches of 64 with one process_madvise each, the
-//     goroutines parked longer than their compact_after (kept in whole
-//     milliseconds, rounded up). Nothing is done on a worker's park path
-//     beyond one compare-and-swap, and only for compactable goroutines.
+//     (stack layer), and its park marks the slot a candidate. A background
+//     thread (started on the first compactable spawn) takes the candidates
+//     every quarter of the shortest compact_after seen (at least every
+//     millisecond, at most every 250 ms, and never more than half the time)
+//     and compacts, in batches of 64 with one TLB shootdown each, those
+//     parked longer than their compact_after (kept in whole milliseconds,
+//     rounded up); younger ones stay candidates. Nothing is done on a
+//     worker's park path beyond a compare-and-swap and an atomic OR, and
+//     only for compactable goroutines.
 //   * compact_word = coarse park time in ms << 32 | switch-in count << 2 |
 //     CompactState. States:
 //       kOwned       running, runnable, or parked but not yet released by
@@ -78,14 +80,19 @@ void compactor_register(Goroutine* g);
 // (a madvise, a page fault, a copy; 3-4 us) if it was compacted.
 void compact_claim_for_run(Goroutine* g) noexcept;
 
-// g's compact word, read by the worker that parked g before the park commit.
-std::uint64_t compact_word_snapshot(Goroutine* g) noexcept;
+// What the worker that parked g reads before the park commit (after it, g
+// may run, exit and its record be reused).
+struct ParkSnapshot {
+  std::uint64_t word = 0;
+  StackSpan stack;
+};
+ParkSnapshot compact_park_snapshot(Goroutine* g) noexcept;
 
-// The worker that parked g: `snapshot` is g's word read before the park
-// commit; after the commit, marks g compactable from `now_ns` on unless it
-// was switched in meanwhile. g may have exited by then (records are
-// type-stable; the count makes the release fail).
-void compact_release_parked(Goroutine* g, std::uint64_t snapshot, std::int64_t now_ns) noexcept;
+// The worker that parked g, after the commit: marks g compactable from
+// `now_ns` on, and its slot a candidate, unless g was switched in meanwhile.
+// g may have exited by then (records are type-stable; the switch-in count
+// in the snapshot makes the release fail).
+void compact_release_parked(Goroutine* g, const ParkSnapshot& snapshot, std::int64_t now_ns) noexcept;
 
 // A stack being given back while its goroutine is compacted (the runtime is
 // ending): removes the guards and frees the saved copy.

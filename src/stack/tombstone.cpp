@@ -6,9 +6,9 @@
 // and the copy must move them byte for byte without being checked (the
 // shadow memory itself is never touched, so the poisoning stays valid).
 //
-// The owner side table is one array of pointers per arena, allocated the
-// first time a slot of that arena gets an owner, so processes that never
-// compact pay nothing for it.
+// The owner side table is one array of pointers per arena, with one
+// candidate bit per slot beside it, allocated the first time a slot of that
+// arena gets an owner, so processes that never compact pay nothing for it.
 #include "stack/tombstone.hpp"
 
 #include "stack/arena.hpp"
@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <new>
@@ -50,8 +51,10 @@ std::atomic<std::uint64_t> g_restores{0};
 std::atomic<std::int64_t> g_saved_bytes{0};
 std::atomic<std::int64_t> g_compacted{0};
 
-// Per arena: its slots' owner records, or null until the first is set.
+// Per arena: its slots' owner records, and a bit per slot marking
+// compaction candidates; both null until the first owner is set.
 std::atomic<std::atomic<void*>*> g_owner_tables[kMaxArenas];
+std::atomic<std::atomic<std::uint64_t>*> g_candidate_tables[kMaxArenas];
 
 void copy_bytes(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
   asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
@@ -174,27 +177,53 @@ void* stack_owner(const StackSpan& s) noexcept {
   return table[slot_index(arena_at(s.arena), s)].load(std::memory_order_acquire);
 }
 
+namespace {
+
+// The table in `cell`, made (with `count` zeroed entries) if there is none.
+template <typename T>
+std::atomic<T>* table_of(std::atomic<std::atomic<T>*>& cell, std::size_t count) {
+  std::atomic<T>* table = cell.load(std::memory_order_acquire);
+  if (table != nullptr) return table;
+  auto* fresh = new std::atomic<T>[count]();
+  if (cell.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) return fresh;
+  delete[] fresh;  // another thread installed one first; `table` is it
+  return table;
+}
+
+}  // namespace
+
 void stack_set_owner(const StackSpan& s, void* owner) {
-  std::atomic<std::atomic<void*>*>& cell = g_owner_tables[s.arena];
-  std::atomic<void*>* table = cell.load(std::memory_order_acquire);
-  if (table == nullptr) {
-    if (owner == nullptr) return;
-    auto* fresh = new std::atomic<void*>[arena_at(s.arena).slots]();
-    if (cell.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) {
-      table = fresh;
-    } else {
-      delete[] fresh;  // another thread installed one first; `table` is it
-    }
-  }
+  if (owner == nullptr && g_owner_tables[s.arena].load(std::memory_order_acquire) == nullptr) return;
+  const std::size_t slots = arena_at(s.arena).slots;
+  // The candidate bits first: an arena with owners always has them.
+  table_of(g_candidate_tables[s.arena], (slots + 63) / 64);
+  std::atomic<void*>* table = table_of(g_owner_tables[s.arena], slots);
   table[slot_index(arena_at(s.arena), s)].store(owner, std::memory_order_release);
 }
 
-void stack_for_each_owner(void (*fn)(void* owner, void* ctx), void* ctx) {
+void stack_mark_candidate(const StackSpan& s) noexcept {
+  if (s.arena >= kMaxArenas) return;
+  std::atomic<std::uint64_t>* bits = g_candidate_tables[s.arena].load(std::memory_order_acquire);
+  if (bits == nullptr) return;
+  std::size_t slot = slot_index(arena_at(s.arena), s);
+  bits[slot / 64].fetch_or(std::uint64_t{1} << (slot % 64), std::memory_order_release);
+}
+
+void stack_for_each_candidate(bool (*fn)(void* owner, void* ctx), void* ctx) {
   for (std::uint32_t i = 0, n = std::min(arena_count(), kMaxArenas); i < n; ++i) {
-    std::atomic<void*>* table = g_owner_tables[i].load(std::memory_order_acquire);
-    if (table == nullptr) continue;
-    for (std::uint32_t j = 0, slots = arena_at(i).slots; j < slots; ++j) {
-      if (void* owner = table[j].load(std::memory_order_acquire)) fn(owner, ctx);
+    std::atomic<void*>* owners = g_owner_tables[i].load(std::memory_order_acquire);
+    std::atomic<std::uint64_t>* bits = g_candidate_tables[i].load(std::memory_order_acquire);
+    if (owners == nullptr || bits == nullptr) continue;
+    for (std::size_t w = 0, words = (arena_at(i).slots + 63) / 64; w < words; ++w) {
+      if (bits[w].load(std::memory_order_relaxed) == 0) continue;
+      std::uint64_t taken = bits[w].exchange(0, std::memory_order_acquire);
+      std::uint64_t again = 0;
+      for (std::uint64_t left = taken; left != 0; left &= left - 1) {
+        int b = std::countr_zero(left);
+        void* owner = owners[w * 64 + static_cast<std::size_t>(b)].load(std::memory_order_acquire);
+        if (owner != nullptr && fn(owner, ctx)) again |= std::uint64_t{1} << b;
+      }
+      if (again != 0) bits[w].fetch_or(again, std::memory_order_relaxed);
     }
   }
 }

@@ -104,11 +104,18 @@ void* stack_owner(const StackSpan& s) noexcept;
 // arena's side table cannot be allocated (once per arena).
 void stack_set_owner(const StackSpan& s, void* owner);
 
-// Calls fn(owner, ctx) for every live slot that has an owner record, arena
-// by arena; arenas that never had an owner are skipped at once. Lock-free:
-// owners set or cleared meanwhile may or may not be seen, and an owner seen
+// Marks the slot of `s` as holding a compaction candidate (one bit per
+// slot, next to the owner table; nothing if the slot's arena has no owner
+// table). Thread-safe. Cost: one atomic OR.
+void stack_mark_candidate(const StackSpan& s) noexcept;
+
+// Takes every candidate mark and calls fn(owner, ctx) for each marked slot
+// that still has an owner; a slot is marked again if fn returns true (look
+// again later). Arenas without owners are skipped at once and each 64 slots
+// cost one load, so a pass costs what the candidates cost. Lock-free:
+// marks and owners set meanwhile may or may not be seen, and an owner seen
 // may have been cleared since (owner records must be type-stable).
-void stack_for_each_owner(void (*fn)(void* owner, void* ctx), void* ctx);
+void stack_for_each_candidate(bool (*fn)(void* owner, void* ctx), void* ctx);
 
 // If `addr` lies in the usable range of a live slot, stores its span in *out
 // and returns true. Async-signal-safe.
