@@ -368,3 +368,35 @@ TEST(CompactDeathTest, DisabledWithMprotectGuards) {
   };
   EXPECT_EXIT(child(), testing::ExitedWithCode(0), "");
 }
+
+TEST(Compact, AllowCompactionForbidsAndAllows) {
+  if (!goro::compaction_supported()) GTEST_SKIP() << "no MADV_GUARD_INSTALL";
+  goro::run([] {
+    EXPECT_FALSE(goro::this_goroutine::allow_compaction(false)) << "main did not opt in";
+    goro::compact_stats before = goro::read_compact_stats();
+    goro::wait_group parked, gate, reparked, gate2, done;
+    parked.add(1);
+    gate.add(1);
+    reparked.add(1);
+    gate2.add(1);
+    done.add(1);
+    goro::go(compact_soon(), [&] {
+      EXPECT_TRUE(goro::this_goroutine::allow_compaction(false));
+      parked.done();
+      gate.wait();  // forbidden: stays resident
+      EXPECT_FALSE(goro::this_goroutine::allow_compaction(true));
+      reparked.done();
+      gate2.wait();  // allowed again
+      done.done();
+    });
+    parked.wait();
+    goro::sleep_for(30ms);
+    EXPECT_EQ(goro::read_compact_stats().compactions, before.compactions);
+    gate.done();
+    reparked.wait();
+    EXPECT_TRUE(wait_compacted(before.compacted));
+    gate2.done();
+    done.wait();
+    return 0;
+  });
+}

@@ -48,4 +48,16 @@ struct compact_stats {
 };
 compact_stats read_compact_stats() noexcept;
 
+namespace this_goroutine {
+// Allows (true) or forbids (false) compacting the calling goroutine's stack
+// from now on, and returns the previous setting (allowed at spawn). For a
+// goroutine that opted in but lends pointers into its stack during parts of
+// its life (a server connection running handler code, say): forbid it
+// there, allow it around the waits where nothing points in (the wait for
+// the next request). Returns false and does nothing in a goroutine that did
+// not opt in, or outside goroutines. Thread-safe (it concerns the caller
+// only). Cost: a load and a store.
+bool allow_compaction(bool allow) noexcept;
+}  // namespace this_goroutine
+
 }  // namespace goro

@@ -174,7 +174,9 @@ Take try_take(Goroutine* g, std::uint32_t now_ms) noexcept {
   }
   // Ours now: it cannot run until we move the word on. The park released it
   // after its wait reason and saved context were written.
-  if (wait_touches_no_stack(g->wait_reason) && g->segment_depth == 0) return Take::kTaken;
+  if (wait_touches_no_stack(g->wait_reason) && g->segment_depth == 0 && !g->compaction_forbidden) {
+    return Take::kTaken;
+  }
   word_of(g).store(w, std::memory_order_release);
   return Take::kNo;
 }
@@ -403,6 +405,18 @@ std::chrono::nanoseconds compact_after() noexcept {
 bool compaction_supported() noexcept {
   return detail::stack_can_compact();
 }
+
+namespace this_goroutine {
+
+bool allow_compaction(bool allow) noexcept {
+  detail::Goroutine* g = detail::current_goroutine();
+  if (g == nullptr || !g->compactable) return false;
+  bool was = !g->compaction_forbidden;
+  g->compaction_forbidden = !allow;
+  return was;
+}
+
+}  // namespace this_goroutine
 
 compact_stats read_compact_stats() noexcept {
   detail::TombstoneCounters t = detail::tombstone_counters();
