@@ -12,7 +12,8 @@
 // not. Each also keeps a pointer
 // to its own stack in a heap record and writes through it after every park
 // (a goroutine may use pointers into its own stack; nobody else does). Any
-// mismatch prints what was found and aborts. At the end it prints
+// mismatch prints what was found and aborts. Main dumps all goroutines
+// every 100 ms meanwhile (a dump must never touch a compacted stack). At the end it prints
 // `metric=value` lines (iterations, parks, compactions, restores) and fails
 // (exit 1) if nothing was compacted.
 //
@@ -211,8 +212,10 @@ int main(int argc, char** argv) {
     }
     // Meanwhile wake a cond waiter now and then, so none waits for long.
     auto end = goro::clock::now() + std::chrono::seconds(opt.seconds);
-    while (goro::clock::now() < end) {
+        for (long tick = 0; goro::clock::now() < end; ++tick) {
       goro::sleep_for(2ms);
+      // A dump walks parked goroutines' frames while compaction goes on.
+      if (tick % 50 == 0 && goro::dump_goroutines().empty()) std::abort();
       std::unique_lock lk(s.cond_mu);
       s.generation++;
       s.cond.broadcast();

@@ -69,7 +69,16 @@ void collect_live(const StackSpan& s, void* ctx) {
 // The dump as dump_goroutines documents it; `caller_ra` is the return
 // address into the public function's caller, where the caller's trace
 // starts.
+// No stack is compacted while a dump walks frames (compactor.hpp).
+struct CompactionPause {
+  CompactionPause() noexcept { compact_pause_begin(); }
+  ~CompactionPause() { compact_pause_end(); }
+  CompactionPause(const CompactionPause&) = delete;
+  CompactionPause& operator=(const CompactionPause&) = delete;
+};
+
 std::string dump_from(std::uintptr_t caller_ra) {
+  CompactionPause pause;
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
   Trace self_trace;
@@ -177,6 +186,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
 }
 
 void print_all_goroutines_unsorted(Writer& w, const Goroutine* skip, PrintPolicy p) {
+  compact_pause_begin(true);  // never ended: the process exits after the report
   UnsortedPrint up{&w, skip, p};
   stack_for_each_live(&print_slot, &up);
 }

@@ -181,8 +181,40 @@ Take try_take(Goroutine* g, std::uint32_t now_ms) noexcept {
   return Take::kNo;
 }
 
-// Saves and seals the stacks of gs[0..n), all kCompacting.
+// Dumps and fatal reports walk the frames of parked goroutines: while one
+// runs (g_pins > 0) no batch is sealed, and one begins only once no batch is
+// being sealed (g_sealing). Sequentially consistent on both sides: either
+// the compactor sees the pin, or the dump sees the batch and waits for it.
+std::atomic<int> g_pins{0};
+std::atomic<bool> g_sealing{false};
+
+// Gives back goroutines taken for a batch that is not sealed now; they stay
+// candidates.
+void untake(Goroutine* const* gs, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t w = word_of(gs[i]).load(std::memory_order_relaxed);
+    StackSpan s = gs[i]->stack;
+    word_of(gs[i]).store(with_state(w, CompactState::kResident), std::memory_order_release);
+    stack_mark_candidate(s);
+  }
+}
+
+void seal_batch(Goroutine* const* gs, std::size_t n) noexcept;
+
+// Saves and seals the stacks of gs[0..n), all kCompacting, unless a dump is
+// running.
 void compact_batch(Goroutine* const* gs, std::size_t n) noexcept {
+  if (n == 0) return;
+  g_sealing.store(true, std::memory_order_seq_cst);
+  if (g_pins.load(std::memory_order_seq_cst) > 0) {
+    untake(gs, n);
+  } else {
+    seal_batch(gs, n);
+  }
+  g_sealing.store(false, std::memory_order_release);
+}
+
+void seal_batch(Goroutine* const* gs, std::size_t n) noexcept {
   Tombstone tombs[kBatch];
   Tombstone* ts[kBatch] = {};
   Goroutine* saved[kBatch];
@@ -371,6 +403,18 @@ void compact_discard(Goroutine* g) noexcept {
     g->saved_stack = nullptr;
   }
   word_of(g).store(with_state(w, CompactState::kOwned), std::memory_order_release);
+}
+
+void compact_pause_begin(bool bounded) noexcept {
+  g_pins.fetch_add(1, std::memory_order_seq_cst);
+  for (int round = 0; g_sealing.load(std::memory_order_seq_cst); ++round) {
+    if (bounded && round > 100000) return;  // a fatal report does not wait forever
+    cpu_relax();
+  }
+}
+
+void compact_pause_end() noexcept {
+  g_pins.fetch_sub(1, std::memory_order_release);
 }
 
 bool compact_stack_readable(Goroutine* g) noexcept {

@@ -104,6 +104,14 @@ void compactor_stop() noexcept;
 // The saved range of a compacted goroutine (saved is null if none).
 Tombstone compact_tombstone_of(const Goroutine* g) noexcept;
 
+// Brackets code that walks the frames of parked goroutines (dumps, fatal
+// reports): no stack is sealed in between, and compact_pause_begin returns
+// once a batch being sealed is done (after about 100,000 spins at most when
+// `bounded`, for a fatal report). Stacks already compacted stay compacted:
+// check compact_stack_readable. Thread-safe; nests. Cost: two atomics.
+void compact_pause_begin(bool bounded = false) noexcept;
+void compact_pause_end() noexcept;
+
 // Whether g's stack holds its frames now (not compacted or being
 // compacted). Racy: for dumps, which print a compacted goroutine without
 // frames.
