@@ -4,7 +4,9 @@
 // Spawn: take a stack from the processor's cache, build the record and the
 // function object in its top page, lay out a fresh context below them and
 // put the goroutine in runnext, as Go does. Nothing here locks or calls the
-// kernel when the cache is warm.
+// kernel when the cache is warm. A goroutine that opted into compaction
+// (compactor.hpp) gets a pooled heap record instead, named by its slot's
+// owner entry, and its function object at the very top of its stack.
 //
 // Exit: the goroutine destroys its function object, then switches away
 // asking its successor to free the stack (it cannot free the stack it runs
