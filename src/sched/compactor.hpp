@@ -11,7 +11,8 @@
 //     (stack layer), and its park marks the slot a candidate. A background
 //     thread (started on the first compactable spawn) takes the candidates
 //     every quarter of the shortest compact_after seen (at least every
-//     millisecond, at most every 250 ms, and never more than half the time)
+//     millisecond, at most every 250 ms, and never more than 80% of the
+//     time)
 //     and compacts, in batches of 64 with one TLB shootdown each, those
 //     parked longer than their compact_after (kept in whole milliseconds,
 //     rounded up); younger ones stay candidates. Nothing is done on a
