@@ -314,7 +314,7 @@ std::uint32_t compact_after_for(const spawn_options& opts) noexcept {
 Goroutine* compact_record_alloc() {
   Goroutine* g = take_free_record();
   if (g == nullptr) g = new_record_chunk();
-  // Default-initialization leaves compact_word and parked_at_ns as they are.
+  // Default-initialization leaves compact_word as it is: the count goes on.
   std::uint64_t w = word_of(g).load(std::memory_order_relaxed);
   ::new (g) Goroutine;
   word_of(g).store(next_run(w), std::memory_order_relaxed);
