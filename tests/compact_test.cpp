@@ -168,7 +168,7 @@ TEST(Compact, GoroutinesThatDidNotOptInAreNeverCompacted) {
   });
 }
 
-TEST(Compact, ProcessDefaultAppliesToGoroutinesWithoutTheirOwn) {
+TEST(Compact, ProcessDefaultAppliesToGoroutinesWithoutTheirOwnButNotMain) {
   if (!goro::compaction_supported()) GTEST_SKIP() << "no MADV_GUARD_INSTALL";
   auto prev = goro::set_compact_after(1ms);
   EXPECT_EQ(goro::compact_after(), 1ms);
@@ -181,8 +181,10 @@ TEST(Compact, ProcessDefaultAppliesToGoroutinesWithoutTheirOwn) {
       parked.done();
       gate.wait();
     });
-    parked.wait();
+        parked.wait();
     EXPECT_TRUE(wait_compacted(before.compacted));
+    goro::sleep_for(30ms);  // main sleeps, and is never compacted
+    EXPECT_EQ(goro::read_compact_stats().compactions, before.compactions + 1);
     gate.done();
     return 0;
   });

@@ -32,8 +32,9 @@
 namespace goro {
 
 // Sets the process-wide default for goroutines started afterwards without a
-// spawn_options::compact_after of their own; zero (the initial value) means
-// never. Returns the previous default. Thread-safe; cost: an atomic store.
+// spawn_options::compact_after of their own (not the main goroutine, which
+// is never compacted); zero (the initial value) or negative means never.
+// Returns the previous default. Thread-safe; cost: an atomic store.
 std::chrono::nanoseconds set_compact_after(std::chrono::nanoseconds d) noexcept;
 // The process-wide default. Thread-safe.
 std::chrono::nanoseconds compact_after() noexcept;

@@ -182,8 +182,13 @@ void free_processors(Scheduler& s) {
 // Like go(), but flags the goroutine as main before anyone can run it.
 template <typename F>
 void start_main_goroutine(F&& fn) {
-  void* storage = nullptr;
-  Goroutine* g = new_goroutine(spawn_options{}, &storage, __builtin_return_address(0));
+    void* storage = nullptr;
+  // Never compacted, whatever goro::set_compact_after says: what a program
+  // shares with its goroutines (wait groups, results) usually lives on main's
+  // stack.
+  spawn_options never_compact;
+  never_compact.compact_after = std::chrono::nanoseconds(-1);
+  Goroutine* g = new_goroutine(never_compact, &storage, __builtin_return_address(0));
   g->is_main = true;
   static_assert(sizeof(F) <= kInlineClosureBytes);
   ::new (storage) F(std::move(fn));
