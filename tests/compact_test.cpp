@@ -181,7 +181,7 @@ TEST(Compact, ProcessDefaultAppliesToGoroutinesWithoutTheirOwnButNotMain) {
       parked.done();
       gate.wait();
     });
-        parked.wait();
+    parked.wait();
     EXPECT_TRUE(wait_compacted(before.compacted));
     goro::sleep_for(30ms);  // main sleeps, and is never compacted
     EXPECT_EQ(goro::read_compact_stats().compactions, before.compactions + 1);

@@ -212,7 +212,7 @@ int main(int argc, char** argv) {
     }
     // Meanwhile wake a cond waiter now and then, so none waits for long.
     auto end = goro::clock::now() + std::chrono::seconds(opt.seconds);
-        for (long tick = 0; goro::clock::now() < end; ++tick) {
+    for (long tick = 0; goro::clock::now() < end; ++tick) {
       goro::sleep_for(2ms);
       // A dump walks parked goroutines' frames while compaction goes on.
       if (tick % 50 == 0 && goro::dump_goroutines().empty()) std::abort();

@@ -33,7 +33,7 @@ struct spawn_options {
   // Shown in overflow and panic reports and goroutine dumps. Truncated to 47
   // bytes.
   std::string_view name = {};
-    // Compact the goroutine's stack once it has been parked this long (see
+  // Compact the goroutine's stack once it has been parked this long (see
   // goro/compact.hpp for the contract this opts into). Zero means the process
   // default, goro::compact_after(), which is itself zero (never) unless set;
   // a negative value means never, whatever the default. Kept in whole

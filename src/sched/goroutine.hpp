@@ -85,7 +85,7 @@ struct alignas(64) Goroutine {
   // that oscillates around a segment boundary does not take and return a
   // segment on every call.
   std::uint16_t segment_depth = 0;
-    bool own_waiter_busy = false;  // own_waiter is handed out
+  bool own_waiter_busy = false;  // own_waiter is handed out
   // Set by the goroutine itself (this_goroutine::allow_compaction(false)):
   // the compactor leaves it alone while it is set.
   bool compaction_forbidden = false;

@@ -693,7 +693,7 @@ namespace {
 // run (the commit may read its stack), and only if it was not switched in
 // again meanwhile (compactor.hpp).
 [[gnu::noinline]] void finish_compactable_park(Worker* w, Goroutine* prev) noexcept {
-    ParkSnapshot snapshot = compact_park_snapshot(prev);
+  ParkSnapshot snapshot = compact_park_snapshot(prev);
   std::int64_t parked_at = w->coarse_now;
   prev->status.store(GStatus::kParked, std::memory_order_release);
   if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);

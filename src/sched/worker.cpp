@@ -182,7 +182,7 @@ void free_processors(Scheduler& s) {
 // Like go(), but flags the goroutine as main before anyone can run it.
 template <typename F>
 void start_main_goroutine(F&& fn) {
-    void* storage = nullptr;
+  void* storage = nullptr;
   // Never compacted, whatever goro::set_compact_after says: what a program
   // shares with its goroutines (wait groups, results) usually lives on main's
   // stack.
