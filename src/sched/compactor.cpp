@@ -48,6 +48,10 @@ std::atomic_ref<std::uint64_t> word_of(Goroutine* g) noexcept {
   return std::atomic_ref<std::uint64_t>(g->compact_word);
 }
 
+std::atomic_ref<std::uint32_t> after_ms_of(Goroutine* g) noexcept {
+  return std::atomic_ref<std::uint32_t>(g->compact_after_ms);
+}
+
 std::uint64_t with_state(std::uint64_t word, CompactState s) noexcept {
   return (word & ~kStateMask) | static_cast<std::uint64_t>(s);
 }
@@ -126,6 +130,7 @@ Goroutine* new_record_chunk() {
   auto* chunk = new Goroutine[kRecordChunk];
   for (std::size_t i = 0; i < kRecordChunk; ++i) {
     std::atomic_ref<std::uint64_t>(chunk[i].compact_word).store(0, std::memory_order_relaxed);
+    std::atomic_ref<std::uint32_t>(chunk[i].compact_after_ms).store(0, std::memory_order_relaxed);
   }
   std::lock_guard lk(g_record_lock);
   for (std::size_t i = 1; i < kRecordChunk; ++i) {
@@ -164,7 +169,9 @@ Take try_take(Goroutine* g, std::uint32_t now_ms) noexcept {
   if (compact_state_of(w) != CompactState::kResident) return Take::kNo;
   // Read only after seeing kResident: the park that released it comes after
   // the spawn that wrote compact_after_ms.
-  if (static_cast<std::uint32_t>(now_ms - parked_ms_of(w)) < g->compact_after_ms) return Take::kNotYet;
+  if (static_cast<std::uint32_t>(now_ms - parked_ms_of(w)) < after_ms_of(g).load(std::memory_order_relaxed)) {
+    return Take::kNotYet;
+  }
   if (!word_of(g).compare_exchange_strong(w, with_state(w, CompactState::kCompacting),
                                           std::memory_order_acquire)) {
     return Take::kNo;
@@ -311,13 +318,14 @@ std::uint32_t compact_after_for(const spawn_options& opts) noexcept {
   return static_cast<std::uint32_t>(ms);
 }
 
-Goroutine* compact_record_alloc() {
+Goroutine* compact_record_alloc(std::uint32_t compact_after_ms) {
   Goroutine* g = take_free_record();
   if (g == nullptr) g = new_record_chunk();
   // Default-initialization leaves compact_word as it is: the count goes on.
   std::uint64_t w = word_of(g).load(std::memory_order_relaxed);
   ::new (g) Goroutine;
   word_of(g).store(next_run(w), std::memory_order_relaxed);
+  after_ms_of(g).store(compact_after_ms, std::memory_order_relaxed);
   g->compactable = true;
   return g;
 }
@@ -332,7 +340,7 @@ void compact_record_free(Goroutine* g) noexcept {
 void compactor_register(Goroutine* g) {
   Compactor& c = g_compactor;
   if (!c.started.load(std::memory_order_acquire)) start_compactor();
-  std::int64_t after = std::int64_t{g->compact_after_ms} * 1000000;
+  std::int64_t after = std::int64_t{after_ms_of(g).load(std::memory_order_relaxed)} * 1000000;
   std::int64_t min = c.min_after_ns.load(std::memory_order_relaxed);
   while (after < min) {
     if (c.min_after_ns.compare_exchange_weak(min, after, std::memory_order_relaxed)) {

@@ -65,13 +65,13 @@ inline CompactState compact_state_of(std::uint64_t word) noexcept {
 // compact).
 std::uint32_t compact_after_for(const spawn_options& opts) noexcept;
 
-// A heap record for a compactable goroutine (constructed, word kOwned), and
-// its return. Cost: a spin lock; a 64-record chunk allocation now and then.
-Goroutine* compact_record_alloc();
+// A heap record for a compactable goroutine (constructed, word kOwned,
+// compact_after_ms set), and its return. Cost: a spin lock; a 64-record
+// chunk allocation now and then.
+Goroutine* compact_record_alloc(std::uint32_t compact_after_ms);
 void compact_record_free(Goroutine* g) noexcept;
 
-// Tells the compactor about a new compactable goroutine (its
-// compact_after_ms set): starts the compactor thread if needed (throws
+// Tells the compactor about a new compactable goroutine: starts the compactor thread if needed (throws
 // std::system_error if it cannot), shortens its scan period if needed.
 // Cost: an atomic load, a mutex only when the period shrinks.
 void compactor_register(Goroutine* g);

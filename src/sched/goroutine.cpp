@@ -69,9 +69,8 @@ void* closure_storage(Goroutine* g) noexcept {
 // taking only its own size (rounded to 16 bytes), because a compacted stack
 // keeps everything from there down to its stack pointer.
 Goroutine* place_record_on_heap(const StackSpan& span, std::uint32_t compact_after_ms) {
-  Goroutine* g = compact_record_alloc();
+  Goroutine* g = compact_record_alloc(compact_after_ms);
   g->stack = span;
-  g->compact_after_ms = compact_after_ms;
   try {
     compactor_register(g);
     stack_set_owner(span, g);

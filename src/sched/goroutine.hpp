@@ -114,19 +114,22 @@ struct alignas(64) Goroutine {
 
   // Compaction (sched/compactor.cpp), used only when `compactable`. The
   // record is then on the heap and must stay small: a compacted goroutine
-  // costs this record, its saved bytes and its page-table share.
-  // compact_word packs the coarse park time in ms (high 32 bits), a
-  // switch-in count (30 bits) and a CompactState (low 2 bits). Whoever moves
-  // it to kCompacting (the compactor) or claims it for running owns
-  // saved_stack and saved_bytes (the heap copy of [top - saved_bytes, top)).
-  // compact_word is accessed only through std::atomic_ref and has no
-  // initializer on purpose: a recycled heap record keeps its count across
-  // placement new, and a late release by the worker that parked the
-  // record's previous goroutine must not race with construction.
-  alignas(8) std::uint64_t compact_word;
+  // costs this record, its saved bytes and its page-table share. Whoever
+  // moves compact_word to kCompacting (the compactor) or claims it for
+  // running owns saved_stack and saved_bytes (the heap copy of
+  // [top - saved_bytes, top)).
   std::byte* saved_stack = nullptr;
   std::uint32_t saved_bytes = 0;
-  std::uint32_t compact_after_ms = 0;  // set at spawn
+  // The last two fields have no initializer on purpose, and come last so
+  // that no constructor's zeroing reaches them: a heap record is reused
+  // (placement new) while the compactor may still look at it through a
+  // stale slot owner, or the worker that parked its previous goroutine may
+  // still try its release. Both are accessed only through std::atomic_ref.
+  // compact_after_ms is set at spawn; compact_word packs the coarse park
+  // time in ms (high 32 bits), a switch-in count (30 bits, which carries on
+  // across reuse) and a CompactState (low 2 bits).
+  std::uint32_t compact_after_ms;
+  std::uint64_t compact_word;
 
   std::byte* lowest_usable() const noexcept { return stack.base; }
 };
