@@ -1,12 +1,19 @@
 // examples/echo_server.cpp: a TCP echo server, one goroutine per connection.
 //
 //   echo_server [--addr :7007] [--idle-timeout 30s] [--grace 5s] [--procs N]
+//               [--compact-after 1s]
 //
 // Shape (the reference's canonical server)
 //   * An accept loop starts a goroutine per connection. Each goroutine waits
 //     for input holding no buffer (read_some_pooled borrows a 4 KiB pooled
 //     buffer only once data is there), echoes it and waits again; an idle
 //     connection costs its goroutine's one stack page and the socket.
+//   * Compact idle connections (goro/compact.hpp): a connection goroutine
+//     parked longer than --compact-after (1 s; 0 turns it off) has its stack
+//     page given back, its few hundred used bytes kept on the heap. That is
+//     sound because nothing points into a handler's stack: its registry node
+//     (which neighbours link to, and shutdown reaches the connection
+//     through) is on the heap.
 //   * Idle timeout: every read has a deadline `idle` ahead; a connection
 //     that stays silent that long is closed (the reference's "read
 //     deadlines" mitigation: its goroutine exits and its stack is reused).
@@ -23,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,6 +43,7 @@ struct options {
   std::string addr = ":7007";
   goro::clock::duration idle = 30s;
   goro::clock::duration grace = 5s;
+  goro::clock::duration compact_after = 1s;
 };
 
 // "250ms", "5s", "2m", or plain seconds.
@@ -48,7 +57,9 @@ goro::clock::duration parse_duration(std::string_view s) {
 }
 
 [[noreturn]] void usage() {
-  std::fprintf(stderr, "usage: echo_server [--addr :7007] [--idle-timeout 30s] [--grace 5s] [--procs N]\n");
+  std::fprintf(stderr,
+               "usage: echo_server [--addr :7007] [--idle-timeout 30s] [--grace 5s] [--procs N] "
+               "[--compact-after 1s]\n");
   std::exit(2);
 }
 
@@ -64,6 +75,8 @@ options parse_args(int argc, char** argv) {
       o.idle = parse_duration(v);
     } else if (a == "--grace") {
       o.grace = parse_duration(v);
+    } else if (a == "--compact-after") {
+      o.compact_after = parse_duration(v);
     } else if (a == "--procs") {
       goro::set_maxprocs(std::atoi(std::string(v).c_str()));
     } else {
@@ -73,12 +86,14 @@ options parse_args(int argc, char** argv) {
   return o;
 }
 
-// The live connections, so shutdown can reach them. Each handler links a
-// node that lives on its own stack for exactly as long as it is listed.
+// The live connections, so shutdown can reach them. Each handler owns a
+// heap node holding its connection, listed for as long as it lives (on the
+// heap, not on the handler's stack, which may be compacted while it waits).
 class registry {
  public:
   struct node {
-    net::conn* c;
+    explicit node(net::conn conn) : c(std::move(conn)) {}
+    net::conn c;
     node* prev = nullptr;
     node* next = nullptr;
   };
@@ -102,7 +117,7 @@ class registry {
   template <typename F>
   void for_each(F&& f) {
     std::lock_guard lk(mu_);
-    for (node* n = head_; n != nullptr; n = n->next) f(*n->c);
+    for (node* n = head_; n != nullptr; n = n->next) f(n->c);
   }
   long count() {
     std::lock_guard lk(mu_);
@@ -126,9 +141,10 @@ struct server {
   std::atomic<bool> stopping{false};
 
   // One connection: echo until end of file, idle timeout or shutdown.
-  void handle(net::conn c) {
-    registry::node self{&c};
-    live.add(&self);
+  void handle(net::conn conn) {
+    auto self = std::make_unique<registry::node>(std::move(conn));
+    net::conn& c = self->c;
+    live.add(self.get());
     try {
       for (;;) {
         c.set_read_deadline(goro::clock::now() + opt.idle);
@@ -144,7 +160,7 @@ struct server {
       // else (reset, closed) just ends the connection.
       if (e.timeout() && !stopping.load()) idle_closed++;
     }
-    live.remove(&self);
+    live.remove(self.get());
   }
 
   void accept_loop(net::listener& ln) {
@@ -159,7 +175,11 @@ struct server {
       }
       accepted++;
       handlers.add(1);
-      goro::go([this, c = std::move(c)]() mutable {
+      goro::spawn_options so;  // compact_after 0: the process default, never
+      if (opt.compact_after > goro::clock::duration::zero()) {
+        so.compact_after = std::chrono::duration_cast<std::chrono::nanoseconds>(opt.compact_after);
+      }
+      goro::go(so, [this, c = std::move(c)]() mutable {
         handle(std::move(c));
         handlers.done();
       });

@@ -3,6 +3,7 @@
 //   http_server [--addr :8080] [--read-header-timeout 5s] [--idle-timeout 60s]
 //               [--read-timeout 30s] [--write-timeout 30s] [--grace 10s]
 //               [--max-header-bytes 16384] [--max-body 1048576] [--procs N]
+//               [--compact-after 1s]
 //
 // Routes: GET /            "Hello, World!"
 //         GET /healthz     "ok"
@@ -40,7 +41,13 @@
 // Memory: a connection waiting for its next request holds no buffer (the
 // bufio reader gives its pooled buffer back when drained and waits for
 // readability without one; the writer gives its buffer back after each
-// flush), so an idle keep-alive connection costs its goroutine's stack page.
+// flush), so an idle keep-alive connection costs its goroutine's stack page;
+// and once it has waited --compact-after (1 s; 0 turns it off) not even
+// that: connection goroutines opt into compact stacks (goro/compact.hpp) and
+// allow compaction only in the wait for the next request, when nothing
+// points into their stacks (their list node and connection are on the heap;
+// handler code, which might lend out pointers to its locals, runs with
+// compaction forbidden).
 #include <goro/goro.hpp>
 
 #include <strings.h>
@@ -50,6 +57,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -74,6 +82,7 @@ struct config {
   std::size_t max_header_bytes = 16 << 10;
   std::size_t max_headers = 100;
   std::size_t max_body = 1 << 20;
+  goro::clock::duration compact_after = 1s;
 };
 
 constexpr std::size_t kMaxLine = bufio::kDefaultSize;
@@ -91,7 +100,8 @@ goro::clock::duration parse_duration(std::string_view s) {
   std::fprintf(stderr,
                "usage: http_server [--addr :8080] [--read-header-timeout 5s] [--idle-timeout 60s]\n"
                "                   [--read-timeout 30s] [--write-timeout 30s] [--grace 10s]\n"
-               "                   [--max-header-bytes 16384] [--max-body 1048576] [--procs N]\n");
+               "                   [--max-header-bytes 16384] [--max-body 1048576] [--procs N]\n"
+               "                   [--compact-after 1s]\n");
   std::exit(2);
 }
 
@@ -117,6 +127,8 @@ config parse_args(int argc, char** argv) {
       c.max_header_bytes = std::strtoull(v.c_str(), nullptr, 10);
     } else if (a == "--max-body") {
       c.max_body = std::strtoull(v.c_str(), nullptr, 10);
+    } else if (a == "--compact-after") {
+      c.compact_after = parse_duration(v);
     } else if (a == "--procs") {
       goro::set_maxprocs(std::atoi(v.c_str()));
     } else {
@@ -450,8 +462,12 @@ struct route {
   handler_fn fn;
 };
 
+// A connection and its place in the server's list, on the heap: other
+// connections link and unlink their nodes next to it, and shutdown reaches
+// the connection through it, while its goroutine's stack may be compacted.
 struct connection_node {
-  net::conn* c;
+  explicit connection_node(net::conn conn) : c(std::move(conn)) {}
+  net::conn c;
   std::atomic<bool> idle{true};
   connection_node* prev = nullptr;
   connection_node* next = nullptr;
@@ -568,11 +584,22 @@ void debug_goroutines(server& s, const request& req, response& resp) {
 // ---------------------------------------------------------------------------
 // One connection
 
+// Allows compacting the calling goroutine's stack for as long as it lives.
+struct compaction_allowed {
+  compaction_allowed() { goro::this_goroutine::allow_compaction(true); }
+  ~compaction_allowed() { goro::this_goroutine::allow_compaction(false); }
+  compaction_allowed(const compaction_allowed&) = delete;
+  compaction_allowed& operator=(const compaction_allowed&) = delete;
+};
+
 class connection {
  public:
-  connection(server& s, net::conn& c) : s_(s), c_(c), in_(c), out_(c), node_{&c} {}
+  explicit connection(server& s, connection_node& node) : s_(s), c_(node.c), in_(c_), out_(c_), node_(node) {}
 
   void run() {
+    // Handler code runs with compaction forbidden; next_request allows it
+    // for the wait.
+    goro::this_goroutine::allow_compaction(false);
     s_.link(&node_);
     long requests = 0;
     std::optional<http_error> bad;
@@ -602,7 +629,12 @@ class connection {
       // Checked after the deadline is set: a shutdown kick that came before
       // it has set `stopping` by then (both take the deadline's lock).
       if (s_.stopping.load()) return false;
-      if (in_.peek(1).empty()) return false;  // the client closed
+      bool closed;
+      {
+        compaction_allowed idle_wait;
+        closed = in_.peek(1).empty();
+      }
+      if (closed) return false;  // the client closed
       node_.idle.store(false);
     }
     if (!first) c_.set_read_deadline(goro::clock::now() + s_.cfg.read_header_timeout);
@@ -666,7 +698,7 @@ class connection {
   bufio::writer out_;
   request req_;
   response resp_;
-  connection_node node_;
+  connection_node& node_;
 };
 
 void accept_loop(server& s, net::listener& ln) {
@@ -681,9 +713,13 @@ void accept_loop(server& s, net::listener& ln) {
     }
     s.accepted++;
     s.handlers.add(1);
-    goro::go([&s, c = std::move(c)]() mutable {
+    goro::spawn_options so;  // compact_after 0: the process default, never
+    if (s.cfg.compact_after > goro::clock::duration::zero()) {
+      so.compact_after = std::chrono::duration_cast<std::chrono::nanoseconds>(s.cfg.compact_after);
+    }
+    goro::go(so, [&s, node = std::make_unique<connection_node>(std::move(c))] {
       {
-        connection conn(s, c);
+        connection conn(s, *node);
         conn.run();
       }
       s.handlers.done();
@@ -698,7 +734,7 @@ void shut_down(server& s, net::listener& ln, goro::wait_group& acceptor) {
   ln.close();
   acceptor.wait();
   s.for_each([](connection_node& n) {
-    if (n.idle.load()) n.c->set_read_deadline(goro::clock::now());
+    if (n.idle.load()) n.c.set_read_deadline(goro::clock::now());
   });
   goro::chan<int> done(1);
   goro::go([&s, done] {
@@ -708,7 +744,7 @@ void shut_down(server& s, net::listener& ln, goro::wait_group& acceptor) {
   if (goro::select(goro::on_recv(done), goro::on_recv(goro::after(s.cfg.grace))) == 1) {
     s.for_each([](connection_node& n) {
       try {
-        n.c->close();
+        n.c.close();
       } catch (const net::error&) {
       }
     });

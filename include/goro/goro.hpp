@@ -4,6 +4,7 @@
 #include <goro/blocking.hpp>
 #include <goro/bufio.hpp>
 #include <goro/chan.hpp>
+#include <goro/compact.hpp>
 #include <goro/cond.hpp>
 #include <goro/debug.hpp>
 #include <goro/context.hpp>

@@ -10,6 +10,7 @@
 // nothing from the heap once the per-processor stack cache is warm.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -32,6 +33,12 @@ struct spawn_options {
   // Shown in overflow and panic reports and goroutine dumps. Truncated to 47
   // bytes.
   std::string_view name = {};
+  // Compact the goroutine's stack once it has been parked this long (see
+  // goro/compact.hpp for the contract this opts into). Zero means the process
+  // default, goro::compact_after(), which is itself zero (never) unless set;
+  // a negative value means never, whatever the default. Kept in whole
+  // milliseconds, rounded up. The main goroutine is never compacted.
+  std::chrono::nanoseconds compact_after{0};
 };
 
 namespace detail {
@@ -52,7 +59,9 @@ inline constexpr std::size_t kInlineClosureBytes = 256;
 // Reserves a goroutine (stack and record) and returns where its function
 // object must be constructed. Throws std::system_error if no stack can be
 // reserved (mappings or memory exhausted), naming the cause.
-Goroutine* new_goroutine(const spawn_options& opts, void** closure_storage, void* creator_pc);
+// `closure_bytes` is the function object's size (at most kInlineClosureBytes).
+Goroutine* new_goroutine(const spawn_options& opts, void** closure_storage, void* creator_pc,
+                         std::size_t closure_bytes = kInlineClosureBytes);
 // Makes a goroutine from new_goroutine runnable; returns its id.
 std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept;
 // Gives back a goroutine whose function object could not be constructed.
@@ -70,7 +79,7 @@ std::uint64_t spawn(const spawn_options& opts, Fn&& fn, void* creator_pc) {
   using F = std::decay_t<Fn>;
   if constexpr (sizeof(F) <= kInlineClosureBytes && alignof(F) <= 16) {
     void* storage = nullptr;
-    Goroutine* g = new_goroutine(opts, &storage, creator_pc);
+    Goroutine* g = new_goroutine(opts, &storage, creator_pc, sizeof(F));
     try {
       ::new (storage) F(std::forward<Fn>(fn));
     } catch (...) {

@@ -11,6 +11,8 @@
 #include "debug/goroutines.hpp"
 #include "debug/symbolize.hpp"
 
+#include "sched/compactor.hpp"
+
 #include <goro/debug.hpp>
 #include <goro/runtime.hpp>
 #include <goro/stack.hpp>
@@ -67,7 +69,16 @@ void collect_live(const StackSpan& s, void* ctx) {
 // The dump as dump_goroutines documents it; `caller_ra` is the return
 // address into the public function's caller, where the caller's trace
 // starts.
+// No stack is compacted while a dump walks frames (compactor.hpp).
+struct CompactionPause {
+  CompactionPause() noexcept { compact_pause_begin(); }
+  ~CompactionPause() { compact_pause_end(); }
+  CompactionPause(const CompactionPause&) = delete;
+  CompactionPause& operator=(const CompactionPause&) = delete;
+};
+
 std::string dump_from(std::uintptr_t caller_ra) {
+  CompactionPause pause;
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
   Trace self_trace;
@@ -134,6 +145,7 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   v->stack = g->stack;
   v->wait_reason = g->wait_reason;
   v->is_main = g->is_main;
+  v->compacted = g->compactable && !compact_stack_readable(const_cast<Goroutine*>(g));
   for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
   v->name[sizeof v->name - 1] = '\0';
   return true;
@@ -160,6 +172,13 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
     print_goroutine(w, v, state_of(v), nullptr, p);
     return;
   }
+  if (v.compacted) {
+    // Its frames are in a heap copy, and its stack pages are guarded.
+    print_goroutine_header(w, v.id, v.name, state_of(v));
+    w.put("\tstack compacted; frames unavailable\n");
+    print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
+    return;
+  }
   Trace t;
   trace_from_saved_context(&t, v.saved_sp, reinterpret_cast<std::uintptr_t>(v.stack.base),
                            reinterpret_cast<std::uintptr_t>(v.stack.top));
@@ -167,6 +186,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
 }
 
 void print_all_goroutines_unsorted(Writer& w, const Goroutine* skip, PrintPolicy p) {
+  compact_pause_begin(true);  // never ended: the process exits after the report
   UnsortedPrint up{&w, skip, p};
   stack_for_each_live(&print_slot, &up);
 }

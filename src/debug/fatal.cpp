@@ -17,6 +17,12 @@
 //     code built without -fstack-clash-protection); the fault address is in
 //     some stack slot's guard while the stack pointer is in that slot (a
 //     fault before the scheduler has published the running goroutine).
+//   * A fault inside the tombstone of a compacted stack (goro/compact.hpp)
+//     is reported, never repaired: the stack's owner promised that nothing
+//     points into it while it parks, so such an access is a bug, and
+//     restoring the stack from a signal handler on another thread would let
+//     the bug corrupt the goroutine silently. The report names the compacted
+//     goroutine, who touched it (goroutine id, or thread id) and where.
 //   * A goroutine has no catch handler at its base, so an escaping exception
 //     makes the unwinder's search phase fail and __cxa_throw call
 //     std::terminate without unwinding anything: the throw site is still on
@@ -37,6 +43,7 @@
 #include "debug/writer.hpp"
 
 #include "arch/context.hpp"
+#include "sched/compactor.hpp"
 #include "sched/goroutine.hpp"
 #include "stack/stack.hpp"
 
@@ -97,7 +104,7 @@ std::byte* g_report_stack = nullptr;  // lowest usable byte; nullptr if none
 // Thread id of the thread printing a report (0: none).
 std::atomic<long> g_reporter{0};
 
-enum class ReportKind { kOverflow, kPanic, kFatal };
+enum class ReportKind { kOverflow, kPanic, kFatal, kCompactedAccess };
 
 // The report being printed. Written by the reporting thread only, after it
 // took g_reporter.
@@ -108,8 +115,11 @@ struct Report {
   std::uintptr_t pc = 0;  // overflow: registers at the fault
   std::uintptr_t sp = 0;
   std::uintptr_t fp = 0;
-  const char* message = nullptr;  // panic, fatal
-  Trace trace;                    // panic, fatal: collected before switching stacks
+  const Goroutine* compacted = nullptr;  // compacted access: whose stack
+  std::uintptr_t addr = 0;               // compacted access: the address
+  long thread = 0;                       // compacted access: the faulting thread
+  const char* message = nullptr;         // panic, fatal
+  Trace trace;                           // panic, fatal: collected before switching stacks
   PrintPolicy policy;
 };
 Report g_report;
@@ -255,9 +265,40 @@ void print_fatal(Writer& w) {
   print_all_goroutines_unsorted(w, nullptr, g_report.policy);
 }
 
+void print_compacted_access(Writer& w) {
+  const Report& r = g_report;
+  const Goroutine* c = r.compacted;
+  w.put("runtime: ");
+  if (r.g != nullptr) {
+    w.put("goroutine ").dec(r.g->id);
+  } else {
+    w.put("thread ").dec(static_cast<std::uint64_t>(r.thread)).put(" (not a goroutine)");
+  }
+  w.put(" accessed ").hex(r.addr).put(" in the compacted stack of goroutine ").dec(c->id);
+  if (c->name[0] != '\0') w.put(" \"").put(c->name).put('"');
+  w.put(" [").put(wait_reason_string(c->wait_reason)).put("]\n");
+  Tombstone tomb = compact_tombstone_of(c);
+  w.put("runtime: compacted range=[").hex(reinterpret_cast<std::uintptr_t>(tomb.page_lo())).put(", ");
+  w.hex(reinterpret_cast<std::uintptr_t>(tomb.top)).put(") pc=").hex(r.pc).put('\n');
+  w.put("fatal error: fault in a compacted goroutine stack (nothing may point into a parked ");
+  w.put("goroutine's stack once it opted into compaction)\n\n");
+  w.flush();
+  Trace t;
+  if (r.g != nullptr) {
+    trace_from_registers(&t, r.pc, r.sp, r.fp, reinterpret_cast<std::uintptr_t>(r.g->stack.base),
+                         reinterpret_cast<std::uintptr_t>(r.g->stack.top), true);
+  } else {
+    t.add(r.pc, true);  // a thread's stack bounds are not known here
+  }
+  print_running_goroutine(w, r.g, t, r.policy);
+}
+
 void print_report() {
   Writer w(STDERR_FILENO);
   switch (g_report.kind) {
+    case ReportKind::kCompactedAccess:
+      print_compacted_access(w);
+      break;
     case ReportKind::kOverflow:
       print_overflow(w);
       break;
@@ -340,6 +381,21 @@ bool may_allocate_after_fault(std::uintptr_t pc) noexcept {
   print_report_and_exit();
 }
 
+[[noreturn]] void report_compacted_access(const Goroutine* compacted, std::uintptr_t addr, std::uintptr_t pc,
+                                          std::uintptr_t sp, std::uintptr_t fp) noexcept {
+  begin_report();
+  g_report.kind = ReportKind::kCompactedAccess;
+  g_report.g = current_goroutine_checked();
+  g_report.compacted = compacted;
+  g_report.addr = addr;
+  g_report.thread = this_thread_id();
+  g_report.pc = pc;
+  g_report.sp = sp;
+  g_report.fp = fp;
+  g_report.policy = PrintPolicy{true, may_allocate_after_fault(pc)};
+  print_report_and_exit();
+}
+
 // Hands a fault that is not ours to the previous disposition.
 void chain_fault(int sig, siginfo_t* info, void* ctx) noexcept {
   const struct sigaction& prev = sig == SIGBUS ? g_prev_bus : g_prev_segv;
@@ -369,6 +425,11 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
   Overflow o;
   // si_code > 0: raised by the kernel for this access, not sent by kill().
   if (info->si_code > 0 && find_overflow(info->si_addr, sp, &o)) report_overflow(o, pc, sp, fp);
+  if (info->si_code > 0) {
+    if (const Goroutine* c = compacted_goroutine_at(info->si_addr)) {
+      report_compacted_access(c, reinterpret_cast<std::uintptr_t>(info->si_addr), pc, sp, fp);
+    }
+  }
   chain_fault(sig, info, ctx);
 }
 

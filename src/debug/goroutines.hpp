@@ -28,6 +28,7 @@ struct GoroutineView {
   GStatus status = GStatus::kIdle;
   WaitReason wait_reason = WaitReason::kNone;
   bool is_main = false;
+  bool compacted = false;  // its stack is compacted (or being compacted): no frames
   char name[sizeof(Goroutine::name)] = {};
 };
 

@@ -4,7 +4,9 @@
 // Spawn: take a stack from the processor's cache, build the record and the
 // function object in its top page, lay out a fresh context below them and
 // put the goroutine in runnext, as Go does. Nothing here locks or calls the
-// kernel when the cache is warm.
+// kernel when the cache is warm. A goroutine that opted into compaction
+// (compactor.hpp) gets a pooled heap record instead, named by its slot's
+// owner entry, and its function object at the very top of its stack.
 //
 // Exit: the goroutine destroys its function object, then switches away
 // asking its successor to free the stack (it cannot free the stack it runs
@@ -23,6 +25,7 @@
 // that grow a little on each of many short runs. The common park pays one
 // read of the coarse clock (7 ns here; the cycle counter costs 20 ns on the
 // virtual machines we measured, so it is not read per switch).
+#include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
 #include "sched/spawn_sites.hpp"
@@ -60,6 +63,35 @@ Goroutine* place_record(const StackSpan& span) noexcept {
 void* closure_storage(Goroutine* g) noexcept {
   auto* top = reinterpret_cast<std::byte*>(g);
   return top - kInlineClosureBytes;
+}
+
+// A compactable goroutine's record goes to the heap, so that nothing that
+// wakes it touches its stack; its function object stays at the stack's top,
+// taking only its own size (rounded to 16 bytes), because a compacted stack
+// keeps everything from there down to its stack pointer.
+Goroutine* place_record_on_heap(const StackSpan& span, std::uint32_t compact_after_ms) {
+  Goroutine* g = compact_record_alloc(compact_after_ms);
+  g->stack = span;
+  try {
+    compactor_register(g);
+    stack_set_owner(span, g);
+  } catch (...) {
+    stack_set_owner(span, nullptr);
+    compact_record_free(g);
+    throw;
+  }
+  return g;
+}
+
+void* closure_storage_on_stack(const StackSpan& span, std::size_t closure_bytes) noexcept {
+  std::size_t bytes = std::max<std::size_t>(16, (closure_bytes + 15) & ~std::size_t{15});
+  return span.top - bytes;
+}
+
+// Gives back the heap record of a compactable goroutine whose stack is
+// about to be released.
+void retire_heap_record(Goroutine* g) noexcept {
+  stack_set_owner(g->stack, nullptr);
 }
 
 [[noreturn]] void goroutine_main(void*) {
@@ -104,7 +136,8 @@ std::uint64_t next_goid(Processor* p) noexcept {
   return p->goid_next++;
 }
 
-Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc) {
+Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc,
+                         std::size_t closure_bytes) {
   Scheduler& s = sched();
   if (!s.running.load(std::memory_order_acquire)) {
     throw std::logic_error("goro::go: no runtime is running (call it inside goro::run)");
@@ -120,7 +153,19 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
     commit = spawn_site_plan(creator_pc, p->empty_stack_spawns, &measure);
   // Before the record is written: one call commits the pages, no fault.
   if (commit != 0) stack_commit(span, commit);
-  Goroutine* g = place_record(span);
+  Goroutine* g = nullptr;
+  if (std::uint32_t after = compact_after_for(opts); after != 0) [[unlikely]] {
+    try {
+      g = place_record_on_heap(span, after);
+    } catch (...) {
+      stack_release(p != nullptr ? &p->stacks : nullptr, span);
+      throw;
+    }
+    g->closure = closure_storage_on_stack(span, closure_bytes);
+  } else {
+    g = place_record(span);
+    g->closure = closure_storage(g);
+  }
   g->measure_depth = measure;
   Goroutine* parent = w != nullptr ? w->current : nullptr;
   g->creator_pc = creator_pc;
@@ -128,12 +173,11 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   std::size_t n = std::min(opts.name.size(), sizeof g->name - 1);
   if (n > 0) std::memcpy(g->name, opts.name.data(), n);
   g->name[n] = '\0';
-  *storage = closure_storage(g);
+  *storage = g->closure;
   return g;
 }
 
 std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
-  g->closure = closure_storage(g);
   g->closure_ops = ops;
   g->saved_sp = goro_make_context(g->closure, &goroutine_main);
 #if GORO_TSAN
@@ -160,7 +204,9 @@ void abandon_goroutine(Goroutine* g) noexcept {
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   g->magic = 0;
+  if (g->compactable) retire_heap_record(g);
   stack_release(p != nullptr ? &p->stacks : nullptr, g->stack);
+  if (g->compactable) compact_record_free(g);
 }
 
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
@@ -176,22 +222,31 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
   shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes);
   release_goroutine_segments(g);
-  stack_release(&p->stacks, g->stack);
+  if (g->compactable) [[unlikely]] {
+    retire_heap_record(g);
+    stack_release(&p->stacks, g->stack);
+    compact_record_free(g);
+  } else {
+    stack_release(&p->stacks, g->stack);
+  }
   if (is_main) begin_shutdown();
 }
 
 // ---------------------------------------------------------------------------
 // Parking.
 
-void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) {
+void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept {
   Worker* w = current_worker();
   Goroutine* self = w->current;
   shrink_if_grown(w, self, __builtin_frame_address(0));
-  self->park_commit = commit;
-  self->park_arg = arg;
+  w->park_commit = commit;
+  w->park_arg = arg;
   self->wait_reason = why;
+  // Last, so that it compiles to a tail call: a parked goroutine's stack
+  // then holds no frame of park() (and none of a noexcept caller that
+  // tail-calls park), which keeps compacted stacks small. The goroutine's
+  // next switch-in clears wait_reason (mark_running).
   switch_away(w, self, SwitchAction::kPark);
-  self->wait_reason = WaitReason::kNone;
 }
 
 const char* wait_reason_string(WaitReason r) noexcept {

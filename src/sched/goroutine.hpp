@@ -4,6 +4,10 @@
 // followed (downwards) by the goroutine's function object and then its first
 // frame. An idle goroutine therefore costs one resident stack page for
 // record, closure and frames together, plus its share of the page table.
+// A goroutine that opted into compaction (sched/compactor.hpp) has its
+// record on the heap instead, named by its slot's owner entry
+// (stack_owner), so that its stack page can be given back while it parks;
+// its function object stays at the top of its stack.
 //
 // Invariants
 //   * `status` changes only under the protocol in scheduler.cpp: a goroutine
@@ -17,6 +21,7 @@
 #include "sched/park.hpp"
 #include "sched/timers.hpp"
 #include "stack/stack.hpp"
+#include "stack/tombstone.hpp"
 
 #include <goro/goroutine.hpp>
 
@@ -61,6 +66,7 @@ struct alignas(64) Goroutine {
   std::atomic<GStatus> status{GStatus::kIdle};
   WaitReason wait_reason = WaitReason::kNone;
   bool is_main = false;
+  bool compactable = false;  // opted into compaction; its record is on the heap
   std::uint32_t magic = kMagic;
   std::uint64_t id = 0;
   Goroutine* sched_link = nullptr;  // list of goroutines the netpoller made ready
@@ -73,21 +79,29 @@ struct alignas(64) Goroutine {
   // in, parks so far, and the stack layer's hysteresis state.
   std::int64_t run_start_coarse_ns = 0;
   std::uint32_t park_count = 0;
+  // Stack segments (goro::grow_if_needed): while the goroutine runs on a
+  // segment, `stack` describes the segment and `segment_depth` > 0. One
+  // segment is kept after use (on the heap, as it is rare), so a recursion
+  // that oscillates around a segment boundary does not take and return a
+  // segment on every call.
+  std::uint16_t segment_depth = 0;
+  bool own_waiter_busy = false;  // own_waiter is handed out
+  // Set by the goroutine itself (this_goroutine::allow_compaction(false)):
+  // the compactor leaves it alone while it is set.
+  bool compaction_forbidden = false;
   ShrinkState shrink;
 
   // The timer goro::sleep_for parks on (Go's g.timer).
   Timer sleep_timer;
 
-  // Stack segments (goro::grow_if_needed): while the goroutine runs on a
-  // segment, `stack` describes the segment and `segment_depth` > 0. One
-  // segment is kept after use, so a recursion that oscillates around a
-  // segment boundary does not take and return a segment on every call.
-  std::uint32_t segment_depth = 0;
-  StackSpan cached_segment;
+  StackSpan* cached_segment = nullptr;
 
-  // Sanitizer fiber handles (null in plain builds).
-  void* tsan_fiber = nullptr;
-  void* asan_fake_stack = nullptr;
+  // Sanitizer fiber handle (null in plain builds): TSan's fiber, or ASan's
+  // fake stack. The two sanitizers never run together.
+  union {
+    void* tsan_fiber = nullptr;
+    void* asan_fake_stack;
+  };
 
   // For reports: who created it and where (also its spawn site,
   // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
@@ -96,22 +110,37 @@ struct alignas(64) Goroutine {
   std::uint64_t parent_id = 0;
   char name[48] = {};
 
-  // The wait record acquire_waiter hands out first (in the record's page,
-  // which is resident anyway).
+  // The wait record acquire_waiter hands out first (in the record, which
+  // is resident anyway).
   Waiter own_waiter;
-  bool own_waiter_busy = false;
 
-  // Scratch for the parking protocol.
-  bool (*park_commit)(Goroutine*, void*) = nullptr;
-  void* park_arg = nullptr;
-  Waiter* waiting = nullptr;  // wait records of a select in progress
-  std::uint64_t park_ticket = 0;
+  // Compaction (sched/compactor.cpp), used only when `compactable`. The
+  // record is then on the heap and must stay small: a compacted goroutine
+  // costs this record, its saved bytes and its page-table share. Whoever
+  // moves compact_word to kCompacting (the compactor) or claims it for
+  // running owns saved_stack and saved_bytes (the heap copy of
+  // [top - saved_bytes, top)).
+  std::byte* saved_stack = nullptr;
+  std::uint32_t saved_bytes = 0;
+  // The last two fields have no initializer on purpose, and come last so
+  // that no constructor's zeroing reaches them: a heap record is reused
+  // (placement new) while the compactor may still look at it through a
+  // stale slot owner, or the worker that parked its previous goroutine may
+  // still try its release. Both are accessed only through std::atomic_ref.
+  // compact_after_ms is set at spawn; compact_word packs the coarse park
+  // time in ms (high 32 bits), a switch-in count (30 bits, which carries on
+  // across reuse) and a CompactState (low 2 bits).
+  std::uint32_t compact_after_ms;
+  std::uint64_t compact_word;
 
   std::byte* lowest_usable() const noexcept { return stack.base; }
 };
 
-// Where the record of a goroutine whose stack is `s` lives.
+// Where the record of a goroutine whose stack is `s` lives: its slot's owner
+// entry for a compactable goroutine, else the top of the stack. Async-signal-
+// safe.
 inline Goroutine* goroutine_of_stack(const StackSpan& s) noexcept {
+  if (void* owner = stack_owner(s)) return static_cast<Goroutine*>(owner);
   return reinterpret_cast<Goroutine*>(s.top - sizeof(Goroutine));
 }
 

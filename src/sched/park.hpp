@@ -49,7 +49,7 @@ const char* wait_reason_string(WaitReason r) noexcept;
 // on the system stack; if commit returns false the goroutine is made
 // runnable again at once (the wait was cancelled). Returns when some thread
 // calls ready(g). Must be called from a goroutine.
-void park(bool (*commit)(Goroutine* g, void* arg), void* arg, WaitReason why);
+void park(bool (*commit)(Goroutine* g, void* arg), void* arg, WaitReason why) noexcept;
 
 // Makes a parked goroutine runnable (Go's goready). Callable from any
 // thread, also from inside a commit callback. The goroutine runs next on the

@@ -22,6 +22,7 @@
 //     futex sleep.
 #include "sched/scheduler.hpp"
 
+#include "sched/compactor.hpp"
 #include "sched/cpu.hpp"
 #include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
@@ -652,8 +653,13 @@ Goroutine* find_runnable(Worker* w) noexcept {
 namespace {
 
 void mark_running(Worker* w, Goroutine* g) noexcept {
+  // A compactable goroutine's stack may be compacted: restore it here, on
+  // the worker that runs it, never on the path that readied it.
+  if (g->compactable) [[unlikely]]
+    compact_claim_for_run(g);
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+  g->wait_reason = WaitReason::kNone;  // park() leaves it set
   g->run_start_coarse_ns = w->coarse_now;
 }
 
@@ -668,6 +674,21 @@ void execute(Worker* w, Goroutine* g, bool count_tick) noexcept {
   switch_g0_to_g(w, g);
 }
 
+namespace {
+
+// A compactable goroutine becomes compactable only once its park commit has
+// run (the commit may read its stack), and only if it was not switched in
+// again meanwhile (compactor.hpp).
+[[gnu::noinline]] void finish_compactable_park(Worker* w, Goroutine* prev) noexcept {
+  ParkSnapshot snapshot = compact_park_snapshot(prev);
+  std::int64_t parked_at = w->coarse_now;
+  prev->status.store(GStatus::kParked, std::memory_order_release);
+  if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
+  compact_release_parked(prev, snapshot, parked_at);
+}
+
+}  // namespace
+
 Goroutine* finish_switch_returning(Worker* w) noexcept {
   Goroutine* prev = w->prev;
   SwitchAction action = w->action;
@@ -677,8 +698,12 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
     case SwitchAction::kNone:
       break;
     case SwitchAction::kPark:
+      if (prev->compactable) [[unlikely]] {
+        finish_compactable_park(w, prev);
+        break;
+      }
       prev->status.store(GStatus::kParked, std::memory_order_release);
-      if (prev->park_commit != nullptr && !prev->park_commit(prev, prev->park_arg)) ready(prev);
+      if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
       break;
     case SwitchAction::kRequeue:
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);

@@ -94,6 +94,8 @@ struct Worker {
   SwitchAction action = SwitchAction::kNone;
   void (*sys_fn)(void*) = nullptr;
   void* sys_arg = nullptr;
+  bool (*park_commit)(Goroutine*, void*) = nullptr;  // kPark: park()'s commit
+  void* park_arg = nullptr;
 
   // Sanitizer bookkeeping of the thread's own stack (g0).
   void* tsan_fiber = nullptr;

@@ -71,6 +71,15 @@ void keep_or_release(StackSpan& cached, const StackSpan& seg) noexcept {
   stack_release(local_stack_cache(), seg);
 }
 
+// The goroutine record keeps its cached segment on the heap (8 bytes in the
+// record instead of a whole span: most goroutines never use segments),
+// allocated at its first segment and freed with the goroutine. Throws
+// std::bad_alloc.
+StackSpan& cached_segment_of(Goroutine* g) {
+  if (g->cached_segment == nullptr) g->cached_segment = new StackSpan;
+  return *g->cached_segment;
+}
+
 void run_on(const StackSpan& seg, SegmentCall& call) noexcept {
   std::byte* record = seg.top - sizeof(Goroutine);
   std::memset(record, 0, sizeof(Goroutine));
@@ -90,9 +99,10 @@ void run_on(const StackSpan& seg, SegmentCall& call) noexcept {
 const std::byte* thread_segment_base() noexcept { return tls_segment.base; }
 
 void release_goroutine_segments(Goroutine* g) noexcept {
-  if (g->cached_segment) {
-    stack_release(local_stack_cache(), g->cached_segment);
-    g->cached_segment = StackSpan{};
+  if (g->cached_segment != nullptr) {
+    if (*g->cached_segment) stack_release(local_stack_cache(), *g->cached_segment);
+    delete g->cached_segment;
+    g->cached_segment = nullptr;
   }
 }
 
@@ -100,7 +110,8 @@ void call_on_segment(std::size_t segment_size, void (*fn)(void*), void* arg) {
   std::size_t limit = normalize_stack_limit(segment_size);
   SegmentCall call{fn, arg, nullptr, nullptr, nullptr, 0};
   if (Goroutine* g = current_goroutine()) {
-    StackSpan seg = take_segment(g->cached_segment, limit);
+    StackSpan& cached = cached_segment_of(g);
+    StackSpan seg = take_segment(cached, limit);
     StackSpan saved = g->stack;
     g->stack = seg;
     g->segment_depth++;
@@ -109,7 +120,7 @@ void call_on_segment(std::size_t segment_size, void (*fn)(void*), void* arg) {
     // still this goroutine.
     g->segment_depth--;
     g->stack = saved;
-    keep_or_release(g->cached_segment, seg);
+    keep_or_release(*g->cached_segment, seg);
     return;
   }
   StackSpan seg = take_segment(tls_cached_segment, limit);

@@ -15,6 +15,7 @@
 // forever when their call returns.
 #include "sched/scheduler.hpp"
 
+#include "sched/compactor.hpp"
 #include "sched/poller.hpp"
 #include "sched/sanitizers.hpp"
 
@@ -133,7 +134,12 @@ void release_abandoned_goroutines() {
 #endif
     g->magic = 0;
     release_goroutine_segments(g);
+    if (g->compactable) {
+      compact_discard(g);
+      stack_set_owner(span, nullptr);
+    }
     stack_release(nullptr, span);
+    if (g->compactable) compact_record_free(g);
   }
 }
 
@@ -177,7 +183,12 @@ void free_processors(Scheduler& s) {
 template <typename F>
 void start_main_goroutine(F&& fn) {
   void* storage = nullptr;
-  Goroutine* g = new_goroutine(spawn_options{}, &storage, __builtin_return_address(0));
+  // Never compacted, whatever goro::set_compact_after says: what a program
+  // shares with its goroutines (wait groups, results) usually lives on main's
+  // stack.
+  spawn_options never_compact;
+  never_compact.compact_after = std::chrono::nanoseconds(-1);
+  Goroutine* g = new_goroutine(never_compact, &storage, __builtin_return_address(0));
   g->is_main = true;
   static_assert(sizeof(F) <= kInlineClosureBytes);
   ::new (storage) F(std::move(fn));
@@ -239,6 +250,7 @@ int run_scheduler(std::function<int()> main_fn) {
   schedule_loop(m0);
 
   join_workers(s, m0);
+  compactor_stop();
   release_abandoned_goroutines();
   release_p(m0);
   free_processors(s);
