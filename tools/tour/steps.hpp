@@ -5,9 +5,9 @@
 
 namespace tour {
 
-// Runs a goroutine step (steps_goro.cpp): "spawn", "park", "deep",
-// "overflow", "pool" or "per-task", with its size `n` and, for "park",
-// whether to join (`flag`). Returns the exit status, or -1 for an unknown
+// Runs a goroutine step (steps_goro.cpp): "spawn", "park", "park-compact",
+// "deep", "overflow", "pool" or "per-task", with its size `n` and, for the
+// park steps, whether to join (`flag`). Returns the exit status, or -1 for an unknown
 // step.
 int goroutine_step(const std::string& step, long n, long flag);
 

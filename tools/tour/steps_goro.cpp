@@ -10,6 +10,9 @@
 //                    parked goroutines take seconds to wake and join, which
 //                    the tour does not report, so with JOIN=0 the child
 //                    exits right after printing (its stacks go with it).
+//   park-compact N JOIN
+//                    the same with spawn_options::compact_after = 1 ms, the
+//                    bytes measured once every stack has been compacted
 //   deep MB          one goroutine recursing MB deep and back: growth time
 //                    and resident stacks before, at the deepest point and
 //                    after it parked (the shrink)
@@ -76,14 +79,15 @@ int spawn_join(long n) {
 // Starts up to n goroutines that park on `gate`; returns how many started.
 // A failed stack reservation (memory, mappings) ends the loop early: the
 // error names its cause, and the tour shows it with the count reached.
-long start_parked(long n, goro::wait_group& started, goro::wait_group& gate, goro::wait_group& finished) {
+long start_parked(long n, const goro::spawn_options& opts, goro::wait_group& started, goro::wait_group& gate,
+                  goro::wait_group& finished) {
   const ProgressTicker ticker(n);
   long spawned = 0;
   try {
     for (; spawned < n; ++spawned) {
       started.add(1);
       finished.add(1);
-      goro::go([&] {
+      goro::go(opts, [&] {
         started.done();
         gate.wait();
         finished.done();
@@ -98,15 +102,31 @@ long start_parked(long n, goro::wait_group& started, goro::wait_group& gate, gor
   return spawned;
 }
 
-int park(long n, bool join) {
-  return goro::run([n, join] {
+// Waits (at most 60 s) until `n` stacks are compacted; returns the seconds
+// it took after the last goroutine parked.
+double wait_compacted(long n) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (goro::read_compact_stats().compacted < static_cast<std::uint64_t>(n) && seconds_since(t0) < 60) {
+    goro::sleep_for(std::chrono::milliseconds(10));
+  }
+  return seconds_since(t0);
+}
+
+int park(long n, bool join, bool compact) {
+  return goro::run([n, join, compact] {
     goro::wait_group started, gate, finished;
     gate.add(1);
+    goro::spawn_options opts;
+    if (compact) opts.compact_after = std::chrono::milliseconds(1);
     const long before = resident_with_page_tables();
     const auto t0 = std::chrono::steady_clock::now();
-    const long spawned = start_parked(n, started, gate, finished);
+    const long spawned = start_parked(n, opts, started, gate, finished);
     started.wait();
     const double start_s = seconds_since(t0);
+    if (compact) {
+      emit("compact_wait_s", wait_compacted(spawned));
+      emit("compacted", static_cast<long>(goro::read_compact_stats().compacted));
+    }
     const long after = resident_with_page_tables();
     const goro::stack_stats stats = goro::read_stack_stats();
     emit("goroutines", spawned);
@@ -292,7 +312,8 @@ int per_task(long n) {
 
 int goroutine_step(const std::string& step, long n, long flag) {
   if (step == "spawn") return spawn_join(n);
-  if (step == "park") return park(n, flag != 0);
+  if (step == "park") return park(n, flag != 0, false);
+  if (step == "park-compact") return park(n, flag != 0, true);
   if (step == "deep") return deep(n);
   if (step == "overflow") return overflow();
   if (step == "pool") return pool(n);

@@ -5,6 +5,7 @@
 #include "format.hpp"
 #include "tour.hpp"
 
+#include <goro/compact.hpp>
 #include <goro/stack.hpp>
 
 #include <signal.h>
@@ -155,13 +156,13 @@ namespace {
 // Runs the park child. If the kernel killed it (out of memory: this machine
 // had less room than the plan estimated, or something else took it
 // meanwhile), halves the count and tries again, saying why.
-StepOutput park_with_retries(Tour& t, Plan& plan) {
+StepOutput park_with_retries(Tour& t, Plan& plan, const char* step, const std::string& what) {
   constexpr long kSmallest = 1000;
   for (;;) {
-    StepOutput out = t.runner.run("starting " + commas(plan.count) + " goroutines", "park",
+    StepOutput out = t.runner.run("starting " + commas(plan.count) + " " + what, step,
                                   {plan.count, t.size.join_parked ? 1 : 0});
     if (out.signal != SIGKILL || plan.count / 2 < kSmallest) {
-      t.check(out, "park");
+      t.check(out, step);
       return out;
     }
     const std::string why = "the kernel killed the child that started " + commas(plan.count) +
@@ -180,7 +181,11 @@ void step_park(Tour& t) {
   t.say("1. %s parked goroutines (the reference: a goroutine starts at 2 KB, so one per task is cheap)\n",
         plan.requested == 1'000'000 ? "A million" : commas(plan.requested).c_str());
   say_plan(t, plan, "goroutines");
-  const StepOutput park = park_with_retries(t, plan);
+  const StepOutput park = park_with_retries(t, plan, "park", "goroutines");
+  Plan compact_plan = plan;
+  StepOutput compact;
+  if (goro::compaction_supported())
+    compact = park_with_retries(t, compact_plan, "park-compact", "compacting goroutines");
   const StepOutput spawn = t.run("spawn and join", "spawn", {t.size.spawn_join});
   const double n = park.num("goroutines");
   if (park.has("stopped_by")) {
@@ -199,6 +204,16 @@ void step_park(Tour& t) {
     t.say(
         "   (a goro stack commits whole 4 KiB pages and never moves; Go's 2 KB stacks are copied to grow,\n"
         "   which C++ code holding pointers into its stack would not survive)\n");
+  }
+  if (compact.has("bytes_per_goroutine")) {
+    t.say(
+        "   compact mode (spawn_options::compact_after = 1 ms; nothing may point into a parked stack):\n"
+        "   %s bytes per parked goroutine once its used bytes were copied to the heap and its page given\n"
+        "   back (%s of %s compacted %s s after the last one parked)\n",
+        commas(compact.num("bytes_per_goroutine")).c_str(), commas(compact.num("compacted")).c_str(),
+        commas(compact.num("goroutines")).c_str(), seconds_text(compact.num("compact_wait_s")).c_str());
+  } else if (!goro::compaction_supported()) {
+    t.say("   compact mode: not available here (it needs MADV_GUARD_INSTALL, Linux 6.13 or later)\n");
   }
   if (spawn.has("spawn_join_ns")) {
     t.say("   spawn a goroutine and wait for it, one at a time: %s ns (%s times)\n",
@@ -225,6 +240,10 @@ void step_park(Tour& t) {
                   {"maxprocs", number(park.num("maxprocs"))},
                   {"spawn_join_ns", number(spawn.num("spawn_join_ns"))},
                   {"spawn_join_count", number(spawn.num("spawn_join_count"))},
+                  {"compact_goroutines", number(compact.num("goroutines"))},
+                  {"compact_bytes_per_goroutine", number(compact.num("bytes_per_goroutine"))},
+                  {"compacted", number(compact.num("compacted"))},
+                  {"compact_wait_seconds", number(compact.num("compact_wait_s"))},
               });
 }
 
