@@ -11,7 +11,7 @@
 #include "sched/compactor.hpp"
 
 #include "sched/scheduler.hpp"
-#include "sched/spinlock.hpp"
+#include "arch/spinlock.hpp"
 
 #include <goro/compact.hpp>
 
