@@ -17,9 +17,10 @@
 // operation or a select is never compacted, because the channel writes the
 // value straight into the receiver's stack.
 //
-// Compaction needs MADV_GUARD_INSTALL (Linux >= 6.13); on older kernels
-// (and when GORO_FORCE_MPROTECT_GUARD=1) it is disabled and the option is
-// ignored: compaction_supported() says which. The work runs on one
+// Compaction needs MADV_GUARD_INSTALL (Linux >= 6.13) and process_madvise
+// on the calling process without a pidfd (PIDFD_SELF, Linux >= 6.15); on
+// older kernels (and when GORO_FORCE_MPROTECT_GUARD=1) it is disabled and the
+// option is ignored: compaction_supported() says which. The work runs on one
 // background thread (goro-compactor), in batches, never on a worker's hot
 // path, and takes at most 80% of one CPU (only while goroutines that opted
 // in park faster than it compacts them); a goroutine that did not opt in
