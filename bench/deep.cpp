@@ -7,9 +7,10 @@
 //                           is a first touch (page fault)
 //   second_ms_per_mb        the same again in the same goroutine, right away:
 //                           the pages are still resident, nothing faults
-//   after_park_ms_per_mb    the same after the goroutine has parked once (the
-//                           park gives back the pages far below its stack
-//                           pointer, so they fault again)
+//   after_park_ms_per_mb    the same after the goroutine has parked for 1 ms
+//                           (too briefly to be shrunk: the runtime gives back
+//                           the pages far below a parked goroutine's stack
+//                           pointer once it has stayed parked 20 ms)
 //   growth_ns_per_page      (first - second) / pages: what growing costs per
 //                           4 KiB page, the recursion itself subtracted
 //   first_cpu_ms_per_mb, second_cpu_ms_per_mb, growth_cpu_ns_per_page
@@ -17,6 +18,9 @@
 //   resident_before_kb, resident_peak_kb, resident_after_park_kb
 //                           stack_inuse (read_stack_stats: every live stack)
 //                           at the start, at the deepest point, and after the park
+//   resident_after_long_park_kb
+//                           the same after the goroutine then parked for 100 ms
+//                           (the shrink)
 //   stack_shrinks           shrinks counted by read_stack_stats meanwhile
 //   own_resident_before_kb, own_resident_peak_kb, own_resident_after_park_kb
 //                           the same for this goroutine's stack alone, counted
@@ -138,16 +142,19 @@ int main(int argc, char** argv) {
       probe.take = true;
       timed_recursion(bytes, &probe);  // untimed: reads the peak residency
       probe.take = false;
-      goro::sleep_for(std::chrono::milliseconds(1));  // parks: the shrink
+      goro::sleep_for(std::chrono::milliseconds(1));  // parks, too briefly to be shrunk
       goro::stack_stats parked = stack_stats_now();
       std::size_t own_parked = own_resident(probe.top);
       bench::Timing after_park = timed_recursion(bytes, &probe);
+      goro::sleep_for(std::chrono::milliseconds(100));  // parks long enough to be shrunk
+      goro::stack_stats long_parked = stack_stats_now();
       bench::print_first_second(mb, first, second);
       bench::metric("after_park_ms_per_mb", after_park.ms / static_cast<double>(mb));
       if (have_stack_stats()) {
         bench::metric("resident_before_kb", static_cast<double>(before.stack_inuse) / 1024);
         bench::metric("resident_peak_kb", static_cast<double>(probe.at_peak.stack_inuse) / 1024);
         bench::metric("resident_after_park_kb", static_cast<double>(parked.stack_inuse) / 1024);
+        bench::metric("resident_after_long_park_kb", static_cast<double>(long_parked.stack_inuse) / 1024);
         bench::metric("stack_shrinks", static_cast<long>(parked.shrinks - before.shrinks));
       }
       bench::metric("own_resident_before_kb", static_cast<double>(own_before) / 1024);

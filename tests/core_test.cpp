@@ -266,7 +266,7 @@ struct ShrinkProbe {
   goro::stack_stats at_bottom;
 };
 
-TEST(Stack, ShrinksAfterDeepRecursionOnceParked) {
+TEST(Stack, ShrinksAfterDeepRecursionOnceParkedLongEnough) {
   constexpr std::uint32_t kDepth = deep_depth(64 * kMiB);
   std::uint64_t result = 0;
   ShrinkProbe probe;
@@ -283,14 +283,20 @@ TEST(Stack, ShrinksAfterDeepRecursionOnceParked) {
       result = deep_recurse(
           kDepth, nullptr,
           [](void* p) { static_cast<ShrinkProbe*>(p)->at_bottom = goro::read_stack_stats(); }, &probe);
-      goro::sleep_for(1ms);  // parks once
+      goro::sleep_for(1ms);  // parks once, too briefly to be shrunk
       recursed.done();
       gate.wait();  // stays alive, parked, while main measures
       exited.done();
     });
     recursed.wait();
     live_after = goro::num_goroutine();
-    after = goro::read_stack_stats();
+    // The shrink is done by the scavenger thread once the goroutine has
+    // been parked for 20 ms (kDeferredShrinkNs).
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    do {
+      goro::sleep_for(10ms);
+      after = goro::read_stack_stats();
+    } while (after.shrinks == before.shrinks && std::chrono::steady_clock::now() < deadline);
     gate.done();
     exited.wait();
   });
@@ -305,6 +311,38 @@ TEST(Stack, ShrinksAfterDeepRecursionOnceParked) {
   EXPECT_LT(attributable, static_cast<std::int64_t>(kSanitizer ? 64 * kKiB : 16 * kKiB));
   EXPECT_GT(after.shrinks, before.shrinks);
   EXPECT_GE(after.shrunk_bytes - before.shrunk_bytes, 60 * kMiB);
+}
+
+TEST(Stack, ABriefParkKeepsTheGrownStackALongOneShrinksIt) {
+  constexpr std::uint32_t kDepth = deep_depth(32 * kMiB);
+  goro::stack_stats before{}, brief{}, later{};
+  double brief_ms = 0;
+  run_on(1, [&] {
+    goro::wait_group done;
+    done.add(1);
+    goro::go(goro::spawn_options{.max_stack = kGiB}, [&] {
+      before = goro::read_stack_stats();
+      deep_recurse(kDepth, nullptr, nullptr, nullptr);  // runs well over 8 ms
+      const auto t0 = std::chrono::steady_clock::now();
+      goro::sleep_for(1ms);
+      brief_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      brief = goro::read_stack_stats();
+      const auto deadline = std::chrono::steady_clock::now() + 5s;
+      do {
+        goro::sleep_for(50ms);
+        later = goro::read_stack_stats();
+      } while (later.shrinks == brief.shrinks && std::chrono::steady_clock::now() < deadline);
+      done.done();
+    });
+    done.wait();
+  });
+  if (brief_ms < 15) {  // a loaded machine may have kept it parked past the 20 ms
+    EXPECT_EQ(brief.shrinks, before.shrinks) << "a 1 ms park shrank the stack";
+    EXPECT_GE(diff(brief.stack_inuse, before.stack_inuse), static_cast<std::int64_t>(31 * kMiB));
+  }
+  EXPECT_GT(later.shrinks, brief.shrinks) << "parked 50 ms, the stack was not shrunk";
+  EXPECT_LT(diff(later.stack_inuse, before.stack_inuse),
+            static_cast<std::int64_t>(kSanitizer ? 64 * kKiB : 16 * kKiB));
 }
 
 // ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 // that grow a little on each of many short runs. The common park pays one
 // read of the coarse clock (7 ns here; the cycle counter costs 20 ns on the
 // virtual machines we measured, so it is not read per switch).
+#include "arch/spinlock.hpp"
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
@@ -35,6 +36,7 @@
 #include <goro/stack.hpp>
 
 #include <pthread.h>
+#include <sched.h>
 #include <algorithm>
 #include <cstring>
 #include <ctime>
@@ -113,14 +115,21 @@ void retire_heap_record(Goroutine* g) noexcept {
 }
 
 // Gives back stack pages far below `sp` if the goroutine may have grown
-// since its last park (see the file comment).
-void shrink_if_grown(Worker* w, Goroutine* g, const void* sp) noexcept {
+// since its last park (see the file comment). At a park the shrink is only
+// asked for (shrink_wanted): request_deferred_shrink queues it once the
+// goroutine is off its stack. A goroutine that opted into compaction is
+// shrunk at once instead: the compactor owns its parked stack.
+void shrink_if_grown(Worker* w, Goroutine* g, const void* sp, bool at_park) noexcept {
   std::int64_t now = coarse_nanotime();
   bool ran_long = now - g->run_start_coarse_ns >= kShrinkCheckNs;
   // The next goroutine this worker switches to directly is stamped with
   // this reading, so only a long run makes the stamp stale.
   w->coarse_now = now;
   if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
+    if (at_park && !g->compactable) {
+      g->shrink_wanted = true;
+      return;
+    }
     stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
   }
 }
@@ -167,6 +176,7 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
     g->closure = closure_storage(g);
   }
   g->measure_depth = measure;
+  std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   Goroutine* parent = w != nullptr ? w->current : nullptr;
   g->creator_pc = creator_pc;
   g->parent_id = parent != nullptr ? parent->id : 0;
@@ -219,8 +229,10 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   p->goroutines.fetch_sub(1, std::memory_order_relaxed);
   bool is_main = g->is_main;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
+  // A request still queued for it is dropped when it comes due.
+  std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
-  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes);
+  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes, false);
   release_goroutine_segments(g);
   if (g->compactable) [[unlikely]] {
     retire_heap_record(g);
@@ -233,12 +245,58 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
 }
 
 // ---------------------------------------------------------------------------
+// Deferred shrinks (Go shrinks at the next garbage collection, not at the
+// park, so a goroutine that parks briefly between deep runs keeps its pages).
+
+void arm_deferred_shrink(Goroutine* g) noexcept {
+  static std::atomic<std::uint64_t> ids{0};
+  std::atomic_ref<std::uint64_t> claim(g->shrink_claim);
+  // While g is not armed, only g's own contexts write the word.
+  if (std::uint64_t outstanding = claim.load(std::memory_order_relaxed); outstanding != 0) {
+    g->shrink_wanted = false;
+    claim.store(outstanding | kShrinkArmed, std::memory_order_release);
+    return;
+  }
+  g->shrink_outstanding = false;
+  if (!g->shrink_wanted) return;
+  g->shrink_wanted = false;
+  const std::uint64_t id = ids.fetch_add(1, std::memory_order_relaxed) + 1;
+  claim.store(id << 2 | kShrinkArmed, std::memory_order_release);
+  if (stack_shrink_later(DeferredShrink{&g->stack, &g->saved_sp, &g->shrink_claim, id})) {
+    g->shrink_outstanding = true;
+    return;
+  }
+  // Queue full: shrink now, while g is off its stack and not yet released.
+  claim.store(0, std::memory_order_relaxed);
+  stack_shrink_parked(g->stack, g->saved_sp, g->shrink, nanotime());
+}
+
+void disarm_deferred_shrink(Goroutine* g) noexcept {
+  std::atomic_ref<std::uint64_t> claim(g->shrink_claim);
+  for (int spins = 0;; ++spins) {
+    std::uint64_t v = claim.load(std::memory_order_acquire);
+    if ((v & kShrinkArmed) == 0) return;  // none, or disarmed already
+    // Armed: disarm it (the request stays queued for the next park).
+    // Busy: the scavenger is shrinking it (a mincore and a madvise): wait.
+    if ((v & kShrinkBusy) == 0 &&
+        claim.compare_exchange_weak(v, v & ~kShrinkArmed, std::memory_order_acq_rel)) {
+      return;
+    }
+    if (spins < 64) {
+      cpu_relax();
+    } else {
+      sched_yield();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Parking.
 
 void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept {
   Worker* w = current_worker();
   Goroutine* self = w->current;
-  shrink_if_grown(w, self, __builtin_frame_address(0));
+  shrink_if_grown(w, self, __builtin_frame_address(0), true);
   w->park_commit = commit;
   w->park_arg = arg;
   self->wait_reason = why;

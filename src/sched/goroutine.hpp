@@ -107,6 +107,11 @@ struct alignas(64) Goroutine {
   // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
   void* creator_pc = nullptr;
   bool measure_depth = false;
+  // Set by park() when the goroutine may have grown: the worker that
+  // finishes the park asks for a deferred shrink (shrink_claim), or arms
+  // the one still outstanding.
+  bool shrink_wanted = false;
+  bool shrink_outstanding = false;
   std::uint64_t parent_id = 0;
   char name[48] = {};
 
@@ -132,6 +137,10 @@ struct alignas(64) Goroutine {
   // across reuse) and a CompactState (low 2 bits).
   std::uint32_t compact_after_ms;
   std::uint64_t compact_word;
+  // The deferred shrink's claim word (stack/stack.hpp, DeferredShrink).
+  // Last, without initializer and through std::atomic_ref for the same
+  // reason as compact_word: a stale request may look at a reused record.
+  std::uint64_t shrink_claim;
 
   std::byte* lowest_usable() const noexcept { return stack.base; }
 };

@@ -657,6 +657,8 @@ void mark_running(Worker* w, Goroutine* g) noexcept {
   // the worker that runs it, never on the path that readied it.
   if (g->compactable) [[unlikely]]
     compact_claim_for_run(g);
+  if (g->shrink_outstanding) [[unlikely]]
+    disarm_deferred_shrink(g);
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   g->wait_reason = WaitReason::kNone;  // park() leaves it set
@@ -702,6 +704,8 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
         finish_compactable_park(w, prev);
         break;
       }
+      if (prev->shrink_wanted || prev->shrink_outstanding) [[unlikely]]
+        arm_deferred_shrink(prev);
       prev->status.store(GStatus::kParked, std::memory_order_release);
       if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
       break;

@@ -175,6 +175,13 @@ bool del_timer(Timer* t) noexcept;
 bool modify_timer(Timer* t, std::int64_t when) noexcept;
 std::uint64_t next_goid(Processor* p) noexcept;
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
+// Deferred shrinks (goroutine.cpp, DeferredShrink in stack/stack.hpp): the
+// worker that finishes a park queues one the goroutine asked for
+// (shrink_wanted) or arms the one outstanding, before the commit; before a
+// goroutine whose word is armed is switched in, it is disarmed, or waited
+// for while the scavenger shrinks it.
+void arm_deferred_shrink(Goroutine* g) noexcept;
+void disarm_deferred_shrink(Goroutine* g) noexcept;
 [[noreturn]] void sched_fatal(const char* msg) noexcept;
 std::int64_t coarse_nanotime() noexcept;
 

@@ -12,6 +12,10 @@
 // condition variable otherwise: an idle program gets no wakeups from it.
 // free_os_memory() does the same work at once, on the caller's thread.
 //
+// The same thread does the deferred shrinks of parked goroutines
+// (stack_shrink_later): a FIFO of requests, each due kDeferredShrinkNs after
+// its park, done only if the thread can claim the goroutine's word first.
+//
 // A batch is sorted by address and handled in runs of neighbouring slots:
 // one mincore per run learns what is resident, and every resulting range
 // goes into one process_madvise(MADV_DONTNEED) call. Every madvise that
@@ -33,6 +37,8 @@
 //     never inherits a pool lock held by a thread that does not exist there.
 #include "stack/scavenge.hpp"
 
+#include "arch/spinlock.hpp"
+
 #include <goro/stack.hpp>
 
 #include <pthread.h>
@@ -45,6 +51,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -126,6 +133,73 @@ WakeState& wake_state() noexcept {
   return *w;
 }
 
+// ---- deferred shrinks ------------------------------------------------------------
+
+// A FIFO of fixed size: requests come only from goroutines that ran long
+// (8 ms) before parking, and a full queue makes its caller shrink at once.
+struct ShrinkQueue {
+  static constexpr std::size_t kSize = 1024;
+  SpinLock lock;
+  struct Entry {
+    DeferredShrink d;
+    std::int64_t due = 0;
+  };
+  Entry ring[kSize];            // guarded by lock
+  std::size_t head = 0, n = 0;  // guarded by lock
+};
+ShrinkQueue& shrink_queue() noexcept {
+  static auto* q = new ShrinkQueue;
+  return *q;
+}
+
+// When the oldest queued shrink is due (INT64_MAX if none).
+std::int64_t next_shrink_due() noexcept {
+  ShrinkQueue& q = shrink_queue();
+  std::lock_guard lock(q.lock);
+  return q.n == 0 ? INT64_MAX : q.ring[q.head].due;
+}
+
+// Appends a request due at `due`; false if the queue is full.
+bool push_shrink(const DeferredShrink& d, std::int64_t due) noexcept {
+  ShrinkQueue& q = shrink_queue();
+  std::lock_guard lock(q.lock);
+  if (q.n == ShrinkQueue::kSize) return false;
+  q.ring[(q.head + q.n) % ShrinkQueue::kSize] = ShrinkQueue::Entry{d, due};
+  ++q.n;
+  return true;
+}
+
+// Does every queued shrink that is due.
+void run_due_shrinks() noexcept {
+  ShrinkQueue& q = shrink_queue();
+  for (;;) {
+    DeferredShrink d;
+    const std::int64_t now = coarse_now_ns();
+    {
+      std::lock_guard lock(q.lock);
+      if (q.n == 0 || q.ring[q.head].due > now) return;
+      d = q.ring[q.head].d;
+      q.head = (q.head + 1) % ShrinkQueue::kSize;
+      --q.n;
+    }
+    std::atomic_ref<std::uint64_t> claim(*d.claim);
+    const std::uint64_t armed = d.id << 2 | kShrinkArmed;
+    std::uint64_t seen = claim.load(std::memory_order_acquire);
+    if (seen == (d.id << 2)) {
+      push_shrink(d, now + kDeferredShrinkNs);  // running now: look again later
+      continue;
+    }
+    // Anything but armed: done or dropped (the goroutine exited, and its
+    // record may be another goroutine's now: ids are never repeated).
+    if (seen != armed ||
+        !claim.compare_exchange_strong(seen, armed | kShrinkBusy, std::memory_order_acq_rel)) {
+      continue;
+    }
+    stack_shrink_below(*d.span, *d.sp);
+    claim.store(0, std::memory_order_release);
+  }
+}
+
 std::uint64_t thread_cpu_ns() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -159,6 +233,7 @@ void scavenge_paced() noexcept {
   const double cpus = std::max(1u, std::thread::hardware_concurrency());
   const double sleep_per_work = 1.0 / (kCpuShare * cpus) - 1.0;
   for (std::size_t want; (want = excess_stacks()) != 0;) {
+    run_due_shrinks();
     std::uint64_t spent = 0;
     if (scavenge_step(want, coarse_now_ns() - kMinAgeNs, &spent) == 0) {
       // Over the target, but with stacks too young to trim: look again
@@ -170,14 +245,25 @@ void scavenge_paced() noexcept {
   }
 }
 
+// Sleeps until woken or until the next deferred shrink is due.
+void wait_for_work() noexcept {
+  WakeState& ws = wake_state();
+  std::unique_lock lock(ws.mu);
+  const std::int64_t due = next_shrink_due();
+  if (due == INT64_MAX) {
+    ws.cv.wait(lock, [&] { return ws.wake; });
+  } else {
+    // CLOCK_MONOTONIC_COARSE and steady_clock share their epoch on Linux.
+    const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due));
+    ws.cv.wait_until(lock, at, [&] { return ws.wake; });
+  }
+  ws.wake = false;
+}
+
 void* scavenger_main(void*) {
   for (;;) {
-    {
-      WakeState& ws = wake_state();
-      std::unique_lock lock(ws.mu);
-      ws.cv.wait(lock, [&] { return ws.wake; });
-      ws.wake = false;
-    }
+    wait_for_work();
+    run_due_shrinks();
     do {
       scavenge_paced();
       g_busy.store(false, std::memory_order_seq_cst);
@@ -349,6 +435,12 @@ std::size_t release_stacks(const StackSpan* spans, std::size_t n) noexcept {
   return bytes;
 }
 
+bool stack_shrink_later_impl(const DeferredShrink& d) noexcept {
+  if (!push_shrink(d, coarse_now_ns() + kDeferredShrinkNs)) return false;
+  wake_scavenger();
+  return true;
+}
+
 void scavenger_note_pooled(std::size_t pooled_bytes) noexcept {
   if (pooled_bytes <= retain_target().load(std::memory_order_relaxed)) return;
   if (g_busy.load(std::memory_order_relaxed) || g_busy.exchange(true)) return;
@@ -371,6 +463,10 @@ namespace goro::detail {
 
 void stack_trim_pools() noexcept {
   stack_internal::scavenge_all();
+}
+
+bool stack_shrink_later(const DeferredShrink& d) noexcept {
+  return stack_internal::stack_shrink_later_impl(d);
 }
 
 }  // namespace goro::detail

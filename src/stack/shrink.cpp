@@ -68,15 +68,19 @@ std::byte* shrink_limit(const StackSpan& s, const void* sp) noexcept {
 
 }  // namespace
 
-std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState& st,
-                                std::int64_t now_ns) noexcept {
-  if (too_soon(st, now_ns)) return 0;
-  st.last_check_ns = now_ns;
+std::size_t stack_shrink_below(const StackSpan& s, const void* sp) noexcept {
   std::byte* hi = shrink_limit(s, sp);
   if (hi == nullptr || hi <= s.base) return 0;
   Residency r = scan_resident(s.base, hi);
   if (r.pages * kPageSize <= kShrinkThreshold) return 0;
-  std::size_t bytes = give_back(r, hi);
+  return give_back(r, hi);
+}
+
+std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState& st,
+                                std::int64_t now_ns) noexcept {
+  if (too_soon(st, now_ns)) return 0;
+  st.last_check_ns = now_ns;
+  std::size_t bytes = stack_shrink_below(s, sp);
   if (bytes != 0) note_shrink(st, now_ns);
   return bytes;
 }

@@ -134,6 +134,42 @@ void stack_trim_pools() noexcept;
 // Best effort: on failure the pages fault in later as usual.
 void stack_commit(const StackSpan& s, std::size_t bytes) noexcept;
 
+// Gives back what is resident in `s` below `sp` minus an 8 KiB margin (never
+// the top kKeepTopBytes) if that is more than 16 KiB, with no hysteresis.
+// The goroutine must be parked and must stay so meanwhile. Returns the bytes
+// given back. Cost: as stack_shrink_parked's when it looks.
+std::size_t stack_shrink_below(const StackSpan& s, const void* sp) noexcept;
+
+// A shrink of a parked goroutine's stack, done later by the scavenger thread
+// if the goroutine is parked then (Go shrinks stacks at the next garbage
+// collection, not at the park: a goroutine that parks briefly between two
+// deep runs keeps its pages). The request names the goroutine's claim word
+// (accessed only through std::atomic_ref) and, for when the shrink is done,
+// where its stack span and saved stack pointer are; `id` is unique in the
+// process. The claim word is 0, or id << 2 | kShrinkArmed while the
+// goroutine is parked and may be shrunk, or id << 2 while it runs, or
+// id << 2 | kShrinkArmed | kShrinkBusy while the scavenger shrinks it. When
+// the request is due the scavenger moves armed to busy, shrinks below the
+// saved stack pointer, and stores 0; it looks again later if the goroutine
+// is running, and drops the request if the word holds anything else (the
+// goroutine exited). Whoever switches the goroutine in disarms the word, or
+// waits while it is busy; the next park arms it again.
+struct DeferredShrink {
+  const StackSpan* span = nullptr;
+  void* const* sp = nullptr;
+  std::uint64_t* claim = nullptr;
+  std::uint64_t id = 0;
+};
+inline constexpr std::uint64_t kShrinkArmed = 1;
+inline constexpr std::uint64_t kShrinkBusy = 2;
+// How long a goroutine must stay parked before its deferred shrink.
+inline constexpr std::int64_t kDeferredShrinkNs = 20'000'000;
+
+// Queues `d`; false when the queue is full (the caller shrinks at once).
+// Cost: a spin lock and, the first time and when the scavenger sleeps, a
+// futex wake.
+bool stack_shrink_later(const DeferredShrink& d) noexcept;
+
 // Bytes from the top of `s` down to its deepest resident page (0 if none),
 // looking at most `max_bytes` deep. Cost: one mincore.
 std::size_t stack_resident_depth(const StackSpan& s, std::size_t max_bytes) noexcept;

@@ -15,7 +15,7 @@
 //                    bytes measured once every stack has been compacted
 //   deep MB          one goroutine recursing MB deep and back: growth time
 //                    and resident stacks before, at the deepest point and
-//                    after it parked (the shrink)
+//                    after it parked for 0.1 s (the shrink)
 //   overflow         a goroutine recursing without end: the runtime's report
 //                    (stderr) and exit status 2 are what the parent shows
 //   pool N, per-task N
@@ -188,7 +188,9 @@ void deep_goroutine(long mb) {
   run.read_peak = true;
   timed_descent(&run);  // untimed: reads the residency at the bottom
   progress(0.9);
-  goro::sleep_for(std::chrono::milliseconds(1));  // parks: the shrink happens here
+  // Parks long enough for the shrink, which the runtime does once a
+  // goroutine has stayed parked 20 ms after a long run.
+  goro::sleep_for(std::chrono::milliseconds(100));
   const goro::stack_stats after = goro::read_stack_stats();
   const double dmb = static_cast<double>(mb);
   emit("depth_mb", mb);

@@ -262,15 +262,18 @@ void step_deep(Tour& t) {
         "   itself subtracted); %s ms per MB the second time, when the pages are already there\n",
         fixed(deep.num("first_ms_per_mb"), 2).c_str(), commas(deep.num("growth_ns_per_page")).c_str(),
         fixed(deep.num("second_ms_per_mb"), 3).c_str());
-    t.say("   resident goroutine stacks (stack_inuse): %s before, %s at %ld MB deep, %s after it parked\n",
-          bytes_text(deep.num("resident_before_bytes")).c_str(),
-          bytes_text(deep.num("resident_peak_bytes")).c_str(), mb,
-          bytes_text(deep.num("resident_after_park_bytes")).c_str());
+    t.say(
+        "   resident goroutine stacks (stack_inuse): %s before, %s at %ld MB deep, %s after it parked for "
+        "0.1 s\n",
+        bytes_text(deep.num("resident_before_bytes")).c_str(),
+        bytes_text(deep.num("resident_peak_bytes")).c_str(), mb,
+        bytes_text(deep.num("resident_after_park_bytes")).c_str());
     const double given_back = deep.num("resident_peak_bytes") - deep.num("resident_after_park_bytes");
     if (deep.num("shrinks") > 0) {
-      t.say("   (the shrink at the park gave %s back to the system)\n", bytes_text(given_back).c_str());
+      t.say("   (the shrink of the parked goroutine gave %s back to the system)\n",
+            bytes_text(given_back).c_str());
     } else {
-      t.say("   (the runtime did not shrink it at this park)\n");
+      t.say("   (the runtime did not shrink it: it looks only at goroutines that ran 8 ms or more)\n");
     }
   }
   t.say("\n");
