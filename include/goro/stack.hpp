@@ -2,9 +2,11 @@
 //
 // Stacks grow in place: each goroutine owns a reserved, guarded range of
 // max_stack bytes whose pages the kernel commits on first touch. Nothing is
-// ever copied, so pointers into a stack stay valid. A parked goroutine whose
-// resident stack is far larger than what it uses gives the unused pages back
-// (with hysteresis), and stacks of exited goroutines are pooled.
+// ever copied, so pointers into a stack stay valid. A goroutine that grew its
+// stack and then stays parked for 20 ms gets the pages far below its stack
+// pointer given back (a background thread does it; a brief park keeps them),
+// and stacks of exited goroutines are pooled, resident, and given back in the
+// background beyond a retained target (set_stack_retain_target).
 //
 // Overflowing the limit is fatal and reported like Go's "stack overflow"
 // (status 2). Build code that runs on goroutines with -fstack-clash-protection

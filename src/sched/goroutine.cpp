@@ -13,18 +13,25 @@
 // on). A goroutine that ran long enough to have grown its stack deep is
 // trimmed before its stack is pooled.
 //
-// Shrink at park: a goroutine that ran a long time since it was switched in
-// may have faulted in many stack pages (64 MB of recursion takes tens of
-// milliseconds of page faults). When it parks, or exits, more than
-// kShrinkCheckNs of coarse clock time after its switch-in, it gives back
-// what lies well below its stack pointer: it is the only user of those
-// pages, and it is not using them. The switch-in stamp is the worker's
-// cached coarse time, refreshed at least every 61 switches, so it can be
-// stale and cause a needless check right after a long run, never a missed
-// one. Every kShrinkCheckParks-th park is checked as well, for goroutines
-// that grow a little on each of many short runs. The common park pays one
-// read of the coarse clock (7 ns here; the cycle counter costs 20 ns on the
-// virtual machines we measured, so it is not read per switch).
+// Shrink after a park: a goroutine that ran a long time since it was
+// switched in may have faulted in many stack pages (64 MB of recursion takes
+// tens of milliseconds of page faults). When it parks more than
+// kShrinkCheckNs of coarse clock time after its switch-in, it asks for a
+// shrink: the worker that finishes the park queues a request, and the
+// scavenger thread gives back what lies well below its stack pointer once it
+// has stayed parked kDeferredShrinkNs (20 ms), as Go shrinks stacks at the
+// next garbage collection rather than at the park. A goroutine that parks
+// briefly between two deep runs keeps its pages. One word per goroutine
+// (shrink_claim: armed while parked, disarmed while running, busy while
+// shrunk) settles the request against the switch-in, which only reads a flag
+// unless a request is outstanding. At exit the shrink is done at once. The
+// switch-in stamp is the worker's cached coarse time, refreshed at least
+// every 61 switches, so it can be stale and cause a needless request right
+// after a long run, never a missed one. Every kShrinkCheckParks-th park asks
+// as well, for goroutines that grow a little on each of many short runs. The
+// common park pays one read of the coarse clock (7 ns here; the cycle
+// counter costs 20 ns on the virtual machines we measured, so it is not read
+// per switch).
 #include "arch/spinlock.hpp"
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
