@@ -107,7 +107,9 @@ class SpanRing {
   void reserve(std::size_t n) {
     if (n <= mask_ + 1 && buf_ != nullptr) return;
     std::size_t cap = std::bit_ceil(std::max<std::size_t>(n, 64));
-    auto fresh = std::make_unique<Entry[]>(cap);
+    // Raw storage, not value-initialized: a million slots' worth would
+    // otherwise be written (and made resident) up front, 40 bytes a slot.
+    std::unique_ptr<Entry[], RawDelete> fresh(static_cast<Entry*>(::operator new(cap * sizeof(Entry))));
     for (std::size_t i = 0; i < size_; ++i) fresh[i] = buf_[(head_ + i) & mask_];
     buf_ = std::move(fresh);
     head_ = 0;
@@ -121,7 +123,10 @@ class SpanRing {
   };
   Entry& at_newest(std::size_t i) const noexcept { return buf_[(head_ + size_ - 1 - i) & mask_]; }
 
-  std::unique_ptr<Entry[]> buf_;
+  struct RawDelete {
+    void operator()(Entry* p) const noexcept { ::operator delete(p); }
+  };
+  std::unique_ptr<Entry[], RawDelete> buf_;
   std::size_t mask_ = 0;
   std::size_t head_ = 0;  // the oldest
   std::size_t size_ = 0;
