@@ -57,13 +57,6 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_GUARD_REMOVE
-#define MADV_GUARD_REMOVE 103
-#endif
-
 namespace goro::detail::stack_internal {
 namespace {
 
@@ -371,6 +364,18 @@ std::uint32_t new_arena(std::uint32_t cls) {
   a.words = words;
   g_arena_count.store(index + 1, std::memory_order_release);
   return index;
+}
+
+bool slot_at(const void* addr, SlotAt* out) noexcept {
+  auto* p = static_cast<const std::byte*>(addr);
+  for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) {
+    const Arena& a = arena_at(i);
+    if (p < a.base || p >= a.base + a.bytes) continue;
+    auto slot = static_cast<std::uint32_t>(a.slot_of(static_cast<std::size_t>(p - a.base)));
+    *out = SlotAt{i, slot, a.words[slot].load(std::memory_order_acquire)};
+    return true;
+  }
+  return false;
 }
 
 StackSpan slot_span(std::uint32_t index, std::uint32_t slot, std::uint32_t word) noexcept {

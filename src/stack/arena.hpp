@@ -16,6 +16,14 @@
 #include <cstddef>
 #include <cstdint>
 
+// Linux 6.13's guard markers, for headers that predate them.
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
 namespace goro::detail::stack_internal {
 
 inline constexpr std::size_t kKiB = 1024;
@@ -88,6 +96,15 @@ std::uint32_t new_arena(std::uint32_t cls);
 // Both async-signal-safe.
 std::uint32_t arena_count() noexcept;
 const Arena& arena_at(std::uint32_t index) noexcept;
+
+// The slot an address lies in, if any slot of any arena holds it: its
+// arena index, slot index and word (acquire). Async-signal-safe.
+struct SlotAt {
+  std::uint32_t arena = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t word = 0;
+};
+bool slot_at(const void* addr, SlotAt* out) noexcept;
 
 // The span of slot `slot` of arena `index` as its word describes it now.
 StackSpan slot_span(std::uint32_t index, std::uint32_t slot, std::uint32_t word) noexcept;

@@ -109,18 +109,15 @@ void stack_for_each_live(void (*fn)(const StackSpan&, void*), void* ctx) {
 }
 
 bool stack_find_by_guard(const void* addr, StackSpan* out) noexcept {
-  auto* p = static_cast<const std::byte*>(addr);
-  for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) {
-    const Arena& a = arena_at(i);
-    if (p < a.base || p >= a.base + a.bytes) continue;
-    auto slot = static_cast<std::uint32_t>(a.slot_of(static_cast<std::size_t>(p - a.base)));
-    std::uint32_t w = a.words[slot].load(std::memory_order_acquire);
-    std::size_t guard = word_guard(w);
-    if (guard == 0 || p >= a.base + std::size_t{slot} * a.slot_size + guard) return false;
-    *out = slot_span(i, slot, w);
-    return true;
-  }
-  return false;
+  SlotAt at;
+  if (!slot_at(addr, &at)) return false;
+  const Arena& a = arena_at(at.arena);
+  std::size_t guard = word_guard(at.word);
+  if (guard == 0 ||
+      static_cast<const std::byte*>(addr) >= a.base + std::size_t{at.slot} * a.slot_size + guard)
+    return false;
+  *out = slot_span(at.arena, at.slot, at.word);
+  return true;
 }
 
 }  // namespace goro::detail

@@ -25,13 +25,6 @@
 #include <cstdlib>
 #include <new>
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-#ifndef MADV_GUARD_REMOVE
-#define MADV_GUARD_REMOVE 103
-#endif
-
 namespace goro::detail {
 
 namespace {
@@ -229,19 +222,14 @@ void stack_for_each_candidate(bool (*fn)(void* owner, void* ctx), void* ctx) {
 }
 
 bool stack_find_live(const void* addr, StackSpan* out) noexcept {
-  auto* p = static_cast<const std::byte*>(addr);
-  for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) {
-    const Arena& a = arena_at(i);
-    if (p < a.base || p >= a.base + a.bytes) continue;
-    auto slot = static_cast<std::uint32_t>(a.slot_of(static_cast<std::size_t>(p - a.base)));
-    std::uint32_t w = a.words[slot].load(std::memory_order_acquire);
-    if (stack_internal::word_state(w) != stack_internal::SlotState::kLive) return false;
-    StackSpan s = stack_internal::slot_span(i, slot, w);
-    if (!s.contains(addr)) return false;
-    *out = s;
-    return true;
-  }
-  return false;
+  stack_internal::SlotAt at;
+  if (!stack_internal::slot_at(addr, &at) ||
+      stack_internal::word_state(at.word) != stack_internal::SlotState::kLive)
+    return false;
+  StackSpan s = stack_internal::slot_span(at.arena, at.slot, at.word);
+  if (!s.contains(addr)) return false;
+  *out = s;
+  return true;
 }
 
 }  // namespace goro::detail
