@@ -36,7 +36,9 @@ using goro_test::scaled;
 
 namespace {
 
-int procs() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int procs() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 // ---------------------------------------------------------------------------
 // Unbuffered
@@ -100,6 +102,24 @@ TEST(Chan, UnbufferedHandoffOrdersMemory) {
 
 // ---------------------------------------------------------------------------
 // Buffered
+
+// A goroutine sends its result on a channel the receiver owns, and the
+// receiver destroys the channel as soon as it has the value: the sender must
+// not touch the channel once the value is out of its hands (TSan and ASan
+// catch it when it does).
+TEST(Chan, ReceiverMayDestroyTheChannelRightAfterTheValueArrives) {
+  run_on(2, [] {
+    for (int i = 0; i < 3000; ++i) {
+      goro::wait_group senders;
+      {
+        goro::chan<int> result(i % 2);  // unbuffered and buffered
+        senders.go([&result, i] { result.send(i); });
+        ASSERT_EQ(result.recv(), i);
+      }
+      senders.wait();
+    }
+  });
+}
 
 TEST(Chan, BufferedKeepsFifoOrderAndReportsLenAndCap) {
   run_on(1, [] {

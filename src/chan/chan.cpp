@@ -213,10 +213,14 @@ void chan_free(ChanBase* base) noexcept {
 namespace {
 
 // With c->lock held, after a step that will not wait: releases the lock,
-// finishes the handoff and says how the operation ended.
+// finishes the handoff and says how the operation ended. Nothing of the
+// channel is touched after the unlock: the partner may then take the value
+// and destroy the channel (a goroutine sends its result on a channel the
+// receiver owns, and the receiver returns).
 chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept {
+  const ElemOps* ops = c->ops;
   c->lock.unlock();
-  h.finish(c->ops);
+  h.finish(ops);
   if (step == Step::kDone) return chan_status::ok;
   return step == Step::kClosed ? chan_status::closed : chan_status::would_block;
 }

@@ -37,7 +37,9 @@ namespace goro::detail {
 
 namespace {
 
-ChanCore* chan_at(const SelectCase* cases, std::uint16_t i) noexcept { return core_of(cases[i].c); }
+ChanCore* chan_at(const SelectCase* cases, std::uint16_t i) noexcept {
+  return core_of(cases[i].c);
+}
 
 // Fills `poll` with a random permutation of the non-nil cases ("inside-out"
 // Fisher-Yates) and returns how many there are.
@@ -55,7 +57,8 @@ int make_poll_order(const SelectCase* cases, int n, std::uint16_t* poll) noexcep
 
 // Sorts the polled cases by channel address (insertion sort: selects are
 // small). Cases on the same channel end up adjacent, so it is locked once.
-void make_lock_order(const SelectCase* cases, const std::uint16_t* poll, int k, std::uint16_t* order) noexcept {
+void make_lock_order(const SelectCase* cases, const std::uint16_t* poll, int k,
+                     std::uint16_t* order) noexcept {
   for (int i = 0; i < k; ++i) {
     std::uint16_t v = poll[i];
     int j = i;
@@ -90,8 +93,9 @@ int poll_ready(SelectCase* cases, const std::uint16_t* poll, const std::uint16_t
     Handoff h;
     Step step = sc.send ? try_send_locked(c, sc.elem, h) : try_recv_locked(c, sc.elem, h);
     if (step == Step::kNotReady) continue;
+    const ElemOps* ops = c->ops;  // the channel may be gone once unlocked (chan.cpp, end_step)
     unlock_all(cases, order, k);
-    h.finish(c->ops);
+    h.finish(ops);
     if (sc.send && step == Step::kClosed) throw channel_closed("send on closed channel");
     return idx;
   }
