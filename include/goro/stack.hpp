@@ -97,7 +97,8 @@ std::size_t stack_retain_target();
 // calling thread (Go's debug.FreeOSMemory, for goroutine stacks). Runs on
 // the system stack when called from a goroutine; the calling processor's
 // stack cache is flushed to the pools first.
-// Thread-safe. Cost: about 0.3-0.5 us per free stack (docs/PERFORMANCE.md).
+// Thread-safe. Cost: about 1.4 us of CPU per free stack that holds memory
+// (docs/PERFORMANCE.md, "Stack memory after a burst").
 void free_os_memory();
 
 // Bytes of stack left below the caller's frame before the goroutine reaches

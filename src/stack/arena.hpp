@@ -56,7 +56,7 @@ enum class SlotState : std::uint8_t {
   kUncarved = 0,  // never handed out; no guard yet
   kLive,          // a goroutine's stack
   kCached,        // in a processor's StackCache
-  kPooled,        // in the global pool's resident list (or being trimmed)
+  kPooled,        // in the global pool's resident ring (or being trimmed)
   kCold,          // free, nothing resident; address space kept for reuse
 };
 
