@@ -8,6 +8,8 @@
 // Every test starts its own runtime with goro::run. Shared data is often a
 // plain (non-atomic) variable on purpose: the primitive under test must
 // order the accesses, and the TSan build checks that it does.
+#include "helpers/test_util.hpp"
+
 #include <goro/blocking.hpp>
 #include <goro/cond.hpp>
 #include <goro/goroutine.hpp>
@@ -470,7 +472,10 @@ TEST(WaitGroup, NextRoundWaiterIsNotReleasedByThePreviousRound) {
       second_round_released = true;
     });
     goro::sleep_for(10ms);
-    EXPECT_EQ(first_round_released.load(), 20);
+    // All 20 are in round one only if they all parked within the 2 ms above.
+    if (::timing_checks()) {
+      EXPECT_EQ(first_round_released.load(), 20);
+    }
     EXPECT_FALSE(second_round_released.load());
     second_round_over = true;
     wg.done();
