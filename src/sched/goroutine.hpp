@@ -76,9 +76,16 @@ struct alignas(64) Goroutine {
   const ClosureOps* closure_ops = nullptr;
 
   // Shrink heuristics (goroutine.cpp): coarse time it was last switched
-  // in, parks so far, and the stack layer's hysteresis state.
+  // in, parks so far (only its value modulo 1024 is used, so 16 bits wrap
+  // harmlessly), and the stack layer's hysteresis state.
   std::int64_t run_start_coarse_ns = 0;
-  std::uint32_t park_count = 0;
+  std::uint16_t park_count = 0;
+  // Set by park() when the goroutine may have grown: the worker that
+  // finishes the park asks for a deferred shrink (shrink_claim), or arms
+  // the one still outstanding. Beside run_start_coarse_ns, in the cache line
+  // every switch-in writes, since mark_running reads shrink_outstanding.
+  bool shrink_wanted = false;
+  bool shrink_outstanding = false;
   // Stack segments (goro::grow_if_needed): while the goroutine runs on a
   // segment, `stack` describes the segment and `segment_depth` > 0. One
   // segment is kept after use (on the heap, as it is rare), so a recursion
@@ -107,11 +114,6 @@ struct alignas(64) Goroutine {
   // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
   void* creator_pc = nullptr;
   bool measure_depth = false;
-  // Set by park() when the goroutine may have grown: the worker that
-  // finishes the park asks for a deferred shrink (shrink_claim), or arms
-  // the one still outstanding.
-  bool shrink_wanted = false;
-  bool shrink_outstanding = false;
   std::uint64_t parent_id = 0;
   char name[48] = {};
 
