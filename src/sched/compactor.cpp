@@ -10,8 +10,8 @@
 // one is kOwned, so try_take leaves it alone.
 #include "sched/compactor.hpp"
 
-#include "sched/scheduler.hpp"
 #include "arch/spinlock.hpp"
+#include "sched/scheduler.hpp"
 
 #include <goro/compact.hpp>
 
@@ -377,9 +377,21 @@ void compact_claim_for_run(Goroutine* g) noexcept {
       w = word_of(g).load(std::memory_order_acquire);
       continue;
     }
+    if (s == CompactState::kCompacted) {
+      // Compacting while the copy comes back: dumps and the fault handler
+      // then treat the stack as unreadable (its pages are still guarded),
+      // and the compactor, which takes only resident stacks, stays away.
+      const std::uint64_t restoring =
+          (w & ~std::uint64_t{3}) | static_cast<std::uint64_t>(CompactState::kCompacting);
+      if (!word_of(g).compare_exchange_weak(w, restoring, std::memory_order_acq_rel,
+                                            std::memory_order_acquire))
+        continue;
+      restore_stack(g);
+      word_of(g).store(next_run(w), std::memory_order_release);
+      return;
+    }
     if (word_of(g).compare_exchange_weak(w, next_run(w), std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
-      if (s == CompactState::kCompacted) restore_stack(g);
       return;
     }
   }

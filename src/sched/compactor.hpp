@@ -23,12 +23,14 @@
 //       kOwned       running, runnable, or parked but not yet released by
 //                    the worker that parked it: not compactable.
 //       kResident    parked and released: the compactor may take it.
-//       kCompacting  the compactor owns the stack (copying, sealing).
+//       kCompacting  the compactor owns the stack (copying, sealing), or
+//                    the worker switching it in is restoring it.
 //       kCompacted   sealed; the next switch-in restores it.
 //     Whoever switches a compactable goroutine in claims it first
 //     (compact_claim_for_run): it waits out kCompacting, moves the word to
-//     (count + 1, kOwned), and restores the stack if it was kCompacted, on
-//     its own worker, before the switch. The worker that parked it releases
+//     (count + 1, kOwned), or, if it was kCompacted, to kCompacting while it
+//     restores the stack on its own worker and to (count + 1, kOwned) after,
+//     before the switch: a dump never reads a stack still being restored. The worker that parked it releases
 //     it (kOwned to kResident) after the park commit, with a compare-and-swap
 //     on the count it read before the commit: if the goroutine was readied
 //     and switched in meanwhile, the count differs and the release fails.
