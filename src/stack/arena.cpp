@@ -461,16 +461,12 @@ std::size_t give_back(std::byte* lo, std::byte* hi) noexcept {
 }
 
 std::size_t give_back(const Residency& r, std::byte* hi) noexcept {
-  return give_back_run(r.lowest, hi, r.pages, 1);
-}
-
-std::size_t give_back_run(std::byte* lo, std::byte* hi, std::size_t pages, std::size_t stacks) noexcept {
-  if (pages == 0 || hi <= lo) return 0;
-  if (::madvise(lo, static_cast<std::size_t>(hi - lo), MADV_DONTNEED) != 0) return 0;
-  std::size_t bytes = pages * kPageSize;
+  if (r.pages == 0 || hi <= r.lowest) return 0;
+  if (::madvise(r.lowest, static_cast<std::size_t>(hi - r.lowest), MADV_DONTNEED) != 0) return 0;
+  std::size_t bytes = r.pages * kPageSize;
   Counters& c = counters();
-  c.released_pages.fetch_add(pages, std::memory_order_relaxed);
-  c.shrinks.fetch_add(stacks, std::memory_order_relaxed);
+  c.released_pages.fetch_add(r.pages, std::memory_order_relaxed);
+  c.shrinks.fetch_add(1, std::memory_order_relaxed);
   c.shrunk_bytes.fetch_add(bytes, std::memory_order_relaxed);
   return bytes;
 }

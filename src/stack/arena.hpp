@@ -145,9 +145,6 @@ Residency scan_resident(std::byte* lo, std::byte* hi) noexcept;
 // the deepest one up to hi), counts them into the statistics, and returns
 // the bytes given back.
 std::size_t give_back(const Residency& r, std::byte* hi) noexcept;
-// Gives back [lo, hi) with one MADV_DONTNEED: a run of neighbouring free
-// stacks, `stacks` of which hold `pages` resident pages (for the counters).
-std::size_t give_back_run(std::byte* lo, std::byte* hi, std::size_t pages, std::size_t stacks) noexcept;
 // Same, scanning [lo, hi) first.
 std::size_t give_back(std::byte* lo, std::byte* hi) noexcept;
 

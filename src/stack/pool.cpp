@@ -17,10 +17,10 @@
 // Memory goes back to the kernel lazily, as Go's scavenger returns free
 // heap memory: neither spawn nor exit makes a system call (a burst of a
 // million exits used to pay a mincore and a TLB-shootdown madvise per few
-// stacks). Stacks leave a cache for the resident list untouched, and the
+// stacks). Stacks leave a cache for the resident ring untouched, and the
 // scavenger (scavenge.cpp) turns the least recently pooled ones cold while
 // the pools hold more than the retained target. Reuse is hottest first: the
-// cache and the resident list are both LIFO, so a new goroutine lands on
+// cache and the resident ring are both LIFO, so a new goroutine lands on
 // pages that are resident and likely still in the CPU's caches. Slots over
 // 2 MiB are the exception: a goroutine with a big ceiling may leave
 // gigabytes resident, so their release trims at once (cost proportional to
@@ -39,7 +39,7 @@
 //     kPooled, kCold; a batch being trimmed is still kPooled; a cold stack
 //     in a cache bin keeps kCold, and a fresh one kUncarved, so that
 //     stack_acquire can tell the caller it is empty).
-//   * Every stack in a cache or in the resident list is guarded for its
+//   * Every stack in a cache or in the resident ring is guarded for its
 //     current limit; cold slots may have a guard for another limit (or none
 //     if installing it failed), fixed up by fit_guard when taken.
 //   * The ring's and cold's capacities are >= the slots ever carved for the
@@ -146,7 +146,7 @@ struct ClassPool {
   std::size_t guarded_limit = 0;
 };
 
-// Stacks in all resident lists; read without locks by the scavenger.
+// Stacks in all resident rings; read without locks by the scavenger.
 std::atomic<std::size_t> g_pooled_resident{0};
 
 // Pools of the first 64 classes (slots up to 120 MiB) are found without a

@@ -28,7 +28,7 @@
 //
 // Invariants
 //   * The scavenger only ever touches stacks it took out of a pool's
-//     resident list (trim_oldest_pooled), so no goroutine runs on them.
+//     resident ring (trim_oldest_pooled), so no goroutine runs on them.
 //   * g_busy is true from the moment a pool asks for the scavenger until
 //     the thread has brought the pools under the target and looked again,
 //     so a burst of exits wakes it once.
