@@ -22,8 +22,8 @@ bool enter_blocking() noexcept {
   g->status.store(GStatus::kBlocking, std::memory_order_relaxed);
   g->wait_reason = WaitReason::kBlocking;
   w->in_blocking = true;
-  bool has_work = !p->runq.empty() || !p->timers.empty() ||
-                  sched().runq_size.load(std::memory_order_acquire) > 0;
+  bool has_work =
+      !p->runq.empty() || !p->timers.empty() || sched().runq_size.load(std::memory_order_acquire) > 0;
   {
     std::lock_guard lk(sched().lock);
     release_p(w);

@@ -5,14 +5,14 @@
 // out. Sleeping costs nothing while asleep: the thread is in the kernel.
 #pragma once
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <ctime>
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 namespace goro::detail {
 
@@ -36,8 +36,7 @@ class Note {
         tsp = &ts;
       }
       // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
-      long r = syscall(SYS_futex, &word_, FUTEX_WAIT_BITSET_PRIVATE, 0, tsp, nullptr,
-                       FUTEX_BITSET_MATCH_ANY);
+      long r = syscall(SYS_futex, &word_, FUTEX_WAIT_BITSET_PRIVATE, 0, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
       if (r == -1 && errno == ETIMEDOUT) return word_.load(std::memory_order_acquire) != 0;
     }
     return true;

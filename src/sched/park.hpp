@@ -70,14 +70,14 @@ struct Waiter {
   Goroutine* g = nullptr;
   Waiter* next = nullptr;
   Waiter* prev = nullptr;
-  void* elem = nullptr;        // value being sent or receive slot
-  void* channel = nullptr;     // owning object, for select bookkeeping
-  std::uint64_t ticket = 0;    // e.g. FIFO order, select case index
+  void* elem = nullptr;      // value being sent or receive slot
+  void* channel = nullptr;   // owning object, for select bookkeeping
+  std::uint64_t ticket = 0;  // e.g. FIFO order, select case index
   std::int64_t wait_start_ns = 0;
-  bool success = false;        // e.g. woken by a value, not a close
+  bool success = false;  // e.g. woken by a value, not a close
   bool is_select = false;
-  Waiter* wait_link = nullptr; // a goroutine's list of waiters (select)
-  void* select = nullptr;      // shared state of the select it belongs to
+  Waiter* wait_link = nullptr;       // a goroutine's list of waiters (select)
+  void* select = nullptr;            // shared state of the select it belongs to
   Goroutine* embedded_in = nullptr;  // set on a goroutine's own record
 };
 

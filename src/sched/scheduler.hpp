@@ -138,6 +138,34 @@ struct Scheduler {
 };
 
 Scheduler& sched() noexcept;
+
+// ---------------------------------------------------------------------------
+// Shared by the files of sched/ only (scheduler.cpp lists them).
+
+struct Poller;
+extern Scheduler g_sched;  // what sched() returns
+// Every kFairnessTick-th switch goes through the scheduler loop, which then
+// looks at the global queue and the poller first.
+inline constexpr std::uint32_t kFairnessTick = 61;
+extern std::atomic<const Poller*> g_poller;
+extern std::atomic<bool> g_poll_blocked;  // a worker waits inside poll()
+extern std::atomic<std::int64_t> g_last_poll_ns;
+std::int64_t nanotime() noexcept;
+// With sched().lock held.
+void global_put_locked(Goroutine* g) noexcept;
+// Takes one goroutine from the global queue and moves a fair share of the
+// rest to p's local queue (at most max, 0 meaning no limit).
+Goroutine* global_get(Processor* p, int max) noexcept;
+// Earliest `when` of every processor's timers, 0 if none.
+std::int64_t earliest_timer() noexcept;
+// Runs p's timers due at `now`; their callbacks ready goroutines onto the
+// caller's processor.
+void run_timers(Processor* p, std::int64_t now) noexcept;
+// Nudges a sleeping worker to re-read the earliest timer (Go's wakeNetPoller).
+void wake_timer_sleeper() noexcept;
+void execute(Worker* w, Goroutine* g, bool count_tick) noexcept;
+// A spinning worker that found work stops spinning (and may start another).
+void reset_spinning(Worker* w) noexcept;
 [[gnu::noinline]] Worker* current_worker() noexcept;
 
 // Internal entry points shared by the files of sched/.

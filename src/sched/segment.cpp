@@ -96,7 +96,9 @@ void run_on(const StackSpan& seg, SegmentCall& call) noexcept {
 
 }  // namespace
 
-const std::byte* thread_segment_base() noexcept { return tls_segment.base; }
+const std::byte* thread_segment_base() noexcept {
+  return tls_segment.base;
+}
 
 void release_goroutine_segments(Goroutine* g) noexcept {
   if (g->cached_segment != nullptr) {

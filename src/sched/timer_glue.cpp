@@ -1,0 +1,86 @@
+// sched/timer_glue.cpp: the processors' timer heaps as the scheduler uses
+// them (Go's addtimer, modtimer, deltimer, runtimer).
+//
+// A timer goes into the heap of the processor that arms it; it may be
+// modified or deleted from anywhere through its `owner`, under that heap's
+// lock. Due timers run on the worker that finds them, outside the lock. An
+// earlier deadline than the timed sleeper's wakes it (notice_deadline).
+#include "sched/scheduler.hpp"
+
+namespace goro::detail {
+
+std::int64_t earliest_timer() noexcept {
+  std::int64_t min = 0;
+  for (Processor* p : g_sched.allp) {
+    std::int64_t w = p->timers.earliest();
+    if (w != 0 && (min == 0 || w < min)) min = w;
+  }
+  return min;
+}
+
+void run_timers(Processor* p, std::int64_t now) noexcept {
+  for (;;) {
+    p->timers.lock().lock();
+    Timer* t = p->timers.pop_due(now);
+    p->timers.lock().unlock();
+    if (t == nullptr) return;
+    t->fire(t, t->arg, now);
+  }
+}
+
+namespace {
+
+// Someone asleep must learn of an earlier deadline; busy workers check
+// their own heaps between goroutines anyway.
+void notice_deadline(std::int64_t when) noexcept {
+  Scheduler& s = g_sched;
+  if (when < s.sleep_deadline.load(std::memory_order_acquire) &&
+      (s.n_idle_p.load(std::memory_order_acquire) > 0 || s.sleep_deadline.load() != INT64_MAX)) {
+    wake_timer_sleeper();
+  }
+}
+
+}  // namespace
+
+void add_timer(Timer* t) noexcept {
+  Worker* w = current_worker();
+  Processor* p = (w != nullptr && w->p != nullptr) ? w->p : g_sched.allp[0];
+  // Once in the heap the timer may fire on another worker and be reused by
+  // its owner at once: read nothing of it after the unlock.
+  std::int64_t when = t->when;
+  p->timers.lock().lock();
+  p->timers.push(t, p);
+  p->timers.lock().unlock();
+  notice_deadline(when);
+}
+
+bool modify_timer(Timer* t, std::int64_t when) noexcept {
+  for (;;) {
+    Processor* p = t->owner.load(std::memory_order_acquire);
+    if (p == nullptr) return false;
+    p->timers.lock().lock();
+    if (t->owner.load(std::memory_order_relaxed) == p) {
+      bool moved = p->timers.update(t, when);
+      p->timers.lock().unlock();
+      if (moved) notice_deadline(when);
+      return moved;
+    }
+    p->timers.lock().unlock();
+  }
+}
+
+bool del_timer(Timer* t) noexcept {
+  for (;;) {
+    Processor* p = t->owner.load(std::memory_order_acquire);
+    if (p == nullptr) return false;
+    p->timers.lock().lock();
+    if (t->owner.load(std::memory_order_relaxed) == p) {
+      bool removed = p->timers.remove(t);
+      p->timers.lock().unlock();
+      return removed;
+    }
+    p->timers.lock().unlock();
+  }
+}
+
+}  // namespace goro::detail
