@@ -36,6 +36,29 @@ void reset_spinning(Worker* w) noexcept {
   if (g_sched.n_spinning.fetch_sub(1, std::memory_order_acq_rel) == 1) wake_worker_if_needed();
 }
 
+// Makes goroutines returned by the poller runnable: on p's queue if the
+// caller holds one, else on the global queue; wakes helpers for the rest.
+void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept {
+  int n = 0;
+  while (list != nullptr) {
+    Goroutine* g = list;
+    list = g->sched_link;
+    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+    if (p != nullptr) {
+      runq_put(p, g, false);
+    } else {
+      std::lock_guard lk(g_sched.lock);
+      global_put_locked(g);
+    }
+    n++;
+  }
+  // A caller that takes one of them from its queue needs no helper for it.
+  for (int i = takes_one ? 1 : 0; i < n; i++) {
+    if (g_sched.n_idle_p.load(std::memory_order_acquire) == 0) break;
+    wake_worker_if_needed();
+  }
+}
+
 // Nudges a sleeping worker to re-read the earliest timer (Go's
 // wakeNetPoller): the timed sleeper if there is one, else any idle worker.
 void wake_timer_sleeper() noexcept {
@@ -62,7 +85,7 @@ void check_deadlock_locked() noexcept {
   const Poller* poller = g_poller.load(std::memory_order_acquire);
   if (poller != nullptr && poller->has_waiters()) return;
   if (s.runq_size.load(std::memory_order_acquire) > 0 || earliest_timer() != 0) return;
-  for (Processor* p : s.allp) {
+  for (Processor* p : all_processors(s)) {
     if (!p->runq.empty()) return;
   }
   sched_fatal("all goroutines are asleep - deadlock!");
@@ -140,12 +163,13 @@ Goroutine* steal_from(Processor* p, Processor* victim, bool take_next) noexcept 
 
 Goroutine* steal_work(Worker* w, Processor* p) noexcept {
   Scheduler& s = g_sched;
-  int n = s.nprocs;
+  std::span<Processor* const> all = all_processors(s);
+  auto n = static_cast<std::uint32_t>(all.size());
   for (int round = 0; round < kStealRounds; round++) {
     bool last = round == kStealRounds - 1;
     std::uint32_t start = fast_rand(w);
-    for (int i = 0; i < n; i++) {
-      Processor* victim = s.allp[(start + i) % n];
+    for (std::uint32_t i = 0; i < n; i++) {
+      Processor* victim = all[(start + i) % n];
       if (victim == p) continue;
       if (last) {
         std::int64_t when = victim->timers.earliest();
@@ -162,33 +186,10 @@ Goroutine* steal_work(Worker* w, Processor* p) noexcept {
 }
 
 bool any_local_work() noexcept {
-  for (Processor* p : g_sched.allp) {
+  for (Processor* p : all_processors(g_sched)) {
     if (!p->runq.empty()) return true;
   }
   return false;
-}
-
-// Makes goroutines returned by the poller runnable: on p's queue if the
-// caller holds one, else on the global queue; wakes helpers for the rest.
-void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept {
-  int n = 0;
-  while (list != nullptr) {
-    Goroutine* g = list;
-    list = g->sched_link;
-    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-    if (p != nullptr) {
-      runq_put(p, g, false);
-    } else {
-      std::lock_guard lk(g_sched.lock);
-      global_put_locked(g);
-    }
-    n++;
-  }
-  // A caller that takes one of them from its queue needs no helper for it.
-  for (int i = takes_one ? 1 : 0; i < n; i++) {
-    if (g_sched.n_idle_p.load(std::memory_order_acquire) == 0) break;
-    wake_worker_if_needed();
-  }
 }
 
 // Polls without blocking if I/O waiters exist and nobody else is polling.
@@ -293,6 +294,10 @@ Goroutine* find_runnable(Worker* w) noexcept {
       acquire_or_sleep(w);
       continue;
     }
+    if (p->retire_wanted.load(std::memory_order_relaxed)) [[unlikely]] {
+      retire_held_processor(w);
+      continue;
+    }
     if (p->timers.earliest() != 0) {
       std::int64_t now = nanotime();
       if (p->timers.earliest() <= now) run_timers(p, now);
@@ -307,7 +312,7 @@ Goroutine* find_runnable(Worker* w) noexcept {
     if (Goroutine* g = p->runq.pop()) return g;
     if (Goroutine* g = global_get(p, 0)) return g;
     if (Goroutine* g = poll_ready(p)) return g;
-    int busy = s.nprocs - s.n_idle_p.load(std::memory_order_acquire);
+    int busy = s.nprocs.load(std::memory_order_relaxed) - s.n_idle_p.load(std::memory_order_acquire);
     if (w->spinning || 2 * s.n_spinning.load(std::memory_order_acquire) < busy) {
       if (!w->spinning) {
         w->spinning = true;

@@ -459,7 +459,7 @@ std::int64_t num_goroutine() {
   detail::Scheduler& s = detail::sched();
   std::int64_t n = s.foreign_goroutines.load(std::memory_order_relaxed);
   if (!s.running.load(std::memory_order_acquire)) return 0;
-  for (detail::Processor* p : s.allp) n += p->goroutines.load(std::memory_order_relaxed);
+  for (detail::Processor* p : detail::all_processors(s)) n += p->goroutines.load(std::memory_order_relaxed);
   return n;
 }
 

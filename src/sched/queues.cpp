@@ -25,7 +25,7 @@ Goroutine* global_get_locked(Processor* p, int max) noexcept {
   Scheduler& s = g_sched;
   int size = s.runq_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  int n = size / s.nprocs + 1;
+  int n = size / std::max(1, s.nprocs.load(std::memory_order_relaxed)) + 1;
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<int>(RunQueue::kSize / 2)) n = RunQueue::kSize / 2;
@@ -65,10 +65,17 @@ void runq_put(Processor* p, Goroutine* g, bool next) noexcept {
 void acquire_p(Worker* w, Processor* p) noexcept {
   w->p = p;
   p->worker = w;
+  p->holder_tid.store(w->tid, std::memory_order_relaxed);
+  // Published before sysmon_notice_busy reads whether the monitor sleeps.
+  p->held.store(true, std::memory_order_seq_cst);
+  sysmon_notice_busy();
 }
 
 void release_p(Worker* w) noexcept {
-  if (w->p != nullptr) w->p->worker = nullptr;
+  if (w->p != nullptr) {
+    w->p->worker = nullptr;
+    w->p->held.store(false, std::memory_order_relaxed);
+  }
   w->p = nullptr;
 }
 
@@ -76,6 +83,12 @@ void release_p(Worker* w) noexcept {
 // Idle processors and workers. All with sched().lock held.
 
 void idle_p_put(Processor* p) noexcept {
+  // Asked to retire while held: an idle processor has an empty queue, so
+  // retiring it needs nothing more.
+  if (p->retire_wanted.exchange(false, std::memory_order_relaxed)) {
+    p->retired = true;
+    return;
+  }
   p->idle_link = g_sched.idle_p;
   g_sched.idle_p = p;
   g_sched.n_idle_p.fetch_add(1, std::memory_order_release);

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace goro::detail {
@@ -43,7 +44,18 @@ struct Worker;
 struct alignas(64) Processor {
   int id = 0;
   Worker* worker = nullptr;  // holder, null when idle
+  // Whether some worker holds it (worker != null), and that worker's
+  // thread id: what the monitor reads.
+  std::atomic<bool> held{false};
+  std::atomic<int> holder_tid{0};
   Processor* idle_link = nullptr;
+  // Out of service (procresize.cpp). Guarded by sched().lock. A retired
+  // processor is on no idle list and held by nobody; its queue is drained,
+  // though others still look at its queue and timers until it is reused.
+  bool retired = false;
+  // Set by resize_processors on a held processor; its holder retires it the
+  // next time it looks for work.
+  std::atomic<bool> retire_wanted{false};
   RunQueue runq;
   std::atomic<std::uint32_t> schedtick{0};
   TimerHeap timers;
@@ -85,6 +97,7 @@ struct Worker {
   bool is_m0 = false;
   bool in_blocking = false;
   pthread_t thread{};
+  int tid = 0;  // the thread's kernel id
   // CLOCK_MONOTONIC_COARSE, refreshed each time the worker passes through
   // its scheduler loop (at least every 61 switches); stamps switch-ins.
   std::int64_t coarse_now = 0;
@@ -104,11 +117,22 @@ struct Worker {
   std::size_t stack_size = 0;
 };
 
+// Processors in a run: GOMAXPROCS plus spares for workers stuck on one
+// goroutine (sysmon.cpp), at most.
+inline constexpr int kMaxProcs = 1024;
+inline constexpr int kMaxSpareProcs = 256;
+
 struct Scheduler {
   std::mutex lock;  // Go's sched.lock: idle lists, global queue, workers
 
-  std::vector<Processor*> allp;
-  int nprocs = 0;
+  // Every processor of the run, in service or retired. Entries below
+  // allp_len are written once (under lock, before allp_len is published)
+  // and stay valid until the run ends: readers need no lock.
+  Processor* allp[kMaxProcs + kMaxSpareProcs] = {};
+  std::atomic<int> allp_len{0};
+  std::atomic<int> nprocs{0};  // processors in service, spares included
+  int gomaxprocs = 0;          // guarded by lock: the setting, spares excluded
+  int spare_procs = 0;         // guarded by lock
   Processor* idle_p = nullptr;
   std::atomic<int> n_idle_p{0};
 
@@ -139,6 +163,11 @@ struct Scheduler {
 
 Scheduler& sched() noexcept;
 
+// Every processor of the run, retired ones included. Lock-free.
+inline std::span<Processor* const> all_processors(const Scheduler& s) noexcept {
+  return {s.allp, static_cast<std::size_t>(s.allp_len.load(std::memory_order_acquire))};
+}
+
 // ---------------------------------------------------------------------------
 // Shared by the files of sched/ only (scheduler.cpp lists them).
 
@@ -164,6 +193,10 @@ void run_timers(Processor* p, std::int64_t now) noexcept;
 // Nudges a sleeping worker to re-read the earliest timer (Go's wakeNetPoller).
 void wake_timer_sleeper() noexcept;
 void execute(Worker* w, Goroutine* g, bool count_tick) noexcept;
+// Makes a list of goroutines (linked through sched_link) runnable: on p's
+// queue if p is not null, else globally; wakes workers for them (all but
+// one if `takes_one`: the caller runs that one itself).
+void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept;
 // A spinning worker that found work stops spinning (and may start another).
 void reset_spinning(Worker* w) noexcept;
 [[gnu::noinline]] Worker* current_worker() noexcept;
@@ -211,6 +244,26 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
 void arm_deferred_shrink(Goroutine* g) noexcept;
 void disarm_deferred_shrink(Goroutine* g) noexcept;
 [[noreturn]] void sched_fatal(const char* msg) noexcept;
+
+// Processors (procresize.cpp, Go's procresize). Sets the processors in
+// service to `gomaxprocs` + `spares` (either one negative: unchanged): new
+// or retired ones are put on the idle list, surplus ones retired at once if
+// idle, else by their holders.
+void resize_processors(int gomaxprocs, int spares) noexcept;
+// The holder of p, which resize_processors asked to retire: retires it.
+// Returns with w holding no processor.
+void retire_held_processor(Worker* w) noexcept;
+// Makes the first `n` processors of a new run (worker.cpp).
+void start_processors(Scheduler& s, int n);
+// Frees them all at the end of a run.
+void free_processors(Scheduler& s);
+int resolve_maxprocs() noexcept;
+
+// The system monitor (sysmon.cpp, Go's sysmon).
+void sysmon_start() noexcept;
+void sysmon_stop() noexcept;
+// A worker took a processor: a monitor asleep because all were idle wakes.
+void sysmon_notice_busy() noexcept;
 std::int64_t coarse_nanotime() noexcept;
 
 // Fatal reporting is owned by debug/; it registers a richer reporter here.

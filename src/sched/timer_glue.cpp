@@ -11,7 +11,7 @@ namespace goro::detail {
 
 std::int64_t earliest_timer() noexcept {
   std::int64_t min = 0;
-  for (Processor* p : g_sched.allp) {
+  for (Processor* p : all_processors(g_sched)) {
     std::int64_t w = p->timers.earliest();
     if (w != 0 && (min == 0 || w < min)) min = w;
   }
@@ -44,6 +44,8 @@ void notice_deadline(std::int64_t when) noexcept {
 
 void add_timer(Timer* t) noexcept {
   Worker* w = current_worker();
+  // Without a processor (a foreign thread, or inside blocking()) the first
+  // one takes it; should it be retired, its timers are still watched.
   Processor* p = (w != nullptr && w->p != nullptr) ? w->p : g_sched.allp[0];
   // Once in the heap the timer may fire on another worker and be reused by
   // its owner at once: read nothing of it after the unlock.

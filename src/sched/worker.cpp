@@ -26,39 +26,17 @@
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
-#include <thread>
 
 namespace goro::detail {
 
 namespace {
 
 constexpr std::size_t kSystemStackBytes = 8 << 20;
-std::atomic<int> g_maxprocs_setting{0};
-
-int cpu_count() noexcept {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  unsigned n = std::thread::hardware_concurrency();
-  return n > 0 ? static_cast<int>(n) : 1;
-}
-
-int resolve_maxprocs() noexcept {
-  int n = g_maxprocs_setting.load();
-  if (n > 0) return n;
-  if (const char* env = std::getenv("GORO_MAXPROCS")) {
-    char* end = nullptr;
-    long v = std::strtol(env, &end, 10);
-    if (end != env && *end == '\0' && v > 0 && v <= 1024) return static_cast<int>(v);
-  }
-  return cpu_count();
-}
 
 // Records the thread's own stack for the sanitizers' fiber switches.
 void init_thread_context(Worker* w) noexcept {
   set_current_worker(w);
+  w->tid = static_cast<int>(gettid());
   w->thread_eh = thread_eh_state();
   install_signal_stack();
   pthread_attr_t attr;
@@ -86,20 +64,6 @@ void* worker_main(void* arg) {
   remove_signal_stack();
   set_current_worker(nullptr);
   return nullptr;
-}
-
-Processor* new_processor(int id) {
-  auto* p = new Processor;
-  p->id = id;
-  return p;
-}
-
-void start_processors(Scheduler& s, int n) {
-  s.nprocs = n;
-  s.allp.clear();
-  for (int i = 0; i < n; i++) s.allp.push_back(new_processor(i));
-  std::lock_guard lk(s.lock);
-  for (int i = n - 1; i >= 1; i--) idle_p_put(s.allp[i]);
 }
 
 void join_workers(Scheduler& s, Worker* m0) {
@@ -141,42 +105,6 @@ void release_abandoned_goroutines() {
     stack_release(nullptr, span);
     if (g->compactable) compact_record_free(g);
   }
-}
-
-// Timers still armed when the runtime ends (an after() channel kept past
-// run(), a context deadline) must not point into freed processors: they are
-// marked as no longer in any heap, which their owners read as "fired".
-void detach_timers(Processor* p) noexcept {
-  p->timers.lock().lock();
-  while (p->timers.size() > 0) {
-    Timer* t = p->timers.pop_due(INT64_MAX);
-    if (t == nullptr) break;
-  }
-  p->timers.lock().unlock();
-}
-
-void free_processors(Scheduler& s) {
-  for (Processor* p : s.allp) detach_timers(p);
-  for (Processor* p : s.allp) {
-    p->stacks.flush();
-    while (Waiter* w = p->waiter_cache) {
-      p->waiter_cache = w->next;
-      delete w;
-    }
-    delete p;
-  }
-  s.allp.clear();
-  s.idle_p = nullptr;
-  s.n_idle_p.store(0);
-  s.idle_m = nullptr;
-  s.n_idle_m = 0;
-  s.n_spinning.store(0);
-  s.n_blocking = 0;
-  s.runq.clear();
-  s.runq_size.store(0);
-  s.timed_sleeper = nullptr;
-  s.sleep_deadline.store(INT64_MAX);
-  s.allm.clear();
 }
 
 // Like go(), but flags the goroutine as main before anyone can run it.
@@ -247,8 +175,10 @@ int run_scheduler(std::function<int()> main_fn) {
   acquire_p(m0, s.allp[0]);
 
   start_main_goroutine([&s, fn = std::move(main_fn)]() mutable { s.exit_code = fn(); });
+  sysmon_start();
   schedule_loop(m0);
 
+  sysmon_stop();
   join_workers(s, m0);
   compactor_stop();
   release_abandoned_goroutines();
@@ -263,20 +193,3 @@ int run_scheduler(std::function<int()> main_fn) {
 }
 
 }  // namespace goro::detail
-
-namespace goro {
-
-int set_maxprocs(int n) {
-  int prev = detail::g_maxprocs_setting.load();
-  int shown = prev > 0 ? prev : detail::resolve_maxprocs();
-  if (n > 0) detail::g_maxprocs_setting.store(n);
-  return shown;
-}
-
-int maxprocs() {
-  detail::Scheduler& s = detail::sched();
-  if (s.running.load() && s.nprocs > 0) return s.nprocs;
-  return detail::resolve_maxprocs();
-}
-
-}  // namespace goro
