@@ -30,7 +30,7 @@ struct spawn_options {
   // Bytes at the top of the stack to commit before the goroutine starts (the
   // reference's "warmup"), so the first deep call takes no page faults.
   std::size_t initial_commit = 0;
-  // Shown in overflow and panic reports and goroutine dumps. Truncated to 47
+  // Shown in overflow and panic reports and goroutine dumps. Truncated to 39
   // bytes.
   std::string_view name = {};
   // Compact the goroutine's stack once it has been parked this long (see

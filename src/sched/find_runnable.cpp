@@ -74,13 +74,12 @@ void wake_timer_sleeper() noexcept {
   if (w != nullptr) w->note.wake();
 }
 
-namespace {
-
 // With sched().lock held, by a worker about to sleep with no deadline.
+// Workers waiting for their locked goroutine count as asleep.
 void check_deadlock_locked() noexcept {
   Scheduler& s = g_sched;
   if (s.stopping.load(std::memory_order_acquire)) return;
-  if (s.n_idle_m != static_cast<int>(s.allm.size())) return;
+  if (s.n_idle_m + s.n_locked_waiting != static_cast<int>(s.allm.size())) return;
   if (s.n_blocking > 0 || s.external_waiters.load(std::memory_order_acquire) > 0) return;
   const Poller* poller = g_poller.load(std::memory_order_acquire);
   if (poller != nullptr && poller->has_waiters()) return;
@@ -90,6 +89,8 @@ void check_deadlock_locked() noexcept {
   }
   sched_fatal("all goroutines are asleep - deadlock!");
 }
+
+namespace {
 
 // Go's stopm: sleeps until handed a processor, until `deadline` (the
 // earliest timer, 0 if none) or until nudged. On return the worker may hold

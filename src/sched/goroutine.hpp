@@ -41,6 +41,7 @@ enum class GStatus : std::uint8_t {
 };
 
 struct Processor;
+struct Worker;
 
 // The C++ runtime's per-thread exception state (libstdc++'s and libc++'s
 // __cxa_eh_globals on x86-64: the stack of caught exceptions, and the count
@@ -114,8 +115,13 @@ struct alignas(64) Goroutine {
   // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
   void* creator_pc = nullptr;
   bool measure_depth = false;
+  // goro::lock_os_thread nesting, and the worker it is locked to (null when
+  // not locked). Written only by the goroutine itself; read by workers that
+  // find it in a run queue (lockosthread.cpp).
+  std::uint32_t os_thread_locks = 0;
   std::uint64_t parent_id = 0;
-  char name[48] = {};
+  Worker* locked_to = nullptr;
+  char name[40] = {};
 
   // The wait record acquire_waiter hands out first (in the record, which
   // is resident anyway).

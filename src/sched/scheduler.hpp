@@ -86,6 +86,14 @@ struct Worker {
   int id = 0;
   Processor* p = nullptr;
   Processor* next_p = nullptr;  // handed over by start_worker
+  // lock_os_thread (lockosthread.cpp): the goroutine locked to this worker;
+  // the goroutine handed to it with next_p while it waited for it; whether
+  // it waits (guarded by sched().lock); whether its locked goroutine exited
+  // locked, which ends the thread.
+  Goroutine* locked_g = nullptr;
+  Goroutine* next_g = nullptr;
+  bool locked_waiting = false;
+  bool exit_thread = false;
   Goroutine* current = nullptr;
   void* g0_sp = nullptr;
   EhState* thread_eh = nullptr;  // this thread's exception state (thread_eh_state)
@@ -139,6 +147,7 @@ struct Scheduler {
   std::vector<Worker*> allm;
   Worker* idle_m = nullptr;
   int n_idle_m = 0;
+  int n_locked_waiting = 0;  // workers waiting for their locked goroutine
   std::atomic<int> n_spinning{0};
   int n_blocking = 0;  // workers inside blocking() without a processor
 
@@ -258,6 +267,21 @@ void start_processors(Scheduler& s, int n);
 // Frees them all at the end of a run.
 void free_processors(Scheduler& s);
 int resolve_maxprocs() noexcept;
+
+// lock_os_thread (lockosthread.cpp). A worker whose goroutine is locked to
+// it gives its processor away and sleeps until that goroutine is runnable
+// again (Go's stoplockedm); returns the goroutine, with a processor held, or
+// null when the runtime stops.
+Goroutine* wait_for_locked_goroutine(Worker* w) noexcept;
+// A worker that found g, locked to another worker, hands it its processor
+// and g (Go's startlockedm). Returns with w holding no processor.
+void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept;
+// The worker's locked goroutine exited locked: the thread ends (m0, which
+// must return from run(), sleeps until the runtime stops instead).
+void end_locked_thread(Worker* w) noexcept;
+// With sched().lock held: fatal if every worker sleeps and nothing can
+// ever wake one.
+void check_deadlock_locked() noexcept;
 
 // The system monitor (sysmon.cpp, Go's sysmon).
 void sysmon_start() noexcept;

@@ -142,6 +142,10 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       runq_put(w->p, prev, false);
       break;
     case SwitchAction::kExit:
+      if (prev == w->locked_g) [[unlikely]] {
+        w->locked_g = nullptr;
+        w->exit_thread = true;
+      }
       release_dead_goroutine(w->p, prev);
       break;
     case SwitchAction::kSystemCall:
@@ -167,13 +171,26 @@ void finish_switch(Worker* w) noexcept {
 void schedule_loop(Worker* w) noexcept {
   Scheduler& s = g_sched;
   while (!s.stopping.load(std::memory_order_acquire)) {
-    Goroutine* g = find_runnable(w);
+    Goroutine* g = nullptr;
+    if (w->locked_g != nullptr) [[unlikely]] {
+      g = wait_for_locked_goroutine(w);
+    } else {
+      g = find_runnable(w);
+      if (g != nullptr && g->locked_to != nullptr && g->locked_to != w) [[unlikely]] {
+        hand_to_locked_worker(w, g);
+        continue;
+      }
+    }
     if (g == nullptr) continue;
     execute(w, g, true);
     // Something switched back to this stack: finish what it asked for.
     while (Goroutine* again = finish_switch_returning(w)) {
       mark_running(w, again);
       switch_g0_to_g(w, again);
+    }
+    if (w->exit_thread) [[unlikely]] {
+      end_locked_thread(w);
+      if (!w->is_m0) return;
     }
   }
 }
@@ -205,11 +222,17 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
   bool dying = action == SwitchAction::kExit;
   Goroutine* next = nullptr;
   Processor* p = w->p;
+  // A worker with a locked goroutine runs nothing else: its scheduler loop
+  // gives the processor away.
   if (p != nullptr && action != SwitchAction::kSystemCall && action != SwitchAction::kBlockingExit &&
-      !g_sched.stopping.load(std::memory_order_relaxed)) {
+      w->locked_g == nullptr && !g_sched.stopping.load(std::memory_order_relaxed)) {
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed) + 1;
     if (tick % kFairnessTick != 0 && !timer_may_be_due(p, action == SwitchAction::kPark ? w : nullptr)) {
       next = p->runq.pop();
+      if (next != nullptr && next->locked_to != nullptr) [[unlikely]] {
+        runq_put(p, next, true);  // its own worker must run it: the loop hands it over
+        next = nullptr;
+      }
       if (next != nullptr) p->schedtick.store(tick, std::memory_order_relaxed);
     }
   }

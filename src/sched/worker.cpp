@@ -23,6 +23,7 @@
 #include <goro/runtime.hpp>
 
 #include <unistd.h>
+#include <algorithm>
 #include <cstdlib>
 #include <functional>
 #include <stdexcept>
@@ -53,6 +54,8 @@ void init_thread_context(Worker* w) noexcept {
 #endif
 }
 
+void leave_worker_list(Worker* w) noexcept;
+
 void* worker_main(void* arg) {
   auto* w = static_cast<Worker*>(arg);
   init_thread_context(w);
@@ -63,14 +66,30 @@ void* worker_main(void* arg) {
   if (w->p != nullptr) release_p(w);
   remove_signal_stack();
   set_current_worker(nullptr);
+  if (w->exit_thread) leave_worker_list(w);
   return nullptr;
+}
+
+// A thread whose locked goroutine exited ends (lockosthread.cpp): it leaves
+// the worker list and detaches itself, unless join_workers already took the
+// list, which then joins it.
+void leave_worker_list(Worker* w) noexcept {
+  Scheduler& s = sched();
+  std::unique_lock lk(s.lock);
+  auto it = std::find(s.allm.begin(), s.allm.end(), w);
+  if (it == s.allm.end()) return;
+  s.allm.erase(it);
+  pthread_detach(pthread_self());
+  lk.unlock();
+  delete w;
 }
 
 void join_workers(Scheduler& s, Worker* m0) {
   std::vector<Worker*> workers;
   {
     std::lock_guard lk(s.lock);
-    workers = s.allm;
+    workers.swap(s.allm);
+    s.allm.push_back(m0);
   }
   for (Worker* w : workers) {
     if (w == m0) continue;
@@ -154,7 +173,9 @@ void begin_shutdown() noexcept {
   s.stopping.store(true, std::memory_order_release);
   interrupt_poller();
   std::lock_guard lk(s.lock);
-  for (Worker* w = s.idle_m; w != nullptr; w = w->idle_link) w->note.wake();
+  // Idle workers, and those waiting for a locked goroutine (a wakeup of a
+  // worker that is neither is harmless: it clears its note before sleeping).
+  for (Worker* w : s.allm) w->note.wake();
 }
 
 int run_scheduler(std::function<int()> main_fn) {
