@@ -41,14 +41,13 @@ void exit_blocking() noexcept {
   {
     std::lock_guard lk(sched().lock);
     sched().n_blocking--;
-    p = idle_p_get();
+    // If the runtime ended while we were away, the goroutine is abandoned
+    // and this thread goes back to its scheduler loop, which ends it: run()
+    // waits for that.
+    if (!sched().stopping.load(std::memory_order_acquire)) p = idle_p_get();
   }
   w->in_blocking = false;
   g->wait_reason = WaitReason::kNone;
-  if (sched().stopping.load(std::memory_order_acquire)) {
-    // The runtime ended while we were away; nothing may run any more.
-    for (;;) pause();
-  }
   if (p != nullptr) {
     acquire_p(w, p);
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);

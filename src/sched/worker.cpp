@@ -6,13 +6,15 @@
 // is the worker's system stack (Go's g0), where the scheduler loop, timer
 // callbacks and goro::on_system_stack calls run.
 //
-// Shutdown: when the main goroutine exits, `stopping` is set and every idle
-// worker is woken; each worker leaves its loop the next time it reaches its
-// system stack, and worker 0 joins the others and frees the processors.
-// Goroutines still alive are abandoned (their stacks go back to the pool,
-// their function objects are not destroyed), as when a Go program's main
-// returns. Workers stuck inside goro::blocking are left behind: they park
-// forever when their call returns.
+// Shutdown: when the main goroutine exits, `stopping` is set and every
+// sleeping worker is woken; each worker leaves its loop the next time it
+// reaches its system stack, and worker 0 stops the monitor, joins the others
+// and frees the processors, so run() leaves no thread behind. A worker
+// inside goro::blocking is joined too: its call finishes first, then its
+// goroutine is abandoned. Goroutines still alive are abandoned (their stacks
+// go back to the pool, their function objects are not destroyed), as when a
+// Go program's main returns. A goroutine that never yields keeps its worker,
+// so run() does not return until it does.
 #include "sched/scheduler.hpp"
 
 #include "sched/compactor.hpp"
@@ -93,10 +95,6 @@ void join_workers(Scheduler& s, Worker* m0) {
   }
   for (Worker* w : workers) {
     if (w == m0) continue;
-    if (w->in_blocking) {
-      pthread_detach(w->thread);  // left behind, see the file comment
-      continue;
-    }
     pthread_join(w->thread, nullptr);
     delete w;
   }
