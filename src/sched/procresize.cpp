@@ -103,7 +103,7 @@ bool is_idle(Processor* p) noexcept {
 Processor* revive_or_make() {
   Scheduler& s = g_sched;
   for (Processor* p : all_processors(s)) {
-    if (p->retired) return p;
+    if (p->retired && !p->draining) return p;
   }
   int n = s.allp_len.load(std::memory_order_relaxed);
   if (n >= kMaxProcs + kMaxSpareProcs) return nullptr;
@@ -126,6 +126,7 @@ int retire_surplus(int surplus, Processor** drained) noexcept {
     if (p->retired || !is_idle(p)) continue;
     idle_p_remove(p);
     p->retired = true;
+    p->draining = true;
     drained[n++] = p;
     surplus--;
   }
@@ -174,6 +175,10 @@ void drain_retired(Processor* p) noexcept {
     wake_timer_sleeper();
   }
   p->stacks.flush();
+  {
+    std::lock_guard lk(g_sched.lock);
+    p->draining = false;
+  }
   if (moved) wake_worker_if_needed();
 }
 
@@ -291,6 +296,7 @@ void retire_held_processor(Worker* w) noexcept {
     // resize_processors may have taken the request back meanwhile.
     if (!p->retire_wanted.exchange(false, std::memory_order_relaxed)) return;
     p->retired = true;
+    p->draining = true;
     release_p(w);
   }
   if (w->spinning) {

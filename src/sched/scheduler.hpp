@@ -53,6 +53,10 @@ struct alignas(64) Processor {
   // processor is on no idle list and held by nobody; its queue is drained,
   // though others still look at its queue and timers until it is reused.
   bool retired = false;
+  // Retired and still being drained by the worker that retired it, which
+  // owns it until then: it cannot be put back in service meanwhile.
+  // Guarded by sched().lock.
+  bool draining = false;
   // Set by resize_processors on a held processor; its holder retires it the
   // next time it looks for work.
   std::atomic<bool> retire_wanted{false};
