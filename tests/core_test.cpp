@@ -340,7 +340,10 @@ TEST(Stack, ABriefParkKeepsTheGrownStackALongOneShrinksIt) {
     EXPECT_EQ(brief.shrinks, before.shrinks) << "a 1 ms park shrank the stack";
     EXPECT_GE(diff(brief.stack_inuse, before.stack_inuse), static_cast<std::int64_t>(31 * kMiB));
   }
-  EXPECT_GT(later.shrinks, brief.shrinks) << "parked 50 ms, the stack was not shrunk";
+  // On a loaded machine the "brief" park may itself have lasted past 20 ms
+  // and shrunk the stack; then there is nothing left to shrink later.
+  EXPECT_GT(later.shrinks, brief_ms < 15 ? brief.shrinks : before.shrinks)
+      << "parked 50 ms, the stack was not shrunk";
   EXPECT_LT(diff(later.stack_inuse, before.stack_inuse),
             static_cast<std::int64_t>(kSanitizer ? 64 * kKiB : 16 * kKiB));
 }

@@ -21,10 +21,16 @@
 // symbol table), then the module with the offset to give `addr2line -e
 // <module>`, and the offset within the function. The state in brackets is
 // "running", "runnable", "syscall" (inside goro::blocking) or why a parked
-// goroutine waits ("sleep", "chan receive", ...). The caller's own goroutine
-// comes first; the others follow in id order. A goroutine running on another
-// thread is listed without frames ("stack unavailable"), as Go does. Stacks
-// deeper than 60 frames show their first 50 and last 10.
+// goroutine waits ("sleep", "chan receive", ...), then, as in Go, how long
+// it has waited once that is a minute or more ("chan receive, 3 minutes")
+// and "locked to thread" for a goroutine locked by lock_os_thread. The
+// caller's own goroutine comes first; the others follow in id order. A
+// goroutine running on another thread is shown with the frames it had when
+// its thread was interrupted for an instant by SIGURG (Go uses the same
+// signal to preempt); if that thread does not answer within 100 ms (a
+// program that blocks SIGURG), it is listed without frames ("stack
+// unavailable"). Stacks deeper than 60 frames show their first 50 and last
+// 10.
 //
 // Frames are found by frame pointers: build code that runs on goroutines
 // with -fno-omit-frame-pointer (the goro::goro CMake target exports it).
@@ -33,6 +39,7 @@
 #include <cstdio>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 
 namespace goro {
 
@@ -40,12 +47,14 @@ namespace goro {
 // string when no runtime runs).
 //
 // Contract: callable from a goroutine or any other thread. It does not stop
-// the other goroutines: one that parks, wakes or exits during the call may
+// the other goroutines (beyond the instant each thread takes to record its
+// frames): one that parks, wakes or exits during the call may
 // show its previous state or a partial stack (never a crash). It does not
 // park the calling goroutine; called from a goroutine it formats on the
 // worker's system stack, so it works on a nearly full goroutine stack.
 // Throws std::bad_alloc if the text cannot be allocated.
-// Thread-safe. Cost: O(live goroutines + frames), with a symbol lookup
+// Thread-safe. Cost: a signal to and answer from every thread of the
+// process (tens of microseconds), then O(live goroutines + frames), with a symbol lookup
 // (dladdr, and demangling) per printed frame: about a microsecond per frame,
 // hundreds of bytes per goroutine. Meant for debugging and diagnostics
 // endpoints, not hot paths: with a million goroutines a dump is hundreds of
@@ -56,5 +65,29 @@ std::string dump_goroutines();
 // Same contract and cost.
 void print_goroutines(std::FILE* out = stderr);
 void print_goroutines(std::ostream& out);
+
+// Fatal reports and SIGQUIT (Go's GOTRACEBACK).
+//
+// A fatal report (stack overflow, an exception escaping a goroutine, a
+// runtime fatal error such as a deadlock) and a SIGQUIT (Ctrl-\) print to
+// stderr in Go's format and end the process with exit status 2. What they
+// show is set by the GORO_TRACEBACK environment variable, read when the
+// first run() starts, or by set_traceback():
+//   "none"    the headline only ("fatal error: ...", "SIGQUIT: quit"), no
+//             goroutine stacks;
+//   "single"  the failing goroutine (the default); a SIGQUIT or a fatal
+//             error off any goroutine (a deadlock) shows every goroutine;
+//   "all"     every goroutine;
+//   "system"  every goroutine, with the runtime's entry frames;
+//   "crash"   as "system", then abort() rather than exit(2), for a core file.
+// Go's numeric forms (0, 1, 2) work too; anything else means "single".
+// Goroutines running on other threads are shown with their frames: each
+// such thread is interrupted by SIGURG for an instant to read them.
+//
+// SIGQUIT is taken only if its disposition was the default when the first
+// run() started; goro::signal_notify(SIGQUIT) (or a handler of the
+// program's own) replaces the dump, as os/signal.Notify does in Go.
+// Thread-safe. Cost: an atomic store.
+void set_traceback(std::string_view level);
 
 }  // namespace goro

@@ -9,9 +9,11 @@
 //      demangling a long name needs more stack than a small goroutine has.
 #include "debug/debug.hpp"
 #include "debug/goroutines.hpp"
+#include "debug/sample.hpp"
 #include "debug/symbolize.hpp"
 
 #include "sched/compactor.hpp"
+#include "sched/scheduler.hpp"
 
 #include <goro/debug.hpp>
 #include <goro/runtime.hpp>
@@ -19,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <mutex>
 #include <ostream>
 #include <utility>
 #include <vector>
@@ -41,6 +44,36 @@ const char* state_of(const GoroutineView& v) {
     default:
       return "unknown";
   }
+}
+
+// Appends `text` to buf (NUL-terminated, of capacity cap) at *len.
+void append(char* buf, std::size_t cap, std::size_t* len, const char* text) noexcept {
+  while (*text != '\0' && *len + 1 < cap) buf[(*len)++] = *text++;
+  buf[*len] = '\0';
+}
+
+// The bracketed state of Go's goroutine header: the state, then how long a
+// parked goroutine has waited if a minute or more ("3 minutes"; Go writes
+// "1 minutes" too), then "locked to thread". Async-signal-safe.
+void describe_state(const GoroutineView& v, char* buf, std::size_t cap) noexcept {
+  std::size_t len = 0;
+  buf[0] = '\0';
+  append(buf, cap, &len, state_of(v));
+  if (v.status == GStatus::kParked && v.parked_at > 0) {
+    std::int64_t minutes = (coarse_nanotime() - v.parked_at) / 60000000000;
+    if (minutes >= 1) {
+      char digits[24];
+      int n = 0;
+      for (std::int64_t m = minutes; m > 0 && n < 20; m /= 10) digits[n++] = static_cast<char>('0' + m % 10);
+      char number[24];
+      for (int i = 0; i < n; i++) number[i] = digits[n - 1 - i];
+      number[n] = '\0';
+      append(buf, cap, &len, ", ");
+      append(buf, cap, &len, number);
+      append(buf, cap, &len, " minutes");
+    }
+  }
+  if (v.locked) append(buf, cap, &len, ", locked to thread");
 }
 
 struct UnsortedPrint {
@@ -77,8 +110,13 @@ struct CompactionPause {
   CompactionPause& operator=(const CompactionPause&) = delete;
 };
 
+// One dump samples at a time (fatal reports, which also sample, exit).
+std::mutex g_sampling_mu;
+
 std::string dump_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
+  std::lock_guard sampling(g_sampling_mu);
+  sample_running_goroutines();
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
   Trace self_trace;
@@ -146,6 +184,8 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   v->wait_reason = g->wait_reason;
   v->is_main = g->is_main;
   v->compacted = g->compactable && !compact_stack_readable(const_cast<Goroutine*>(g));
+  v->locked = g->locked_to != nullptr;
+  v->parked_at = g->run_start_coarse_ns;
   for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
   v->name[sizeof v->name - 1] = '\0';
   return true;
@@ -165,16 +205,18 @@ void print_goroutine(Writer& w, const GoroutineView& v, const char* state, const
 }
 
 void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
+  char state[128];
+  describe_state(v, state, sizeof state);
   // Its stack changes under us while it runs; only a suspended context has
-  // frames we can follow.
+  // frames we can follow, or a sample taken by a signal on its thread.
   bool suspended = v.status == GStatus::kParked || v.status == GStatus::kRunnable;
   if (!suspended) {
-    print_goroutine(w, v, state_of(v), nullptr, p);
+    print_goroutine(w, v, state, sampled_trace(v.g), p);
     return;
   }
   if (v.compacted) {
     // Its frames are in a heap copy, and its stack pages are guarded.
-    print_goroutine_header(w, v.id, v.name, state_of(v));
+    print_goroutine_header(w, v.id, v.name, state);
     w.put("\tstack compacted; frames unavailable\n");
     print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
     return;
@@ -182,7 +224,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
   Trace t;
   trace_from_saved_context(&t, v.saved_sp, reinterpret_cast<std::uintptr_t>(v.stack.base),
                            reinterpret_cast<std::uintptr_t>(v.stack.top));
-  print_goroutine(w, v, state_of(v), &t, p);
+  print_goroutine(w, v, state, &t, p);
 }
 
 void print_all_goroutines_unsorted(Writer& w, const Goroutine* skip, PrintPolicy p) {

@@ -38,13 +38,16 @@
 //     process at once with a short note.
 #include "debug/debug.hpp"
 #include "debug/goroutines.hpp"
+#include "debug/sample.hpp"
 #include "debug/symbolize.hpp"
 #include "debug/traceback.hpp"
+#include "debug/traceback_level.hpp"
 #include "debug/writer.hpp"
 
 #include "arch/context.hpp"
 #include "sched/compactor.hpp"
 #include "sched/goroutine.hpp"
+#include "sched/scheduler.hpp"
 #include "stack/stack.hpp"
 
 #include <cxxabi.h>
@@ -104,7 +107,7 @@ std::byte* g_report_stack = nullptr;  // lowest usable byte; nullptr if none
 // Thread id of the thread printing a report (0: none).
 std::atomic<long> g_reporter{0};
 
-enum class ReportKind { kOverflow, kPanic, kFatal, kCompactedAccess };
+enum class ReportKind { kOverflow, kPanic, kFatal, kCompactedAccess, kQuit };
 
 // The report being printed. Written by the reporting thread only, after it
 // took g_reporter.
@@ -118,6 +121,8 @@ struct Report {
   const Goroutine* compacted = nullptr;  // compacted access: whose stack
   std::uintptr_t addr = 0;               // compacted access: the address
   long thread = 0;                       // compacted access: the faulting thread
+  int sigcode = 0;                       // quit: si_code
+  int worker = -1;                       // quit: the receiving worker's id
   const char* message = nullptr;         // panic, fatal
   Trace trace;                           // panic, fatal: collected before switching stacks
   PrintPolicy policy;
@@ -167,14 +172,14 @@ void print_report();
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
 #endif
   print_report();
-  ::_exit(2);
+  exit_after_report();
 }
 
 // Prints g_report on the report stack and exits; never returns.
 [[noreturn]] void print_report_and_exit() noexcept {
   if (g_report_stack == nullptr) {
     print_report();
-    ::_exit(2);
+    exit_after_report();
   }
   void* sp = goro_make_context(g_report_stack + kReportStackSize, &report_stack_entry);
 #if defined(GORO_DEBUG_ASAN)
@@ -189,6 +194,7 @@ void print_report();
 // ---- printing --------------------------------------------------------------
 
 void print_running_goroutine(Writer& w, const Goroutine* g, const Trace& t, PrintPolicy p) {
+  if (traceback_level() == TracebackLevel::kNone) return;
   GoroutineView v;
   if (g != nullptr && read_goroutine(g, &v)) {
     print_goroutine(w, v, "running", &t, p);
@@ -197,6 +203,14 @@ void print_running_goroutine(Writer& w, const Goroutine* g, const Trace& t, Prin
   // No intact record (an overflow found by guard address only).
   w.put("goroutine ? [running]:\n");
   print_frames(w, t, p);
+}
+
+// After the failing goroutine: every other one if GORO_TRACEBACK asks for
+// them, those running on other threads with sampled frames.
+void print_other_goroutines(Writer& w, const Goroutine* skip) {
+  if (traceback_level() < TracebackLevel::kAll) return;
+  sample_running_goroutines();
+  print_all_goroutines_unsorted(w, skip, g_report.policy);
 }
 
 void print_overflow(Writer& w) {
@@ -212,11 +226,13 @@ void print_overflow(Writer& w) {
     w.put("runtime: in stack segment ").dec(r.g->segment_depth).put(" of goroutine ").dec(r.g->id);
     w.put(" (goro::grow_if_needed)\n");
   }
-  w.put("fatal error: stack overflow\n\n");
+  w.put(traceback_level() == TracebackLevel::kNone ? "fatal error: stack overflow\n"
+                                                   : "fatal error: stack overflow\n\n");
   w.flush();  // the headline first, whatever happens to the rest
   Trace t;
   trace_from_registers(&t, r.pc, r.sp, r.fp, base, top, true);
   print_running_goroutine(w, r.g, t, r.policy);
+  print_other_goroutines(w, r.g);
 }
 
 bool name_is_any(const char* name, std::initializer_list<const char*> names) {
@@ -246,22 +262,26 @@ int first_panic_frame(const Trace& t) {
 }
 
 void print_panic(Writer& w) {
-  w.put("panic: ").put(g_report.message).put("\n\n");
+  w.put("panic: ").put(g_report.message).put(traceback_level() == TracebackLevel::kNone ? "\n" : "\n\n");
   w.flush();
   g_report.trace.drop_front(first_panic_frame(g_report.trace));
   print_running_goroutine(w, g_report.g, g_report.trace, g_report.policy);
+  print_other_goroutines(w, g_report.g);
 }
 
 void print_fatal(Writer& w) {
   w.put("fatal error: ").put(g_report.message != nullptr ? g_report.message : "(null)").put('\n');
   w.flush();
+  if (traceback_level() == TracebackLevel::kNone) return;
   if (g_report.g != nullptr) {
     w.put('\n');
     print_running_goroutine(w, g_report.g, g_report.trace, g_report.policy);
+    print_other_goroutines(w, g_report.g);
     return;
   }
   // Not on a goroutine (the scheduler found a deadlock): show them all, as
   // Go does for a fatal error off a user goroutine.
+  sample_running_goroutines();
   print_all_goroutines_unsorted(w, nullptr, g_report.policy);
 }
 
@@ -291,10 +311,36 @@ void print_compacted_access(Writer& w) {
     t.add(r.pc, true);  // a thread's stack bounds are not known here
   }
   print_running_goroutine(w, r.g, t, r.policy);
+  print_other_goroutines(w, r.g);
+}
+
+// Go's SIGQUIT report: the signal, where it landed, then every goroutine,
+// running ones included.
+void print_quit(Writer& w) {
+  const Report& r = g_report;
+  w.put("SIGQUIT: quit\nPC=").hex(r.pc).put(" m=");
+  if (r.worker >= 0) {
+    w.dec(static_cast<std::uint64_t>(r.worker));
+  } else {
+    w.put('?');
+  }
+  w.put(" sigcode=").dec(static_cast<std::uint64_t>(r.sigcode < 0 ? 0 : r.sigcode)).put("\n");
+  w.flush();
+  if (traceback_level() == TracebackLevel::kNone) return;
+  sample_running_goroutines();
+  if (r.g != nullptr) {
+    Trace t;
+    trace_from_registers(&t, r.pc, r.sp, r.fp, reinterpret_cast<std::uintptr_t>(r.g->stack.base),
+                         reinterpret_cast<std::uintptr_t>(r.g->stack.top), true);
+    w.put('\n');
+    print_running_goroutine(w, r.g, t, r.policy);
+  }
+  print_all_goroutines_unsorted(w, r.g, r.policy);
 }
 
 void print_report() {
   Writer w(STDERR_FILENO);
+  g_report.policy.runtime_frames = traceback_level() >= TracebackLevel::kSystem;
   switch (g_report.kind) {
     case ReportKind::kCompactedAccess:
       print_compacted_access(w);
@@ -307,6 +353,9 @@ void print_report() {
       break;
     case ReportKind::kFatal:
       print_fatal(w);
+      break;
+    case ReportKind::kQuit:
+      print_quit(w);
       break;
   }
   w.flush();
@@ -443,6 +492,55 @@ void install_fault_handler(int sig, struct sigaction* prev) noexcept {
   ::sigaction(sig, &sa, prev);
 }
 
+// ---- SIGQUIT ----------------------------------------------------------------------
+
+// Whether a SIGQUIT report may demangle (allocate). Unlike a fault, a
+// SIGQUIT lands anywhere, usually in a system call wrapper of libc: only an
+// interrupted allocator function (which may hold its arena's lock) rules
+// allocation out.
+bool may_allocate_after_quit(std::uintptr_t pc) noexcept {
+#if defined(GORO_DEBUG_TSAN)
+  (void)pc;
+  return false;
+#else
+  Dl_info at{};
+  if (::dladdr(reinterpret_cast<void*>(pc), &at) == 0) return false;
+  if (at.dli_sname == nullptr) return true;
+  for (const char* word : {"alloc", "free", "tcache", "arena", "malloc"}) {
+    if (std::strstr(at.dli_sname, word) != nullptr) return false;
+  }
+  return true;
+#endif
+}
+
+void on_quit(int, siginfo_t* info, void* ctx) {
+  const auto* uc = static_cast<const ucontext_t*>(ctx);
+  begin_report();
+  g_report.kind = ReportKind::kQuit;
+  g_report.g = current_goroutine_checked();
+  g_report.pc = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RIP]);
+  g_report.sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);
+  g_report.fp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RBP]);
+  g_report.sigcode = info->si_code;
+  Worker* w = current_worker();
+  g_report.worker = w != nullptr ? w->id : -1;
+  g_report.policy = PrintPolicy{true, may_allocate_after_quit(g_report.pc)};
+  print_report_and_exit();
+}
+
+// Takes SIGQUIT only if nobody else did (its default action is to dump
+// core): a program's own handler, or goro::signal_notify later, wins.
+void install_quit_handler() noexcept {
+  struct sigaction current {};
+  if (::sigaction(SIGQUIT, nullptr, &current) != 0) return;
+  if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
+  struct sigaction sa {};
+  sa.sa_sigaction = &on_quit;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGQUIT, &sa, nullptr);
+}
+
 // ---- unrecovered exceptions -------------------------------------------------------
 
 void copy_text(char* dst, std::size_t cap, const char* src) {
@@ -501,8 +599,11 @@ void install_fatal_handlers() {
   remember_executable_path();
   preload_symbol_table(reinterpret_cast<std::uintptr_t>(&install_fatal_handlers));
   reserve_report_stack();
+  load_traceback_level();
   install_fault_handler(SIGSEGV, &g_prev_segv);
   install_fault_handler(SIGBUS, &g_prev_bus);
+  install_quit_handler();
+  install_sampler();
   g_prev_terminate = std::set_terminate(&on_terminate);
   g_installed.store(true, std::memory_order_release);
 }

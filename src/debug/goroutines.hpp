@@ -28,7 +28,9 @@ struct GoroutineView {
   GStatus status = GStatus::kIdle;
   WaitReason wait_reason = WaitReason::kNone;
   bool is_main = false;
-  bool compacted = false;  // its stack is compacted (or being compacted): no frames
+  bool compacted = false;      // its stack is compacted (or being compacted): no frames
+  bool locked = false;         // locked to its thread (goro::lock_os_thread)
+  std::int64_t parked_at = 0;  // coarse monotonic ns when it parked (if parked)
   char name[sizeof(Goroutine::name)] = {};
 };
 
@@ -49,7 +51,11 @@ void print_goroutine(Writer& w, const GoroutineView& v, const char* state, const
                      PrintPolicy p);
 
 // A goroutine other than the caller: parked and runnable ones with the
-// frames of their saved context, running ones without frames.
+// frames of their saved context, running ones with the frames sampled by
+// sample_running_goroutines() if any (else without frames). The header
+// shows how long a goroutine has waited once it is a minute or more, and
+// whether it is locked to its thread, in Go's words:
+//   goroutine 7 [chan receive, 3 minutes, locked to thread]:
 void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p);
 
 // Every live goroutine except `skip`, in stack-slot order, each preceded by

@@ -62,6 +62,90 @@ GORO_NO_SANITIZE std::uintptr_t return_slot_in_prologue(std::uintptr_t pc, std::
   return 0;
 }
 
+// Whether ra is a return address: inside a loaded module, right after a
+// call instruction (direct `e8 rel32`, or an indirect `ff /2` in its 2, 3,
+// 6 or 7-byte forms). When `target` is not 0, a direct call must go there.
+GORO_NO_SANITIZE bool is_return_address(std::uintptr_t ra, std::uintptr_t target, bool in_signal) noexcept {
+  if (ra < 4096) return false;
+  Symbol s;
+  if (!symbolize(ra - 1, &s, in_signal) || s.start == 0 || ra - 7 < s.start - 64) return false;
+  const auto* code = reinterpret_cast<const unsigned char*>(ra);
+  if (code[-5] == 0xe8) {
+    std::int32_t rel = 0;
+    std::memcpy(&rel, code - 4, sizeof rel);
+    return target == 0 || ra + static_cast<std::uintptr_t>(static_cast<std::intptr_t>(rel)) == target;
+  }
+  if (target != 0) return false;
+  for (int len : {2, 3, 6, 7}) {
+    if (code[-len] == 0xff && ((code[-len + 1] >> 3) & 7) == 2) return true;
+  }
+  return false;
+}
+
+// A frame record at fp: [fp] = a higher frame pointer (or 0 at a
+// goroutine's base), [fp + 8] a return address.
+GORO_NO_SANITIZE bool is_frame_record(std::uintptr_t fp, std::uintptr_t lo, std::uintptr_t hi,
+                                      bool in_signal) noexcept {
+  if (fp < lo || hi < 16 || fp > hi - 16 || fp % 8 != 0) return false;
+  std::uintptr_t next = load_word(fp);
+  return (next == 0 || (next > fp && next < hi)) && is_return_address(load_word(fp + 8), 0, in_signal);
+}
+
+// Whether pc is in the module goro itself is linked into (built, like the
+// code using it, with frame pointers).
+bool in_own_module(std::uintptr_t pc, bool in_signal) noexcept {
+  Symbol mine;
+  Symbol s;
+  return symbolize(reinterpret_cast<std::uintptr_t>(&load_word), &mine, in_signal) &&
+         symbolize(pc, &s, in_signal) && s.bias == mine.bias && s.module == mine.module;
+}
+
+// How far above the stack pointer a frameless function's return address
+// and its caller's frame record are looked for.
+constexpr std::uintptr_t kScanBytes = 4096;
+
+// The frame at pc has no frame record of its own (a leaf, or libc and other
+// code built without frame pointers) if fp is not a frame record: then the
+// walk resumes at the first return address above sp and the first frame
+// record above that, which is the nearest caller built with frame pointers.
+// Returns the frame pointer to walk from.
+GORO_NO_SANITIZE std::uintptr_t skip_frameless(Trace* t, std::uintptr_t pc, std::uintptr_t start,
+                                               std::uintptr_t sp, std::uintptr_t fp, std::uintptr_t lo,
+                                               std::uintptr_t hi, bool in_signal) noexcept {
+  if (sp < lo || sp >= hi || sp % 8 != 0) return fp;
+  // A leaf that pushed nothing: its return address is at sp, fp is the
+  // caller's frame.
+  if (start != 0 && is_return_address(load_word(sp), start, in_signal)) {
+    t->add(load_word(sp), false);
+    return fp;
+  }
+  if (is_frame_record(fp, sp, hi, in_signal)) {
+    // pc is in another module (libc, built without frame pointers), called
+    // from the function owning fp's record: that function's own frame is the
+    // return address into it, the highest one below fp.
+    if (!in_own_module(pc, in_signal)) {
+      for (std::uintptr_t at = fp - 8; at >= sp; at -= 8) {
+        std::uintptr_t ra = load_word(at);
+        if (in_own_module(ra - 1, in_signal) && is_return_address(ra, 0, in_signal)) {
+          t->add(ra, false);
+          break;
+        }
+      }
+    }
+    return fp;
+  }
+  std::uintptr_t end = std::min(hi - 8, sp + kScanBytes);
+  for (std::uintptr_t at = sp; at < end; at += 8) {
+    if (!is_return_address(load_word(at), 0, in_signal)) continue;
+    t->add(load_word(at), false);
+    for (std::uintptr_t rec = at + 8; rec < end; rec += 8) {
+      if (is_frame_record(rec, at + 8, hi, in_signal)) return rec;
+    }
+    return 0;
+  }
+  return fp;
+}
+
 struct UnwindWalk {
   Trace* trace;
   int limit;
@@ -186,10 +270,17 @@ void trace_from_registers(Trace* t, std::uintptr_t pc, std::uintptr_t sp, std::u
                           std::uintptr_t lo, std::uintptr_t hi, bool in_signal) noexcept {
   t->add(pc, true);
   Symbol s;
+  std::uintptr_t start = 0;
   if (symbolize(pc, &s, in_signal) && s.name != nullptr) {
     std::uintptr_t slot = return_slot_in_prologue(pc, s.start, sp);
-    if (slot >= lo && hi >= 8 && slot <= hi - 8) t->add(load_word(slot), false);
+    if (slot >= lo && hi >= 8 && slot <= hi - 8) {
+      t->add(load_word(slot), false);
+      walk_frame_pointers(t, fp, std::max(lo, sp), hi);
+      return;
+    }
+    start = s.start;
   }
+  fp = skip_frameless(t, pc, start, sp, fp, lo, hi, in_signal);
   walk_frame_pointers(t, fp, std::max(lo, sp), hi);
 }
 
@@ -235,7 +326,7 @@ void print_frames(Writer& w, const Trace& t, PrintPolicy p) {
   // Leave out the entry frames; there are at most a few, at the very end.
   constexpr int kEntryDepth = 3;
   int end = n;
-  while (end > 1 && end > n - kEntryDepth && is_entry_frame(at(end - 1), p)) --end;
+  while (!p.runtime_frames && end > 1 && end > n - kEntryDepth && is_entry_frame(at(end - 1), p)) --end;
   char buf[2048];
   for (int i = 0; i < end; ++i) {
     if (i == from_head && t.elided() > 0) w.put("...").dec(t.elided()).put(" additional frames elided...\n");

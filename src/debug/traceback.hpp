@@ -112,6 +112,8 @@ struct PrintPolicy {
   bool in_signal = false;
   bool demangle = true;
   SymbolCache* cache = nullptr;
+  // Show the runtime's entry frames too (GORO_TRACEBACK=system or crash).
+  bool runtime_frames = false;
 };
 
 // Prints the frames of `t` (two lines each, Go's layout), eliding the

@@ -307,6 +307,9 @@ void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept
   w->park_commit = commit;
   w->park_arg = arg;
   self->wait_reason = why;
+  // While parked the field holds when it parked (dumps show long waits);
+  // the next switch-in sets it again.
+  self->run_start_coarse_ns = w->coarse_now;
   // Last, so that it compiles to a tail call: a parked goroutine's stack
   // then holds no frame of park() (and none of a noexcept caller that
   // tail-calls park), which keeps compacted stacks small. The goroutine's
