@@ -37,6 +37,8 @@
 //     the children out under the lock and cancels them after releasing it.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/chan.hpp>
 #include <goro/time.hpp>
 
