@@ -7,8 +7,8 @@
 #   scripts/setup-debian.sh --required-only  only what the library and its tests need
 #
 # Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja and
-# pkg-config build the library; GoogleTest, curl, wrk, llvm and clang's
-# sanitizer runtime run the tests (default, ASan+UBSan and TSan presets).
+# pkg-config build the library; GoogleTest, curl, wrk, llvm, python3 and
+# clang's sanitizer runtime run the tests (default, ASan+UBSan and TSan presets).
 # Optional: what configure looks for besides, for the benchmarks and their
 # peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
 # them the benchmarks that need them are left out and configure says so;
@@ -20,12 +20,12 @@ required=(
   libgtest-dev libgmock-dev googletest                     # tests
   curl wrk                                                 # HTTP clients the http tests drive
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
+  python3                                                  # the docs samples test (tests/docs)
 )
 optional=(
   libbenchmark-dev                                         # bench/ (Google Benchmark)
   libboost-fiber-dev                                       # bench/peers/fiber: Boost.Fiber peers
   nlohmann-json3-dev rapidjson-dev                         # bench/json: JSON parser peers
-  python3                                                  # bench/compare.py, bench/report.py
 )
 
 case ${1:-} in
