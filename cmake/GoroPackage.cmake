@@ -23,6 +23,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "libdevel")
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE "amd64")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6-dev, libstdc++-dev | libstdc++-12-dev")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-  "Go's goroutine model for C++20 (static libraries and headers)\n goroutines with growable stacks, an M:N work-stealing scheduler, an epoll\n netpoller, channels, select, timers, context, goro::net and goro::json.")
+  "Static libraries, headers, CMake package and pkg-config files of goro (goroutines with growable stacks, an M:N work-stealing scheduler, an epoll netpoller, channels, select, timers, context, goro::net) and goro::json.")
 
 include(CPack)
