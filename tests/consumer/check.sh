@@ -141,6 +141,12 @@ case $mode in
       echo "check.sh: the library-only build built more than the libraries" >&2
       exit 1
     fi
+    # Every GORO_* cache entry has a help string (cmake -LAH prints it above).
+    if "$cmake" -LAH -N "$lib" | grep -B1 '^GORO_' |
+      grep -E '^// (No help|Path to a program|$)'; then
+      echo "check.sh: a GORO_* option has no help string (cmake -LAH)" >&2
+      exit 1
+    fi
     run "$cmake" --install "$lib" --prefix "$work/prefix"
     (cd "$lib" && run cpack -G "DEB;TGZ" -B "$work/packages")
     deb=$(find "$work/packages" -maxdepth 1 -name 'libgoro-dev_*.deb' | head -n1)
