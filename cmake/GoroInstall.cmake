@@ -1,15 +1,18 @@
 # Install rules: headers, libgoro.a, the CMake package (goroConfig.cmake,
-# goroConfigVersion.cmake, goroTargets.cmake exporting goro::goro) and the
-# pkg-config file goro.pc. Everything is relocatable, so
+# goroConfigVersion.cmake, goroTargets.cmake exporting goro::goro and the
+# libraries on top of it, such as goro::json) and one pkg-config file per
+# library (goro.pc; goro-json.pc from src/json through goro_install_pc).
+# Everything is relocatable, so
 #   cmake --install <build> --prefix <anywhere>
-# gives a usable installation (tests/consumer checks exactly that).
+# gives a usable installation, and so does a package extracted anywhere
+# (tests/consumer checks both).
 
 include(CMakePackageConfigHelpers)
 
 set(GORO_CMAKE_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/goro"
   CACHE STRING "Where goroConfig.cmake is installed, relative to the prefix")
 set(GORO_PKGCONFIG_INSTALL_DIR "${CMAKE_INSTALL_LIBDIR}/pkgconfig"
-  CACHE STRING "Where goro.pc is installed, relative to the prefix")
+  CACHE STRING "Where goro.pc and goro-json.pc are installed, relative to the prefix")
 mark_as_advanced(GORO_CMAKE_INSTALL_DIR GORO_PKGCONFIG_INSTALL_DIR)
 
 install(TARGETS goro EXPORT goroTargets
@@ -63,5 +66,20 @@ foreach(lib IN LISTS CMAKE_DL_LIBS)
 endforeach()
 list(JOIN _goro_pc_cflags " " GORO_PC_CFLAGS)
 list(JOIN _goro_pc_libs " " GORO_PC_LIBS)
-configure_file("${CMAKE_CURRENT_LIST_DIR}/goro.pc.in" "${PROJECT_BINARY_DIR}/goro.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/goro.pc" DESTINATION "${GORO_PKGCONFIG_INSTALL_DIR}")
+
+# goro_install_pc(<name> <description> <cflags> <libs> <requires>): writes and
+# installs <name>.pc. A library on top of goro passes "goro" as <requires>, so
+# `pkg-config --libs <name>` lists its archive before libgoro.a and goro's
+# flags come with it.
+function(goro_install_pc name description cflags libs requires)
+  set(GORO_PC_NAME "${name}")
+  set(GORO_PC_DESCRIPTION "${description}")
+  set(GORO_PC_THIS_CFLAGS "${cflags}")
+  set(GORO_PC_THIS_LIBS "${libs}")
+  set(GORO_PC_REQUIRES "${requires}")
+  configure_file("${PROJECT_SOURCE_DIR}/cmake/goro.pc.in" "${PROJECT_BINARY_DIR}/${name}.pc" @ONLY)
+  install(FILES "${PROJECT_BINARY_DIR}/${name}.pc" DESTINATION "${GORO_PKGCONFIG_INSTALL_DIR}")
+endfunction()
+
+goro_install_pc(goro "${PROJECT_DESCRIPTION}" "-I\${includedir} ${GORO_PC_CFLAGS}"
+  "-L\${libdir} -lgoro ${GORO_PC_LIBS}" "")

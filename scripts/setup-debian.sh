@@ -2,15 +2,45 @@
 # Installs what building and testing goro needs on Debian (12 or later), and
 # nothing that is already there. Safe to run again: with everything present it
 # only checks and says so. Runs as root (CI) or through sudo; never prompts.
+#
+#   scripts/setup-debian.sh                  required and optional packages
+#   scripts/setup-debian.sh --required-only  only what the library and its tests need
+#
+# Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja and
+# pkg-config build the library; GoogleTest, curl, wrk, llvm, python3 and
+# clang's sanitizer runtime run the tests (default, ASan+UBSan and TSan presets).
+# Optional: what configure looks for besides, for the benchmarks and their
+# peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
+# them the benchmarks that need them are left out and configure says so;
+# with them installed, configure reports nothing missing.
 set -euo pipefail
 
-packages=(
+required=(
   build-essential cmake ninja-build g++ clang pkg-config   # toolchain
   libgtest-dev libgmock-dev googletest                     # tests
   curl wrk                                                 # HTTP clients the http tests drive
-  libbenchmark-dev                                         # bench/
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
+  python3                                                  # the docs samples test (tests/docs)
 )
+optional=(
+  libbenchmark-dev                                         # bench/ (Google Benchmark)
+  libboost-fiber-dev                                       # bench/peers/fiber: Boost.Fiber peers
+  nlohmann-json3-dev rapidjson-dev                         # bench/json: JSON parser peers
+)
+
+case ${1:-} in
+  --required-only) optional=() ;;
+  "") ;;
+  -h | --help)
+    sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    exit 0
+    ;;
+  *)
+    echo "setup-debian: unknown option $1 (try --help)" >&2
+    exit 2
+    ;;
+esac
+packages=("${required[@]}" "${optional[@]}")
 
 say() { echo "setup-debian: $*"; }
 
@@ -76,7 +106,7 @@ if ! installed "$rt"; then
 fi
 
 if ((${#installed_now[@]} == 0)); then
-  say "all packages present (${packages[*]} $rt)"
+  say "all packages present: required: ${required[*]} $rt${optional:+; optional: ${optional[*]}}"
 else
   say "installed ${installed_now[*]}"
 fi

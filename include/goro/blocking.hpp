@@ -8,6 +8,8 @@
 // takes a processor back (its old one if it is free) before it continues.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <exception>
 #include <optional>
 #include <type_traits>

@@ -27,6 +27,8 @@
 // Thread-safety: a reader or writer is used by one goroutine at a time.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/net.hpp>
 
 #include <concepts>

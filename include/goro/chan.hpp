@@ -39,6 +39,8 @@
 // the deadlock detector sees only goroutines.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

@@ -27,6 +27,8 @@
 // pays nothing for it.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <chrono>
 #include <cstdint>
 

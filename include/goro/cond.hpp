@@ -35,6 +35,8 @@
 // several goroutines wait on a condition of shared state guarded by a mutex.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/mutex.hpp>
 
 #include <atomic>

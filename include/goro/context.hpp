@@ -4,12 +4,16 @@
 //   void handle(goro::context ctx, Request r) {
 //     auto [ctx2, cancel] = goro::with_timeout(ctx, 100ms);  // ctx2, cancel := context.WithTimeout(ctx, ...)
 //     goro::chan<Reply> reply(1);
-//     goro::go([=] { reply.send(backend(ctx2, r)); });
+//     goro::go([=, ctx2 = ctx2] { reply.send(backend(ctx2, r)); });
 //     goro::select(
 //         goro::on_recv(reply, [&](std::optional<Reply> rep) { send(*rep); }),
-//         goro::on_recv(ctx2.done(), [&] { fail(ctx2.err()); }));   // context.DeadlineExceeded
-//     cancel();                                                      // defer cancel()
+//         goro::on_recv(ctx2.done(), [&c = ctx2] { fail(c.err()); }));  // context.DeadlineExceeded
+//     cancel();                                                          // defer cancel()
 //   }
+//
+// Lambdas name ctx2 through an init-capture (ctx2 = ctx2, &c = ctx2): clang
+// before 16 rejects capturing a structured binding by name ([=] using ctx2,
+// [ctx2], [&] using ctx2), which g++ accepts.
 //
 // Contexts form a tree. Cancelling one (its cancel_func, or its deadline
 // passing) closes its done() channel, sets err(), and cancels every context
@@ -36,6 +40,8 @@
 //   * Lock order: a parent before its child is never needed; cancel copies
 //     the children out under the lock and cancels them after releasing it.
 #pragma once
+
+#include <goro/config.hpp>
 
 #include <goro/chan.hpp>
 #include <goro/time.hpp>

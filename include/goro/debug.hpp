@@ -36,6 +36,8 @@
 // with -fno-omit-frame-pointer (the goro::goro CMake target exports it).
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <cstdio>
 #include <iosfwd>
 #include <string>

@@ -1,6 +1,8 @@
 // goro/goro.hpp: everything in goro's public API.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/blocking.hpp>
 #include <goro/bufio.hpp>
 #include <goro/chan.hpp>

@@ -10,6 +10,8 @@
 // nothing from the heap once the per-processor stack cache is warm.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

@@ -35,6 +35,8 @@
 // handle on a small stack.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -51,6 +53,10 @@ namespace goro::json {
 
 class value;
 
+// The six JSON types. Declared before the array and object aliases: an
+// enumerator declared after them would shadow them (-Wshadow in users' builds).
+enum class kind : std::uint8_t { null, boolean, number, string, array, object };
+
 // A JSON array: elements in document order.
 using array = std::vector<value>;
 // A JSON object: members in document order, duplicate keys kept.
@@ -59,9 +65,6 @@ using object = std::vector<std::pair<std::string, value>>;
 // Integral types but bool: what value's integer constructor takes.
 template <typename T>
 concept integer = std::is_integral_v<T> && !std::is_same_v<T, bool>;
-
-// The six JSON types.
-enum class kind : std::uint8_t { null, boolean, number, string, array, object };
 
 // A JSON value: null, a boolean, a number, a UTF-8 string, an array or an
 // object. A number keeps a double and, when the number is an integer within
@@ -310,7 +313,8 @@ class result {
 // Parses one JSON document (RFC 8259; see the top of this file for exactly
 // what is rejected). Never crashes on any input: malformed input, and input
 // nested deeper than opts.max_depth, return an error saying what and where.
-// Safe to call on a goroutine with the default 240 KiB stack at any
+// Safe to call on a goroutine with the default stack ceiling (max_stack(),
+// 208 KiB unless changed) at any
 // max_depth: the recursive mode continues on stack segments, the iterative
 // mode does not recurse.
 // Throws only std::bad_alloc, or std::system_error when no stack segment can

@@ -45,6 +45,8 @@
 // thread will unlock, it may report a deadlock.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <atomic>
 #include <cstdint>
 

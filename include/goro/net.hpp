@@ -40,6 +40,8 @@
 //     connection as Go's net.Conn allows.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/time.hpp>
 
 #include <chrono>

@@ -21,6 +21,8 @@
 // Header-only: call() is a template.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/mutex.hpp>
 
 #include <atomic>

@@ -7,6 +7,8 @@
 // main returns: they never run again and their destructors do not run.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <functional>

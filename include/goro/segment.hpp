@@ -15,6 +15,8 @@
 // nesting and fail with a clean error instead of recursing without bound.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <cstddef>
 #include <exception>
 #include <optional>

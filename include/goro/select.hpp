@@ -51,6 +51,8 @@
 // system call.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/chan.hpp>
 
 #include <array>

@@ -32,6 +32,8 @@
 //     notified (goro's stack overflow handler owns SIGSEGV).
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/chan.hpp>
 
 #include <initializer_list>

@@ -14,6 +14,8 @@
 // pkg-config file export that flag.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>

@@ -5,6 +5,8 @@
 // the kernel until the earliest timer is due, so idle sleepers cost no CPU.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <chrono>
 
 namespace goro {

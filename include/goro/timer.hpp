@@ -41,6 +41,8 @@
 // std::logic_error.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/chan.hpp>
 #include <goro/time.hpp>
 

@@ -37,6 +37,8 @@
 // a futex); see the deadlock-detector note in mutex.hpp.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/goroutine.hpp>
 
 #include <atomic>

@@ -28,6 +28,8 @@
 //     full and every worker is busy.
 #pragma once
 
+#include <goro/config.hpp>
+
 #include <goro/chan.hpp>
 #include <goro/wait_group.hpp>
 
