@@ -152,11 +152,11 @@ TEST(SelectCases, ManySelectorsAndSendersStress) {
   run_on(goro_test::kSanitizer ? 2 : 4, [] {
     constexpr int kChans = 200;
     constexpr int kSelectors = 4;
-    const int kPerSender = static_cast<int>(goro_test::scaled3(500, 100, 50));
+    constexpr int kPerSender = static_cast<int>(goro_test::scaled3(500, 100, 50));
     std::vector<goro::chan<int>> chans(kChans);
     goro::wait_group senders;
     for (int s = 0; s < kChans; ++s) {
-      senders.go([c = chans[static_cast<std::size_t>(s)], kPerSender] {
+      senders.go([c = chans[static_cast<std::size_t>(s)]] {
         for (int v = 0; v < kPerSender; ++v) c.send(1);
       });
     }
