@@ -8,11 +8,13 @@
 #include <goro/cond.hpp>
 #include <goro/debug.hpp>
 #include <goro/context.hpp>
+#include <goro/error_group.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/mutex.hpp>
 #include <goro/net.hpp>
 #include <goro/once.hpp>
 #include <goro/runtime.hpp>
+#include <goro/rw_mutex.hpp>
 #include <goro/segment.hpp>
 #include <goro/select.hpp>
 #include <goro/signal.hpp>
