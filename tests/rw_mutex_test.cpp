@@ -62,6 +62,26 @@ TEST(RwMutex, WorksWithStandardLockTypes) {
   });
 }
 
+TEST(RwMutex, TryLockOnAFreshMutexThenAWaitingReader) {
+  // The first writer may come through try_lock(): a reader that then has to
+  // wait must find somewhere to wait.
+  run_on(1, [] {
+    goro::rw_mutex mu;
+    ASSERT_TRUE(mu.try_lock());
+    std::atomic<bool> read{false};
+    goro::wait_group wg;
+    wg.go([&] {
+      std::shared_lock r(mu);
+      read = true;
+    });
+    goro::sleep_for(5ms);
+    EXPECT_FALSE(read.load());
+    mu.unlock();
+    wg.wait();
+    EXPECT_TRUE(read.load());
+  });
+}
+
 TEST(RwMutex, ReadersHoldItTogether) {
   // Every reader holds the lock at once: each waits, while holding it, until
   // all have arrived. With an exclusive lock this would never finish.
@@ -215,6 +235,13 @@ TEST(RwMutex, PlainThreadsAndGoroutinesShareIt) {
   std::int64_t counter = 0;  // guarded by mu
   const int kIncrements = static_cast<int>(scaled3(2000, 500, 300));
   goro::run([&] {
+    // The deadlock detector knows only goroutines: while every goroutine
+    // waits for a lock a plain thread holds, this ticker shows the process
+    // is alive (see the plain-thread note in mutex.hpp).
+    std::atomic<bool> finished{false};
+    goro::go([&] {
+      while (!finished) goro::sleep_for(1ms);
+    });
     std::vector<std::thread> threads;
     for (int t = 0; t < 2; ++t) {
       threads.emplace_back([&] {
@@ -248,6 +275,7 @@ TEST(RwMutex, PlainThreadsAndGoroutinesShareIt) {
     goro::blocking([&] {
       for (auto& t : threads) t.join();
     });
+    finished = true;
   });
   EXPECT_EQ(counter, 6 * ((kIncrements + 3) / 4));
 }

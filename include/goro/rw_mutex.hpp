@@ -72,11 +72,11 @@ class rw_mutex {
   // reader has left; readers arriving meanwhile wait behind this writer.
   // Throws std::bad_alloc, with nothing held or changed, if the wait queues
   // cannot be allocated (first writer only).
-  // Thread-safe. Cost: a goro::mutex lock, a wait record (the goroutine's
-  // own, no allocation) and one atomic when uncontended; otherwise a park
-  // until the last reader leaves.
+  // Thread-safe. Cost: a goro::mutex lock and a compare-and-swap when no
+  // reader is inside; otherwise a park until the last reader leaves.
   void lock();
-  // Locks for writing if that needs no waiting (Go's TryLock).
+  // Locks for writing if that needs no waiting (Go's TryLock). False also
+  // if the first writer's wait queues cannot be allocated.
   // Thread-safe. Cost: a few atomics.
   [[nodiscard]] bool try_lock() noexcept;
   // Unlocks a write lock (Go's Unlock) and wakes the readers that waited
@@ -127,6 +127,8 @@ class rw_mutex {
   // writer is pending or holds the lock.
   static constexpr std::int32_t kMaxReaders = std::int32_t{1} << 30;
 
+  // Installs both wait queues if needed; false if out of memory.
+  bool install_queues() noexcept;
   void lock_shared_slow();
   void unlock_shared_slow(std::int32_t r) noexcept;
 

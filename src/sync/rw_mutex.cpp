@@ -21,13 +21,15 @@
 //     object; unlock() raises it before it lets anyone in. The destructor
 //     waits for it to drain. Wakeups run after the busy count is dropped:
 //     they touch only the waiter's record.
-//   * A reader takes its wait record before it counts itself, so nothing can
-//     fail once it is committed to waiting.
+//   * A reader takes its wait record before it counts itself, and a writer
+//     before it announces itself, so nothing can fail once either is
+//     committed to waiting.
 #include <goro/rw_mutex.hpp>
 
 #include "sync/semaphore.hpp"
 #include "sync/wait_queue.hpp"
 
+#include <new>
 #include <optional>
 
 namespace goro {
@@ -67,14 +69,31 @@ rw_mutex::~rw_mutex() {
   detail::destroy_wait_queue(writer_queue_.load(std::memory_order_acquire));
 }
 
-void rw_mutex::lock() {
-  writer_mu_.lock();
-  std::optional<WaitRecord> record;
+bool rw_mutex::install_queues() noexcept {
   try {
-    // Installed before any reader can see a pending writer.
     detail::wait_queue_of(reader_queue_);
     detail::wait_queue_of(writer_queue_);
-    record.emplace();
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
+void rw_mutex::lock() {
+  writer_mu_.lock();
+  // The queues go in before any reader can see a pending writer.
+  if (!install_queues()) {
+    writer_mu_.unlock();
+    throw std::bad_alloc();
+  }
+  std::int32_t none = 0;
+  if (readers_.compare_exchange_strong(none, -kMaxReaders, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+    return;  // no reader inside: nothing to wait for
+  }
+  std::optional<WaitRecord> record;
+  try {
+    record.emplace();  // before announcing ourselves: nothing may fail after
   } catch (...) {
     writer_mu_.unlock();
     throw;
@@ -91,8 +110,8 @@ void rw_mutex::lock() {
 bool rw_mutex::try_lock() noexcept {
   if (!writer_mu_.try_lock()) return false;
   std::int32_t none = 0;
-  if (!readers_.compare_exchange_strong(none, -kMaxReaders, std::memory_order_acquire,
-                                        std::memory_order_relaxed)) {
+  if (!install_queues() || !readers_.compare_exchange_strong(none, -kMaxReaders, std::memory_order_acquire,
+                                                             std::memory_order_relaxed)) {
     writer_mu_.unlock();
     return false;
   }
