@@ -232,9 +232,9 @@ class CancelWatch {
   CancelWatch(const context& ctx, NetFd* fd) {
     chan<std::monostate> done = ctx.done();
     if (done.is_nil() || !goro::in_goroutine()) return;
-    stop_ = chan<std::monostate>();
-    exited_ = chan<bool>(1);
-    goro::go([done, stop = stop_, exited = exited_, fd] {
+    chan<std::monostate> stop;
+    chan<bool> exited(1);
+    goro::go([done, stop, exited, fd] {
       bool fired = false;
       goro::select(goro::on_recv(done,
                                  [&] {
@@ -244,6 +244,9 @@ class CancelWatch {
                    goro::on_recv(stop));
       exited.send(fired);
     });
+    // Only once the watcher runs: finish() waits for it.
+    stop_ = std::move(stop);
+    exited_ = std::move(exited);
   }
   CancelWatch(const CancelWatch&) = delete;
   CancelWatch& operator=(const CancelWatch&) = delete;
