@@ -333,7 +333,8 @@ void write(const value& v, std::string& out);
 // space; empty arrays and objects stay "[]" and "{}". As in Go, the first
 // line has no prefix and there is no final newline, so the text can be
 // embedded in other indented output. Scalars and escaping as to_string(v);
-// the output parses back to an equal value. Does not recurse.
+// with a whitespace prefix and indent the output parses back to an equal
+// value. Does not recurse.
 // Thread-safe. Cost: linear in the output, which grows with nesting depth
 // times the indent's length.
 //
