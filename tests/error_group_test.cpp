@@ -130,7 +130,7 @@ TEST(ErrorGroup, LimitBoundsConcurrencyAndTryGoRespectsIt) {
     for (int i = 0; i < kLimit; ++i) EXPECT_TRUE(g.try_go(task));
     EXPECT_FALSE(g.try_go(task)) << "a fourth task started beyond the limit";
     EXPECT_THROW(g.set_limit(10), std::logic_error);  // tasks are running, as Go panics
-    while (running.load() < kLimit) goro::yield();  // all three are inside
+    while (running.load() < kLimit) goro::yield();    // all three are inside
     // A blocking go() waits for a slot: feed the gate from another goroutine.
     constexpr int kMore = 20;
     goro::go([gate] {

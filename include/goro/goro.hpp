@@ -6,8 +6,8 @@
 #include <goro/chan.hpp>
 #include <goro/compact.hpp>
 #include <goro/cond.hpp>
-#include <goro/debug.hpp>
 #include <goro/context.hpp>
+#include <goro/debug.hpp>
 #include <goro/error_group.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/mutex.hpp>
