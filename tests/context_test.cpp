@@ -24,6 +24,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -295,6 +296,55 @@ TEST(Context, TinyTimeoutsFireDuringCreation) {
     }
     wg.wait();
     EXPECT_EQ(exceeded.load(), kContexts / 4 * 4);
+  });
+}
+
+// The result of with_cancel / with_timeout works whole, by its named
+// members, as a structured binding and with std::tie; a lambda captures the
+// named member (the form clang 14 accepts; it rejects capturing a binding).
+TEST(Context, ResultHasNamedMembersAndWorksWithTie) {
+  run_on(1, [] {
+    goro::context_and_cancel op = goro::with_timeout(goro::context::background(), 1h);
+    goro::chan<bool> seen(1);
+    goro::go([ctx = op.ctx, seen] {
+      ctx.done().recv();
+      seen.send(ctx.err() == goro::context_errc::canceled);
+    });
+    op.cancel();
+    EXPECT_EQ(seen.recv(), true);
+
+    goro::context ctx;
+    goro::cancel_func cancel;
+    std::tie(ctx, cancel) = goro::with_cancel(goro::context::background());
+    EXPECT_FALSE(ctx.err());
+    cancel();
+    EXPECT_EQ(ctx.err(), goro::context_errc::canceled);
+
+    auto [c2, cancel2] = goro::with_cancel(ctx);
+    EXPECT_EQ(c2.err(), goro::context_errc::canceled);  // child of a cancelled one
+    cancel2();
+  });
+}
+
+// Durations too long to add to now() mean no deadline in practice; they
+// must not overflow into the past (which would cancel at once).
+TEST(Context, HugeTimeoutsSaturateInsteadOfOverflowing) {
+  run_on(1, [] {
+    auto [ctx, cancel] = goro::with_timeout(goro::context::background(), std::chrono::hours::max());
+    EXPECT_FALSE(ctx.err());
+    ASSERT_TRUE(ctx.deadline().has_value());
+    EXPECT_EQ(*ctx.deadline(), goro::clock::time_point::max());
+    cancel();
+    auto [past, cancel_past] = goro::with_timeout(goro::context::background(), std::chrono::hours::min());
+    EXPECT_EQ(past.err(), goro::context_errc::deadline_exceeded);
+    cancel_past();
+    auto [ns, cancel_ns] = goro::with_timeout(goro::context::background(), std::chrono::nanoseconds::max());
+    EXPECT_FALSE(ns.err());
+    cancel_ns();
+    goro::sleep_for(std::chrono::hours::min());  // returns at once
+    EXPECT_GT(goro::detail::time_after(std::chrono::seconds::max()), goro::clock::now());
+    const goro::clock::time_point just_before = goro::detail::time_after(-1ns);
+    EXPECT_LE(just_before, goro::clock::now());
   });
 }
 

@@ -622,4 +622,100 @@ TEST(JsonValue, DeepValueHandledWithoutRecursion) {
   });
 }
 
+// ---------------------------------------------------------------------------
+// Indented output (Go's MarshalIndent)
+
+// The expected texts are what Go 1.23's json.Indent prints for the same
+// document.
+TEST(JsonIndent, MatchesGoByteForByte) {
+  const std::string src =
+      R"({"name":"goro","tags":["go","c++"],"empty":{},"none":[],"n":[1,-2.5,0.25,true,null,{"deep":[[]]}],"s":"a\"b\n"})";
+  const json::value v = json::parse(src).value();
+  EXPECT_EQ(json::to_string(v, "", "  "),
+            "{\n  \"name\": \"goro\",\n  \"tags\": [\n    \"go\",\n    \"c++\"\n  ],\n  \"empty\": {},\n  "
+            "\"none\": "
+            "[],\n  \"n\": [\n    1,\n    -2.5,\n    0.25,\n    true,\n    null,\n    {\n      \"deep\": [\n "
+            "       "
+            "[]\n      ]\n    }\n  ],\n  \"s\": \"a\\\"b\\n\"\n}");
+  EXPECT_EQ(
+      json::to_string(v, "> ", "\t"),
+      "{\n> \t\"name\": \"goro\",\n> \t\"tags\": [\n> \t\t\"go\",\n> \t\t\"c++\"\n> \t],\n> \t\"empty\": "
+      "{},\n> "
+      "\t\"none\": [],\n> \t\"n\": [\n> \t\t1,\n> \t\t-2.5,\n> \t\t0.25,\n> \t\ttrue,\n> \t\tnull,\n> "
+      "\t\t{\n> \t\t\t\"deep\": [\n> \t\t\t\t[]\n> \t\t\t]\n> \t\t}\n> \t],\n> \t\"s\": \"a\\\"b\\n\"\n> }");
+  // Scalars and empty containers are a single line without prefix.
+  EXPECT_EQ(json::to_string(json::value(json::array()), "> ", "\t"), "[]");
+  EXPECT_EQ(json::to_string(json::value(3), "> ", "\t"), "3");
+  // Empty prefix and indent: new lines only.
+  EXPECT_EQ(json::to_string(json::value(json::array{1, 2}), "", ""), "[\n1,\n2\n]");
+  // write() appends.
+  std::string out = "x=";
+  json::write(json::value(json::array{1}), out, "", " ");
+  EXPECT_EQ(out, "x=[\n 1\n]");
+}
+
+TEST(JsonIndent, RoundTripsToAnEqualValue) {
+  const char* docs[] = {
+      R"([])",
+      R"({"a":{"b":{"c":[1,2,{"d":null}]}},"e":"\u00e9\ud83d\ude00","f":-0,"g":1.7976931348623157e308})",
+      R"([[[[[]]]],{"":{}},"x\ty",12345678901234567,5e-324])",
+  };
+  for (const char* doc : docs) {
+    const json::value v = json::parse(doc).value();
+    for (auto [prefix, indent] : {std::pair{"", "  "}, std::pair{"// ", "\t"}, std::pair{"", ""}}) {
+      const std::string text = json::to_string(v, prefix, indent);
+      if (std::string_view(prefix).empty()) {
+        // A prefix that is not whitespace makes the text a template, not
+        // JSON; without one it must parse back to the same value.
+        auto back = json::parse(text);
+        ASSERT_TRUE(back) << text;
+        EXPECT_TRUE(*back == v) << text;
+        EXPECT_EQ(json::to_string(*back), json::to_string(v));
+      }
+      // Removing the layout gives the compact text back.
+      std::string squeezed;
+      bool in_string = false;
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        if (in_string) {
+          squeezed.push_back(c);
+          if (c == '\\') {
+            squeezed.push_back(text[++i]);
+          } else if (c == '"') {
+            in_string = false;
+          }
+        } else if (c == '"') {
+          in_string = true;
+          squeezed.push_back(c);
+        } else if (c == '\n') {
+          i += std::string_view(prefix).size();
+          const std::string_view ind(indent);
+          while (!ind.empty() && text.compare(i + 1, ind.size(), ind) == 0) i += ind.size();
+        } else if (c == ' ' && i > 0 && text[i - 1] == ':') {
+          // the space after a key's colon
+        } else {
+          squeezed.push_back(c);
+        }
+      }
+      EXPECT_EQ(squeezed, json::to_string(v)) << text;
+    }
+  }
+}
+
+TEST(JsonIndent, DeepValueWithoutRecursion) {
+  in_goroutine([] {
+    const std::size_t depth = kSanitizer ? 2'000 : 5'000;
+    json::value root = json::array();
+    json::value* leaf = &root;
+    for (std::size_t i = 0; i < depth; ++i) leaf = &leaf->as_array().emplace_back(json::array());
+    const std::string text = json::to_string(root, "", " ");
+    // depth non-empty arrays, the one at level k contributing "[" and "]",
+    // two newlines and 2k + 1 indents; then the innermost "[]".
+    EXPECT_EQ(text.size(), depth * depth + 4 * depth + 2);
+    auto back = json::parse(text);
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(*back == root);
+  });
+}
+
 }  // namespace

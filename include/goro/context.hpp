@@ -1,19 +1,19 @@
 // goro/context.hpp: cancellation, deadlines and request-scoped values across
 // goroutines (Go's context package).
 //
-//   void handle(goro::context ctx, Request r) {
-//     auto [ctx2, cancel] = goro::with_timeout(ctx, 100ms);  // ctx2, cancel := context.WithTimeout(ctx, ...)
+//   void handle(goro::context parent, Request r) {
+//     auto [ctx, cancel] = goro::with_timeout(parent, 100ms);  // context.WithTimeout(parent, ...)
 //     goro::chan<Reply> reply(1);
-//     goro::go([=, ctx2 = ctx2] { reply.send(backend(ctx2, r)); });
+//     goro::go([reply, r, ctx = ctx] { reply.send(backend(ctx, r)); });
 //     goro::select(
 //         goro::on_recv(reply, [&](std::optional<Reply> rep) { send(*rep); }),
-//         goro::on_recv(ctx2.done(), [&c = ctx2] { fail(c.err()); }));  // context.DeadlineExceeded
+//         goro::on_recv(ctx.done(), [ctx = ctx] { fail(ctx.err()); }));  // context.DeadlineExceeded
 //     cancel();                                                          // defer cancel()
 //   }
 //
-// Lambdas name ctx2 through an init-capture (ctx2 = ctx2, &c = ctx2): clang
-// before 16 rejects capturing a structured binding by name ([=] using ctx2,
-// [ctx2], [&] using ctx2), which g++ accepts.
+// Lambdas capture `ctx = ctx`, a copy: clang before 16 rejects capturing a
+// structured binding by name ([=] or [&] using ctx, [ctx]), which g++
+// accepts; see context_and_cancel.
 //
 // Contexts form a tree. Cancelling one (its cancel_func, or its deadline
 // passing) closes its done() channel, sets err(), and cancels every context
@@ -51,6 +51,7 @@
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -80,9 +81,10 @@ namespace goro {
 
 class context;
 class cancel_func;
+struct context_and_cancel;
 
-std::pair<context, cancel_func> with_cancel(const context& parent);
-std::pair<context, cancel_func> with_deadline(const context& parent, clock::time_point d);
+context_and_cancel with_cancel(const context& parent);
+context_and_cancel with_deadline(const context& parent, clock::time_point d);
 
 namespace detail {
 struct ContextNode;
@@ -142,8 +144,8 @@ class context {
   friend struct detail::ContextNode;
   friend class cancel_func;
   friend context detail::with_value_erased(const context&, const void*, std::shared_ptr<const void>);
-  friend std::pair<context, cancel_func> with_cancel(const context&);
-  friend std::pair<context, cancel_func> with_deadline(const context&, clock::time_point);
+  friend context_and_cancel with_cancel(const context&);
+  friend context_and_cancel with_deadline(const context&, clock::time_point);
   explicit context(std::shared_ptr<detail::ContextNode> n) noexcept : node_(std::move(n)) {}
   const void* find_value(const void* key) const noexcept;
 
@@ -160,27 +162,48 @@ class cancel_func {
 
  private:
   friend struct detail::ContextNode;
-  friend std::pair<context, cancel_func> with_cancel(const context&);
-  friend std::pair<context, cancel_func> with_deadline(const context&, clock::time_point);
+  friend context_and_cancel with_cancel(const context&);
+  friend context_and_cancel with_deadline(const context&, clock::time_point);
   explicit cancel_func(std::shared_ptr<detail::ContextNode> n) noexcept : node_(std::move(n)) {}
   std::shared_ptr<detail::ContextNode> node_;
+};
+
+// What with_cancel, with_deadline and with_timeout return: the new context
+// and the function that cancels it (Go's ctx, cancel pair). Use it whole,
+// by member or through a structured binding or std::tie:
+//
+//   auto [ctx, cancel] = goro::with_timeout(parent, 100ms);
+//   auto op = goro::with_timeout(parent, 100ms);    // op.ctx, op.cancel()
+//   std::tie(ctx, cancel) = goro::with_cancel(parent);
+//
+// Clang before 16 does not let a lambda capture a structured binding
+// ([=] or [ctx] naming `ctx` from `auto [ctx, cancel]`); capture a copy
+// instead ([ctx = ctx]) or use the named members ([ctx = op.ctx]).
+struct context_and_cancel {
+  context ctx;
+  cancel_func cancel;
+
+  // For std::tie(ctx, cancel) = ...: views of the two members.
+  operator std::tuple<context&, cancel_func&>() noexcept { return {ctx, cancel}; }
 };
 
 // A child of `parent` cancelled by the returned function or when the parent
 // is (Go's context.WithCancel).
 // Thread-safe. Cost: two allocations (node, done channel) and a spin lock.
-std::pair<context, cancel_func> with_cancel(const context& parent);
+context_and_cancel with_cancel(const context& parent);
 
 // As with_cancel, also cancelled with deadline_exceeded at `d` (Go's
 // context.WithDeadline). If the parent's deadline is earlier, this is
 // with_cancel. A deadline in the past cancels at once. Needs a running
 // runtime (std::logic_error otherwise), for the timer.
-std::pair<context, cancel_func> with_deadline(const context& parent, clock::time_point d);
+context_and_cancel with_deadline(const context& parent, clock::time_point d);
 
-// with_deadline(parent, now + d) (Go's context.WithTimeout).
+// with_deadline(parent, now + d) (Go's context.WithTimeout): a zero or
+// negative d cancels at once; a d too long to represent (hours::max())
+// saturates to clock::time_point::max() instead of overflowing.
 template <typename Rep, typename Period>
-std::pair<context, cancel_func> with_timeout(const context& parent, const std::chrono::duration<Rep, Period>& d) {
-  return with_deadline(parent, clock::now() + std::chrono::ceil<clock::duration>(d));
+context_and_cancel with_timeout(const context& parent, const std::chrono::duration<Rep, Period>& d) {
+  return with_deadline(parent, detail::time_after(d));
 }
 
 // A child of `parent` carrying `value` under `key` (Go's context.WithValue).

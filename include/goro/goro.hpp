@@ -8,13 +8,15 @@
 #include <goro/chan.hpp>
 #include <goro/compact.hpp>
 #include <goro/cond.hpp>
-#include <goro/debug.hpp>
 #include <goro/context.hpp>
+#include <goro/debug.hpp>
+#include <goro/error_group.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/mutex.hpp>
 #include <goro/net.hpp>
 #include <goro/once.hpp>
 #include <goro/runtime.hpp>
+#include <goro/rw_mutex.hpp>
 #include <goro/segment.hpp>
 #include <goro/select.hpp>
 #include <goro/signal.hpp>

@@ -331,4 +331,20 @@ std::string to_string(const value& v);
 // As to_string(v), appending to `out`.
 void write(const value& v, std::string& out);
 
+// Serializes `v` as indented JSON (Go's MarshalIndent): each array element
+// and object member starts a new line that begins with `prefix` followed by
+// one copy of `indent` per level of nesting; a key's colon is followed by a
+// space; empty arrays and objects stay "[]" and "{}". As in Go, the first
+// line has no prefix and there is no final newline, so the text can be
+// embedded in other indented output. Scalars and escaping as to_string(v);
+// with a whitespace prefix and indent the output parses back to an equal
+// value. Does not recurse.
+// Thread-safe. Cost: linear in the output, which grows with nesting depth
+// times the indent's length.
+//
+//   to_string(parse(R"({"a":[1,2]})").value(), "", "  ")  ==  "{\n  \"a\": [\n    1,\n    2\n  ]\n}"
+std::string to_string(const value& v, std::string_view prefix, std::string_view indent);
+// As to_string(v, prefix, indent), appending to `out`.
+void write(const value& v, std::string& out, std::string_view prefix, std::string_view indent);
+
 }  // namespace goro::json

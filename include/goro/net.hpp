@@ -42,6 +42,7 @@
 
 #include <goro/config.hpp>
 
+#include <goro/context.hpp>
 #include <goro/time.hpp>
 
 #include <chrono>
@@ -76,6 +77,17 @@ enum class errc : int {
   unexpected_eof,  // "unexpected EOF": read_full ended in the middle
   buffer_full,     // "buffer full": a bufio line or peek longer than the buffer
   no_such_host,    // "no such host": a name lookup found nothing
+  canceled,        // "operation was canceled": dial_context's context was cancelled
+                   // (Go's errCanceled). Compares equal to std::errc::operation_canceled.
+  // A "host:port" that does not split (Go's *net.AddrError from
+  // SplitHostPort). Each compares equal to std::errc::invalid_argument; the
+  // error's op() is "address" and what() is Go's text:
+  // "address 127.0.0.1: missing port in address".
+  missing_port,              // "missing port in address"
+  too_many_colons,           // "too many colons in address" (IPv6 needs [brackets])
+  missing_bracket,           // "missing ']' in address"
+  unexpected_open_bracket,   // "unexpected '[' in address"
+  unexpected_close_bracket,  // "unexpected ']' in address"
 };
 
 // The category of errc. Thread-safe; a function-local static.
@@ -155,9 +167,19 @@ class address {
 // goro::blocking, so the processor keeps serving while it runs. A port may be
 // a service name ("http"). An empty host means the wildcard of the network
 // ("[::]" for "tcp"/"udp" where IPv6 is available, else "0.0.0.0").
-// Throws goro::net::error (op "lookup") if nothing is found.
+// Throws goro::net::error (op "lookup") if nothing is found, and
+// split_host_port's errors.
 // Thread-safe. Cost: none for numeric hosts; a getaddrinfo call otherwise.
 std::vector<address> resolve(std::string_view network, std::string_view host_port);
+
+// Splits "host:port", "[host]:port" or "[host%zone]:port" into host and port
+// (Go's net.SplitHostPort); the views point into host_port. The host may be
+// empty (":80"); an IPv6 host must be in brackets.
+// Throws goro::net::error with op() "address" and one of errc::missing_port,
+// ::too_many_colons, ::missing_bracket, ::unexpected_open_bracket,
+// ::unexpected_close_bracket ("address ::1:80: too many colons in address").
+// Thread-safe. Cost: a scan of the string.
+std::pair<std::string_view, std::string_view> split_host_port(std::string_view host_port);
 
 namespace detail {
 struct NetFd;
@@ -335,21 +357,36 @@ class conn {
 // ---------------------------------------------------------------------------
 // Listeners
 
-struct listen_options {
+class listener;
+
+// How to listen (Go's net.ListenConfig). An aggregate: set the fields, then
+// call listen(). Copyable; listen() is const and thread-safe.
+struct listen_config {
   // SO_REUSEPORT: several listeners (processes) share the port and the
   // kernel spreads connections over them.
   bool reuse_port = false;
   // Accept queue length; 0 uses /proc/sys/net/core/somaxconn, as Go does.
   int backlog = 0;
   // TCP keep-alive of accepted connections, as Go's ListenConfig.KeepAlive:
-  // probes after 15 s idle by default; 0 turns it off.
+  // probes after 15 s idle by default. Unlike Go, where 0 means the default,
+  // 0 (or a negative period) turns keep-alive off.
   std::chrono::seconds keep_alive = std::chrono::seconds(15);
   // Called (on the accepting goroutine) each time accept() backs off because
   // the process or system is out of descriptors or memory, with the error
   // and the pause; for logging ("accept: too many open files; retrying in
   // 10ms").
   std::function<void(const error&, std::chrono::milliseconds)> on_accept_error;
+
+  // goro::net::listen(network, address, *this).
+  listener listen(std::string_view network, std::string_view address) const;
+  // As listen(network, address), first failing with errc::canceled (or
+  // errc::timeout for a passed deadline) if ctx is already done, as Go's
+  // ListenConfig.Listen does; ctx does not affect the listener afterwards.
+  listener listen(const context& ctx, std::string_view network, std::string_view address) const;
 };
+
+// The name listen() options had before listen_config gained its methods.
+using listen_options = listen_config;
 
 // A listening stream socket (Go's net.Listener). Thread-safety as conn.
 class listener {
@@ -362,7 +399,7 @@ class listener {
   explicit operator bool() const noexcept { return fd_ != nullptr; }
 
   // Waits for and returns the next connection. Accepted TCP connections
-  // have TCP_NODELAY and keep-alive (see listen_options) set, like Go's.
+  // have TCP_NODELAY and keep-alive (see listen_config) set, like Go's.
   //
   // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) it
   // does not fail: it calls on_accept_error, sleeps 5 ms, doubling up to 1 s
@@ -389,7 +426,7 @@ class listener {
   int native_handle() const noexcept;
 
  private:
-  friend listener listen(std::string_view, std::string_view, const listen_options&);
+  friend listener listen(std::string_view, std::string_view, const listen_config&);
   struct State;
   detail::NetFd* fd_ = nullptr;
   State* state_ = nullptr;
@@ -401,19 +438,63 @@ class listener {
 // TCP listeners set SO_REUSEADDR, as Go's do.
 // Throws goro::net::error ("listen tcp 127.0.0.1:80: address already in use",
 // "permission denied", ...), std::invalid_argument for an unknown network.
-listener listen(std::string_view network, std::string_view address, const listen_options& opts = {});
+listener listen(std::string_view network, std::string_view address, const listen_config& opts = {});
 
-// Connects to address on "tcp", "tcp4", "tcp6" or "unix", trying each
-// resolved address in turn until one answers, within `timeout` in all
-// (zero: no limit but the operating system's). TCP connections get
-// TCP_NODELAY and 15 s keep-alive, as Go's Dial does.
-// Throws goro::net::error: "dial tcp 127.0.0.1:1: connection refused",
-// errc::timeout ("i/o timeout"), lookup failures; std::invalid_argument for
-// an unknown network.
-// Cost: socket(2), connect(2), one epoll_ctl, a park until the handshake
-// completes.
+// How to connect (Go's net.Dialer). An aggregate: set the fields, then call
+// dial() or dial_context(). Copyable; its methods are const and thread-safe.
+//
+//   goro::net::dialer d;
+//   d.timeout = 2s;
+//   goro::net::conn c = d.dial_context(ctx, "tcp", "db.internal:5432");
+//
+// Limits combine as in Go: the earliest of now + timeout, deadline and the
+// context's deadline bounds the connection attempts (a name lookup is not
+// interrupted; with several addresses each attempt gets a share of what is
+// left, at least 2 s when there is that much). A limit that has already passed, including a
+// negative timeout, fails at once with errc::timeout.
+struct dialer {
+  // Zero: no limit of its own. Negative: already expired.
+  clock::duration timeout = clock::duration::zero();
+  // clock::time_point{}: none.
+  clock::time_point deadline = clock::time_point{};
+  // TCP keep-alive of the connection: probes after this much idle time
+  // (15 s by default, as Go's). Unlike Go, where 0 means the default, 0 (or
+  // a negative period) turns keep-alive off.
+  std::chrono::seconds keep_alive = std::chrono::seconds(15);
+  // The local address to bind before connecting (Go's Dialer.LocalAddr);
+  // the empty address lets the kernel choose. Port 0 picks a free port.
+  address local_address;
+
+  // Connects to address on "tcp", "tcp4", "tcp6" or "unix", trying each
+  // resolved address in turn until one answers. TCP connections get
+  // TCP_NODELAY and keep_alive, as Go's Dial does.
+  // Throws goro::net::error: "dial tcp 127.0.0.1:1: connection refused",
+  // errc::timeout ("i/o timeout"), address and lookup errors;
+  // std::invalid_argument for an unknown network.
+  // Cost: socket(2), connect(2), one epoll_ctl, a park until the handshake
+  // completes.
+  conn dial(std::string_view network, std::string_view address) const;
+
+  // As dial(), also bounded by ctx (Go's DialContext): if ctx is cancelled
+  // before the connection is made the dial stops and throws errc::canceled
+  // ("dial tcp 10.0.0.1:80: operation was canceled"); if its deadline
+  // passes, errc::timeout. A connection already made is not affected by ctx
+  // afterwards.
+  // Cost: dial()'s; with a cancellable ctx, also one goroutine that watches
+  // it while the handshake is in flight (Go does the same). In a goroutine
+  // a cancellation wakes the dial at once; on a plain thread only a deadline
+  // does, and a cancellation is seen when the handshake ends.
+  conn dial_context(const context& ctx, std::string_view network, std::string_view address) const;
+};
+
+// dialer{.timeout = timeout}.dial(network, address): a zero timeout means no
+// limit but the operating system's, a negative one fails at once with
+// errc::timeout (Go's DialTimeout).
 conn dial(std::string_view network, std::string_view address,
           clock::duration timeout = clock::duration::zero());
+
+// dialer{}.dial_context(ctx, network, address) (Go's net.Dialer{}.DialContext).
+conn dial_context(const context& ctx, std::string_view network, std::string_view address);
 
 // ---------------------------------------------------------------------------
 // Datagrams: UDP

@@ -49,6 +49,14 @@
 // Cost: no allocation once the processor's wait-record cache is warm; with k
 // channels, k spin locks (twice, if it has to wait); no global lock, no
 // system call.
+//
+// A select over a number of cases known only at run time (Go's
+// reflect.Select) is select_cases(), at the end of this file:
+//
+//   std::vector<goro::select_case<Msg>> cases;
+//   for (auto& in : inputs) cases.push_back(goro::select_case<Msg>::recv(in));
+//   goro::select_result<Msg> r = goro::select_cases(std::span(cases));
+//   if (!r.value) inputs_closed(r.index);  // received std::nullopt: closed
 #pragma once
 
 #include <goro/config.hpp>
@@ -60,8 +68,11 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace goro {
 
@@ -90,7 +101,8 @@ void call_case(F& f, Args&&... args) {
   if constexpr (std::is_invocable_v<F&, Args...>) {
     std::invoke(f, std::forward<Args>(args)...);
   } else {
-    static_assert(std::is_invocable_v<F&>, "goro::select: a receive callback takes std::optional<T> or nothing");
+    static_assert(std::is_invocable_v<F&>,
+                  "goro::select: a receive callback takes std::optional<T> or nothing");
     std::invoke(f);
   }
 }
@@ -231,7 +243,9 @@ template <typename F>
 detail::DefaultCase<std::decay_t<F>> on_default(F&& f) {
   return {std::forward<F>(f)};
 }
-inline detail::DefaultCase<detail::Noop> on_default() { return {}; }
+inline detail::DefaultCase<detail::Noop> on_default() {
+  return {};
+}
 
 // Runs one ready case (see the top of this file). Returns the argument
 // position of the case that ran.
@@ -270,6 +284,104 @@ std::size_t select(Cases&&... cases) {
     detail::run_chosen(chosen, kSeq, cases...);
     return chosen;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Runtime-sized select (Go's reflect.Select)
+
+// One case of select_cases(): a receive from, or a send to, a chan<T>, or
+// the default case (Go's reflect.SelectCase). A value type; a send case owns
+// the value it sends.
+template <typename T>
+class select_case {
+ public:
+  enum class kind : std::uint8_t { recv, send, default_case };
+
+  // case <-ch. A nil channel is never ready.
+  static select_case recv(const chan<T>& ch) { return select_case(kind::recv, ch, std::nullopt); }
+  // case ch <- v. v is moved from if and only if this case is chosen.
+  static select_case send(const chan<T>& ch, T v) { return select_case(kind::send, ch, std::move(v)); }
+  // default: chosen when no other case is ready. At most one per select.
+  static select_case default_case() { return select_case(kind::default_case, chan<T>::nil(), std::nullopt); }
+
+  kind what() const noexcept { return kind_; }
+  const chan<T>& channel() const noexcept { return ch_; }
+  // The value a send case sends (after it was chosen: moved from).
+  T* send_value() noexcept { return value_ ? std::addressof(*value_) : nullptr; }
+
+ private:
+  select_case(kind k, chan<T> ch, std::optional<T> v) : kind_(k), ch_(std::move(ch)), value_(std::move(v)) {}
+  kind kind_;
+  chan<T> ch_;
+  std::optional<T> value_;
+};
+
+// What select_cases() did: the index of the case that ran, and for a
+// receive case the value received, std::nullopt if the channel was closed
+// (Go's recvOK false). Empty for a send or default case.
+template <typename T>
+struct select_result {
+  std::size_t index;
+  std::optional<T> value;
+};
+
+// Runs one ready case of `cases`, as select() does (Go's reflect.Select):
+// if several are ready it picks one uniformly at random; if none is, it
+// runs the default case if there is one, else blocks until one is ready.
+// With no cases it blocks forever, as Go's. The vector may be built anew
+// or reused for every call.
+// Throws std::invalid_argument for two default cases, std::length_error for
+// more than 65,535 cases, goro::channel_closed when a send case on a closed
+// channel is chosen, std::bad_alloc (nothing done).
+// Thread-safe. Cost: select()'s, plus for more than 16 cases an allocation
+// of 10 bytes a case and a sort of the channels by address; 1,000 cases
+// that are not ready take 1,000 wait records while parked.
+template <typename T>
+select_result<T> select_cases(std::span<select_case<T>> cases) {
+  constexpr std::size_t kInline = 16;
+  if (cases.size() > 65535) throw std::length_error("goro::select_cases: more than 65535 cases");
+  std::array<detail::SelectCase, kInline> inline_erased{};
+  std::array<std::uint16_t, 2 * kInline> inline_scratch{};
+  std::vector<detail::SelectCase> heap_erased;
+  std::vector<std::uint16_t> heap_scratch;
+  detail::SelectCase* erased = inline_erased.data();
+  std::uint16_t* scratch = inline_scratch.data();
+  if (cases.size() > kInline) {
+    heap_erased.resize(cases.size());
+    heap_scratch.resize(2 * cases.size());
+    erased = heap_erased.data();
+    scratch = heap_scratch.data();
+  }
+  // Every receive case shares one slot: only the chosen case writes it.
+  std::optional<T> received;
+  std::size_t default_index = cases.size();
+  int n = 0;
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    select_case<T>& c = cases[i];
+    if (c.what() == select_case<T>::kind::default_case) {
+      if (default_index != cases.size())
+        throw std::invalid_argument("goro::select_cases: multiple default cases");
+      default_index = i;
+      continue;
+    }
+    bool send = c.what() == select_case<T>::kind::send;
+    void* elem = send ? static_cast<void*>(c.send_value()) : static_cast<void*>(&received);
+    erased[n++] = {detail::ChanAccess::core(c.channel()), elem, send, nullptr};
+  }
+  bool has_default = default_index != cases.size();
+  int k = detail::select_impl(erased, scratch, n, !has_default);
+  if (k < 0) return {default_index, std::nullopt};
+  // Erased cases skip the default: shift back past it.
+  std::size_t chosen = static_cast<std::size_t>(k);
+  if (has_default && chosen >= default_index) ++chosen;
+  if (cases[chosen].what() == select_case<T>::kind::send) return {chosen, std::nullopt};
+  return {chosen, std::move(received)};
+}
+
+// select_cases over a std::vector.
+template <typename T>
+select_result<T> select_cases(std::vector<select_case<T>>& cases) {
+  return select_cases(std::span<select_case<T>>(cases));
 }
 
 }  // namespace goro

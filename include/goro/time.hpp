@@ -16,6 +16,24 @@ using clock = std::chrono::steady_clock;
 
 namespace detail {
 void sleep_until_ns(clock::time_point t);
+
+// now + d, saturated to clock::time_point::max() or min() where the sum
+// would overflow (a duration such as std::chrono::hours::max() means "no
+// limit", not undefined behaviour). Rounded up to the clock's tick.
+template <typename Rep, typename Period>
+clock::time_point time_after(const std::chrono::duration<Rep, Period>& d) {
+  const clock::time_point now = clock::now();
+  // long double holds every int64 tick count exactly.
+  const long double ticks = std::chrono::duration<long double, clock::period>(d).count();
+  const auto at = static_cast<long double>(now.time_since_epoch().count()) + ticks;
+  if (at >= static_cast<long double>(clock::time_point::max().time_since_epoch().count())) {
+    return clock::time_point::max();
+  }
+  if (at <= static_cast<long double>(clock::time_point::min().time_since_epoch().count())) {
+    return clock::time_point::min();
+  }
+  return now + std::chrono::ceil<clock::duration>(d);
+}
 }  // namespace detail
 
 // Parks the calling goroutine until `t` (Go's time.Sleep(time.Until(t))).
@@ -38,7 +56,7 @@ void sleep_for(const std::chrono::duration<Rep, Period>& d) {
     detail::sleep_until_ns(clock::time_point::min());
     return;
   }
-  detail::sleep_until_ns(clock::now() + std::chrono::ceil<clock::duration>(d));
+  detail::sleep_until_ns(detail::time_after(d));
 }
 
 }  // namespace goro

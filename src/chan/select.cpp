@@ -33,9 +33,14 @@
 
 #include <goro/select.hpp>
 
+#include <algorithm>
+#include <functional>
+
 namespace goro::detail {
 
 namespace {
+
+constexpr int kInsertionSortMax = 16;
 
 ChanCore* chan_at(const SelectCase* cases, std::uint16_t i) noexcept {
   return core_of(cases[i].c);
@@ -55,10 +60,18 @@ int make_poll_order(const SelectCase* cases, int n, std::uint16_t* poll) noexcep
   return k;
 }
 
-// Sorts the polled cases by channel address (insertion sort: selects are
-// small). Cases on the same channel end up adjacent, so it is locked once.
+// Sorts the polled cases by channel address (insertion sort for the usual
+// few cases, std::sort for the many of select_cases). Cases on the same
+// channel end up adjacent, so it is locked once.
 void make_lock_order(const SelectCase* cases, const std::uint16_t* poll, int k,
                      std::uint16_t* order) noexcept {
+  if (k > kInsertionSortMax) {
+    std::copy(poll, poll + k, order);
+    std::sort(order, order + k, [cases](std::uint16_t a, std::uint16_t b) {
+      return std::less<ChanCore*>()(chan_at(cases, a), chan_at(cases, b));
+    });
+    return;
+  }
   for (int i = 0; i < k; ++i) {
     std::uint16_t v = poll[i];
     int j = i;

@@ -1,6 +1,8 @@
-// json/write.cpp: the serializer. Compact output, no recursion: an explicit
-// stack of (container, next index) frames walks the value, so a value of any
-// depth serializes on a small stack.
+// json/write.cpp: the serializer. Compact or indented output (Go's Marshal
+// and MarshalIndent), no recursion: an explicit stack of (container, next
+// index) frames walks the value, so a value of any depth serializes on a
+// small stack. Indented output differs only in the whitespace written
+// before each element and closing bracket, and after each key's colon.
 //
 // The output always parses back to an equal value: integers are written
 // exactly, other doubles in the shortest form that reads back to the same
@@ -120,9 +122,21 @@ struct Frame {
   std::size_t next;
 };
 
-}  // namespace
+// Whitespace of indented output; null for compact output.
+struct Layout {
+  std::string_view prefix;
+  std::string_view indent;
+};
 
-void write(const value& root, std::string& out) {
+// A new line at nesting `depth`: prefix, then indent depth times.
+void new_line(const Layout* layout, std::size_t depth, std::string& out) {
+  if (layout == nullptr) return;
+  out.push_back('\n');
+  out += layout->prefix;
+  for (std::size_t i = 0; i < depth; ++i) out += layout->indent;
+}
+
+void write_value(const value& root, std::string& out, const Layout* layout) {
   if (write_leaf(root, out)) return;
   std::vector<Frame> stack;
   stack.push_back({&root, 0});
@@ -132,11 +146,13 @@ void write(const value& root, std::string& out) {
     const bool is_array = top.container->is_array();
     const std::size_t size = is_array ? top.container->as_array().size() : top.container->as_object().size();
     if (top.next == size) {
-      out.push_back(is_array ? ']' : '}');
       stack.pop_back();
+      new_line(layout, stack.size(), out);
+      out.push_back(is_array ? ']' : '}');
       continue;
     }
     if (top.next != 0) out.push_back(',');
+    new_line(layout, stack.size(), out);
     const value* child;
     if (is_array) {
       child = &top.container->as_array()[top.next];
@@ -144,6 +160,7 @@ void write(const value& root, std::string& out) {
       const auto& member = top.container->as_object()[top.next];
       write_string(member.first, out);
       out.push_back(':');
+      if (layout != nullptr) out.push_back(' ');
       child = &member.second;
     }
     ++top.next;
@@ -154,9 +171,26 @@ void write(const value& root, std::string& out) {
   }
 }
 
+}  // namespace
+
+void write(const value& v, std::string& out) {
+  write_value(v, out, nullptr);
+}
+
+void write(const value& v, std::string& out, std::string_view prefix, std::string_view indent) {
+  const Layout layout{prefix, indent};
+  write_value(v, out, &layout);
+}
+
 std::string to_string(const value& v) {
   std::string out;
   write(v, out);
+  return out;
+}
+
+std::string to_string(const value& v, std::string_view prefix, std::string_view indent) {
+  std::string out;
+  write(v, out, prefix, indent);
   return out;
 }
 

@@ -27,22 +27,38 @@ namespace {
 constexpr std::size_t kUnixPathOffset = offsetof(sockaddr_un, sun_path);
 constexpr std::size_t kUnixPathMax = sizeof(sockaddr_un::sun_path) - 1;
 
-// Splits "host:port" / "[host]:port". A bare IPv6 address without brackets
-// has too many colons and is refused, as Go's SplitHostPort does.
-bool split_host_port(std::string_view hp, std::string_view& host, std::string_view& port) {
-  if (!hp.empty() && hp[0] == '[') {
-    std::size_t close = hp.find(']');
-    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':') return false;
-    host = hp.substr(1, close - 1);
-    port = hp.substr(close + 2);
-    return true;
-  }
+// Splits "host:port" / "[host]:port" as Go's SplitHostPort does, returning
+// the error it would (empty: split). A bare IPv6 address without brackets
+// has too many colons.
+std::error_code split(std::string_view hp, std::string_view& host, std::string_view& port) {
   std::size_t colon = hp.rfind(':');
-  if (colon == std::string_view::npos) return false;
-  host = hp.substr(0, colon);
-  if (host.find(':') != std::string_view::npos) return false;
+  if (colon == std::string_view::npos) return make_error_code(errc::missing_port);
+  std::size_t host_from = 0, after_host = 0;  // where '[' and ']' may no longer appear
+  if (hp[0] == '[') {
+    std::size_t close = hp.find(']');
+    if (close == std::string_view::npos) return make_error_code(errc::missing_bracket);
+    if (close + 1 != colon) {
+      // "[::1]" or "[::1]x:80": no port right after the bracket.
+      bool colon_follows = close + 1 < hp.size() && hp[close + 1] == ':';
+      return make_error_code(colon_follows ? errc::too_many_colons : errc::missing_port);
+    }
+    host = hp.substr(1, close - 1);
+    host_from = 1;
+    after_host = close + 1;
+  } else {
+    host = hp.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) return make_error_code(errc::too_many_colons);
+  }
+  if (hp.find('[', host_from) != std::string_view::npos)
+    return make_error_code(errc::unexpected_open_bracket);
+  if (hp.find(']', after_host) != std::string_view::npos)
+    return make_error_code(errc::unexpected_close_bracket);
   port = hp.substr(colon + 1);
-  return true;
+  return {};
+}
+
+bool split_host_port(std::string_view hp, std::string_view& host, std::string_view& port) {
+  return !split(hp, host, port);
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view s) {
@@ -323,12 +339,16 @@ std::ostream& operator<<(std::ostream& os, const address& a) {
   return os << a.to_string();
 }
 
+std::pair<std::string_view, std::string_view> split_host_port(std::string_view host_port) {
+  std::string_view host, port;
+  if (std::error_code ec = split(host_port, host, port))
+    throw error(ec, "address", "", std::string(host_port));
+  return {host, port};
+}
+
 std::vector<address> resolve(std::string_view network, std::string_view host_port) {
   int family = network_family(network);
-  std::string_view host, port;
-  if (!split_host_port(host_port, host, port)) {
-    throw error(std::make_error_code(std::errc::invalid_argument), "address", "", std::string(host_port));
-  }
+  auto [host, port] = split_host_port(host_port);
   auto numeric_port = parse_port(port);
   if (!numeric_port) return lookup(network, host, port, family);
   std::uint16_t p = *numeric_port;

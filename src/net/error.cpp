@@ -3,7 +3,10 @@
 // Messages follow Go's *net.OpError: "<op> <net> <address>: <reason>",
 // with the reason in lower case as Go prints it ("connection refused",
 // not strerror's "Connection refused"). errc::timeout is equivalent to
-// std::errc::timed_out so that callers can test either.
+// std::errc::timed_out so that callers can test either; errc::canceled is
+// std::errc::operation_canceled and the address errors std::errc::invalid_argument.
+#include "net/netfd.hpp"
+
 #include <goro/net.hpp>
 
 #include <cctype>
@@ -31,13 +34,37 @@ class NetCategory final : public std::error_category {
         return "buffer full";
       case errc::no_such_host:
         return "no such host";
+      case errc::canceled:
+        return "operation was canceled";
+      case errc::missing_port:
+        return "missing port in address";
+      case errc::too_many_colons:
+        return "too many colons in address";
+      case errc::missing_bracket:
+        return "missing ']' in address";
+      case errc::unexpected_open_bracket:
+        return "unexpected '[' in address";
+      case errc::unexpected_close_bracket:
+        return "unexpected ']' in address";
     }
     return "unknown goro.net error " + std::to_string(ev);
   }
 
   std::error_condition default_error_condition(int ev) const noexcept override {
-    if (static_cast<errc>(ev) == errc::timeout) return std::errc::timed_out;
-    return {ev, *this};
+    switch (static_cast<errc>(ev)) {
+      case errc::timeout:
+        return std::errc::timed_out;
+      case errc::canceled:
+        return std::errc::operation_canceled;
+      case errc::missing_port:
+      case errc::too_many_colons:
+      case errc::missing_bracket:
+      case errc::unexpected_open_bracket:
+      case errc::unexpected_close_bracket:
+        return std::errc::invalid_argument;
+      default:
+        return {ev, *this};
+    }
   }
 };
 
@@ -84,5 +111,14 @@ error::error(std::error_code ec, std::string op, std::string net, std::string ad
 bool error::timeout() const noexcept {
   return code() == errc::timeout;
 }
+
+namespace detail {
+
+std::error_code net_error_of_context(std::error_code ctx_err) noexcept {
+  if (ctx_err == context_errc::deadline_exceeded) return make_error_code(errc::timeout);
+  return make_error_code(errc::canceled);
+}
+
+}  // namespace detail
 
 }  // namespace goro::net

@@ -72,7 +72,7 @@ void set_or_fail(int s, int level, int name, int value, const char* net, const s
   if (::setsockopt(s, level, name, &value, sizeof value) != 0) fail(s, errno, net, where);
 }
 
-int bind_and_listen(int family, const address& a, const listen_options& opts, bool v6only, const char* net,
+int bind_and_listen(int family, const address& a, const listen_config& opts, bool v6only, const char* net,
                     const std::string& where) {
   int s = detail::new_socket(family, SOCK_STREAM, "listen", net, where);
   if (family != AF_UNIX) {
@@ -95,7 +95,7 @@ const address& pick_listen_address(const std::vector<address>& addrs) {
 
 }  // namespace
 
-listener listen(std::string_view network, std::string_view addr, const listen_options& opts) {
+listener listen(std::string_view network, std::string_view addr, const listen_config& opts) {
   auto state = std::make_unique<listener::State>();
   state->keep_alive = opts.keep_alive;
   state->on_accept_error = opts.on_accept_error;
@@ -121,6 +121,17 @@ listener listen(std::string_view network, std::string_view addr, const listen_op
   l.fd_ = NetFd::open(s, kind, "listen", where);
   l.state_ = state.release();
   return l;
+}
+
+listener listen_config::listen(std::string_view network, std::string_view addr) const {
+  return goro::net::listen(network, addr, *this);
+}
+
+listener listen_config::listen(const context& ctx, std::string_view network, std::string_view addr) const {
+  if (std::error_code ec = ctx.err()) {
+    throw error(detail::net_error_of_context(ec), "listen", std::string(network), std::string(addr));
+  }
+  return goro::net::listen(network, addr, *this);
 }
 
 listener::listener(listener&& o) noexcept

@@ -229,7 +229,7 @@ void set_tcp_defaults(NetFd* fd, std::chrono::seconds keep_alive) noexcept {
   int one = 1;
   ::setsockopt(fd->sysfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (keep_alive.count() <= 0) return;
-  int secs = static_cast<int>(keep_alive.count());
+  int secs = static_cast<int>(std::min<std::int64_t>(keep_alive.count(), 32767));  // the kernel's limit
   ::setsockopt(fd->sysfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
   ::setsockopt(fd->sysfd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
   ::setsockopt(fd->sysfd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);

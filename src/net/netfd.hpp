@@ -96,6 +96,10 @@ std::uint64_t fds_released() noexcept;
 [[noreturn]] void throw_error(const NetFd* fd, const char* op, std::error_code ec);
 [[noreturn]] void throw_errno(const NetFd* fd, const char* op, int err);
 [[noreturn]] void throw_closed(const NetFd* fd, const char* op);
+// A context's err() as the network error Go reports for it:
+// context_errc::deadline_exceeded -> errc::timeout, anything else ->
+// errc::canceled.
+std::error_code net_error_of_context(std::error_code ctx_err) noexcept;
 
 // An operation in progress: keeps the descriptor open. Throws errc::closed
 // if it is closed (or fd is null).

@@ -7,9 +7,15 @@
 // registration itself reports an already finished handshake), then a wait
 // for writability under a write deadline, SO_ERROR, and getpeername to
 // confirm, since a wakeup alone does not prove the handshake is done.
+// dial_context adds Go's interrupter: while the handshake is in flight a
+// goroutine waits for the context and, if it is cancelled, moves the write
+// deadline into the past so the parked dial wakes.
 #include "net/netfd.hpp"
 
+#include <goro/goroutine.hpp>
 #include <goro/net.hpp>
+#include <goro/runtime.hpp>
+#include <goro/select.hpp>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -214,32 +220,117 @@ std::int64_t to_ns(clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
-conn dial_one(Kind kind, const address& to, clock::time_point deadline) {
-  const char* net = kind == Kind::kUnix ? "unix" : "tcp";
-  std::string where = to.to_string();
-  if (deadline != clock::time_point{} && clock::now() >= deadline) {
-    throw error(make_error_code(errc::timeout), "dial", net, where);
+// Wakes a dial parked in its handshake when its context is cancelled (Go's
+// interrupter goroutine in netFD.connect): a goroutine waits for ctx.done()
+// and then moves the write deadline into the past. finish() stops it and
+// waits until it has exited, so it never touches the NetFd afterwards, and
+// says whether it fired (then the dial fails even if the handshake won the
+// race, as in Go). Only in a goroutine, and only for a context that can be
+// cancelled; otherwise it does nothing.
+class CancelWatch {
+ public:
+  CancelWatch(const context& ctx, NetFd* fd) {
+    chan<std::monostate> done = ctx.done();
+    if (done.is_nil() || !goro::in_goroutine()) return;
+    chan<std::monostate> stop;
+    chan<bool> exited(1);
+    goro::go([done, stop, exited, fd] {
+      bool fired = false;
+      goro::select(goro::on_recv(done,
+                                 [&] {
+                                   goro::detail::poll_set_deadline(fd->pd, PollMode::kWrite, 1);
+                                   fired = true;
+                                 }),
+                   goro::on_recv(stop));
+      exited.send(fired);
+    });
+    // Only once the watcher runs: finish() waits for it.
+    stop_ = std::move(stop);
+    exited_ = std::move(exited);
   }
+  CancelWatch(const CancelWatch&) = delete;
+  CancelWatch& operator=(const CancelWatch&) = delete;
+  ~CancelWatch() { finish(); }
+
+  // Stops the watcher (idempotent). True if it cancelled the dial.
+  bool finish() noexcept {
+    if (stop_.is_nil()) return fired_;
+    stop_.close();
+    fired_ = exited_.recv().value_or(false);
+    stop_ = chan<std::monostate>::nil();
+    return fired_;
+  }
+
+ private:
+  chan<std::monostate> stop_ = chan<std::monostate>::nil();
+  chan<bool> exited_ = chan<bool>::nil();
+  bool fired_ = false;
+};
+
+// What one dial needs besides the address.
+struct DialPlan {
+  Kind kind;
+  clock::time_point deadline;  // time_point{}: none
+  const dialer* options;
+  const context* ctx;
+};
+
+[[noreturn]] void throw_dial_error(std::error_code ec, const DialPlan& plan, const std::string& where) {
+  throw error(ec, "dial", plan.kind == Kind::kUnix ? "unix" : "tcp", where);
+}
+
+bool passed(clock::time_point deadline) {
+  return deadline != clock::time_point{} && clock::now() >= deadline;
+}
+
+// Fails at once if ctx is done or the deadline has passed (Go checks both
+// before each attempt).
+void check_dial_limits(const DialPlan& plan, const std::string& where) {
+  if (std::error_code ec = plan.ctx->err()) throw_dial_error(net_error_of_context(ec), plan, where);
+  if (passed(plan.deadline)) throw_dial_error(make_error_code(errc::timeout), plan, where);
+}
+
+int connecting_socket(const DialPlan& plan, const address& to, const std::string& where) {
+  const char* net = plan.kind == Kind::kUnix ? "unix" : "tcp";
   int s = new_socket(to.family(), SOCK_STREAM, "dial", net, where);
+  const address& local = plan.options->local_address;
+  if (local.family() != 0 && ::bind(s, local.data(), static_cast<socklen_t>(local.size())) != 0) {
+    int err = errno;
+    ::close(s);
+    throw_dial_error(std::error_code(err, std::system_category()), plan, where);
+  }
+  return s;
+}
+
+conn dial_one(const DialPlan& plan, const address& to, clock::time_point deadline) {
+  std::string where = to.to_string();
+  check_dial_limits(plan, where);
+  int s = connecting_socket(plan, to, where);
   int rc = ::connect(s, to.data(), static_cast<socklen_t>(to.size()));
   int err = rc == 0 ? 0 : errno;
   if (rc != 0 && err != EINPROGRESS && err != EINTR) {
     ::close(s);
-    throw error(std::error_code(err, std::system_category()), "dial", net, where);
+    throw_dial_error(std::error_code(err, std::system_category()), plan, where);
   }
-  HandleGuard guard{NetFd::open(s, kind, "dial", where)};
+  HandleGuard guard{NetFd::open(s, plan.kind, "dial", where)};
   NetFd* fd = guard.fd;
   fd->connected = true;
   if (to.family() == AF_INET || to.family() == AF_INET6) {
     std::memcpy(&fd->peer, to.data(), std::min(to.size(), sizeof fd->peer));
   }
-  try {
-    if (rc != 0) finish_connect(fd, deadline == clock::time_point{} ? 0 : to_ns(deadline));
-  } catch (const error& e) {
-    // Name the address dialled, not the half-made connection.
-    throw error(e.code(), "dial", net, where);
+  if (rc != 0) {
+    CancelWatch watch(*plan.ctx, fd);
+    try {
+      finish_connect(fd, deadline == clock::time_point{} ? 0 : to_ns(deadline));
+    } catch (const error& e) {
+      // Name the address dialled, not the half-made connection.
+      std::error_code ec = e.code();
+      if (watch.finish()) ec = net_error_of_context(plan.ctx->err());
+      throw_dial_error(ec, plan, where);
+    }
+    if (watch.finish()) throw_dial_error(net_error_of_context(plan.ctx->err()), plan, where);
   }
-  if (kind == Kind::kTcp) set_tcp_defaults(fd, std::chrono::seconds(15));
+  if (plan.kind == Kind::kTcp) set_tcp_defaults(fd, plan.options->keep_alive);
   return conn(std::exchange(guard.fd, nullptr));
 }
 
@@ -254,25 +345,61 @@ clock::time_point attempt_deadline(clock::time_point deadline, std::size_t left)
   return now + share;
 }
 
+// The earliest of the limits, as Go's Dialer.deadline (time_point{}: none).
+clock::time_point dial_deadline(const dialer& d, const context& ctx) {
+  clock::time_point earliest{};
+  auto consider = [&earliest](clock::time_point t) {
+    if (t != clock::time_point{} && (earliest == clock::time_point{} || t < earliest)) earliest = t;
+  };
+  if (d.timeout != clock::duration::zero()) {
+    clock::time_point now = clock::now();
+    // A timeout so long that now + timeout overflows is no limit.
+    if (d.timeout < clock::duration::zero() || d.timeout <= clock::time_point::max() - now) {
+      consider(now + d.timeout);
+    }
+  }
+  consider(d.deadline);
+  if (std::optional<clock::time_point> cd = ctx.deadline()) consider(*cd);
+  // The netpoller reads a deadline at the clock's epoch as "none".
+  if (earliest != clock::time_point{} && earliest.time_since_epoch() <= clock::duration::zero()) {
+    earliest = clock::time_point{} + clock::duration(1);
+  }
+  return earliest;
+}
+
 }  // namespace
 
 }  // namespace detail
 
-conn dial(std::string_view network, std::string_view addr, clock::duration timeout) {
+conn dialer::dial(std::string_view network, std::string_view addr) const {
+  return dial_context(context::background(), network, addr);
+}
+
+conn dialer::dial_context(const context& ctx, std::string_view network, std::string_view addr) const {
   bool unix_net = detail::is_unix_network(network);
-  clock::time_point deadline =
-      timeout > clock::duration::zero() ? clock::now() + timeout : clock::time_point{};
-  if (unix_net) return detail::dial_one(detail::Kind::kUnix, address::unix_path(addr), deadline);
+  detail::DialPlan plan{unix_net ? detail::Kind::kUnix : detail::Kind::kTcp,
+                        detail::dial_deadline(*this, ctx), this, &ctx};
+  detail::check_dial_limits(plan, std::string(addr));
+  if (unix_net) return detail::dial_one(plan, address::unix_path(addr), plan.deadline);
   std::vector<address> addrs = resolve(network, addr);
   for (std::size_t i = 0; i < addrs.size(); i++) {
     try {
-      return detail::dial_one(detail::Kind::kTcp, addrs[i],
-                              detail::attempt_deadline(deadline, addrs.size() - i));
-    } catch (const error&) {
-      if (i + 1 == addrs.size()) throw;
+      return detail::dial_one(plan, addrs[i], detail::attempt_deadline(plan.deadline, addrs.size() - i));
+    } catch (const error& e) {
+      if (i + 1 == addrs.size() || e.code() == errc::canceled) throw;
     }
   }
   throw error(make_error_code(errc::no_such_host), "dial", std::string(network), std::string(addr));
+}
+
+conn dial(std::string_view network, std::string_view addr, clock::duration timeout) {
+  dialer d;
+  d.timeout = timeout;
+  return d.dial(network, addr);
+}
+
+conn dial_context(const context& ctx, std::string_view network, std::string_view addr) {
+  return dialer{}.dial_context(ctx, network, addr);
 }
 
 }  // namespace goro::net

@@ -232,25 +232,25 @@ void cancel_func::operator()() const noexcept {
   if (node_ != nullptr) node_->cancel(context_errc::canceled, true);
 }
 
-std::pair<context, cancel_func> with_cancel(const context& parent) {
+context_and_cancel with_cancel(const context& parent) {
   auto n = detail::new_cancelable(parent.node_);
   n->attach();
   return {context(n), cancel_func(n)};
 }
 
-std::pair<context, cancel_func> with_deadline(const context& parent, clock::time_point d) {
+context_and_cancel with_deadline(const context& parent, clock::time_point d) {
   if (auto pd = parent.deadline(); pd && *pd <= d) return with_cancel(parent);  // the parent's comes first
   auto n = detail::new_cancelable(parent.node_);
   n->deadline_ns = detail::to_ns(d);
-  const auto left = d - clock::now();
-  if (left <= left.zero()) {
+  const clock::time_point now = clock::now();
+  if (d <= now) {  // compared, not subtracted: d may be time_point::min()
     n->attach();
     n->cancel(context_errc::deadline_exceeded, true);
     return {context(n), cancel_func(n)};
   }
   // The timer goes first: once attached, the parent may cancel (and stop
   // the timer) from another thread at any moment.
-  n->deadline_timer = after_func(left, [w = std::weak_ptr<detail::ContextNode>(n)] {
+  n->deadline_timer = after_func(d - now, [w = std::weak_ptr<detail::ContextNode>(n)] {
     if (auto s = w.lock()) s->cancel(context_errc::deadline_exceeded, true, false);
   });
   n->attach();
