@@ -10,6 +10,7 @@ packages=(
   curl wrk                                                 # HTTP clients the http tests drive
   libbenchmark-dev                                         # bench/
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
+  gdb                                                      # tests/gdb_test.cpp: the gdb extension (tools/gdb)
 )
 
 say() { echo "setup-debian: $*"; }
