@@ -134,9 +134,9 @@ TEST(Gdb, ListsAndBacktracesGoroutinesOfACoreFile) {
     GTEST_SKIP() << "a core file of a sanitizer build holds the sanitizer's shadow memory (terabytes mapped)";
   }
   std::string core = testing::TempDir() + "goro-gdb-test-" + std::to_string(::getpid()) + ".core";
-  // gcore writes a stack arena guarded by MADV_GUARD_INSTALL markers as
-  // zeros (it reads the process's memory in blocks, and a block with a
-  // marker fails), so the target uses mprotect guards, which gcore skips.
+  // gdb 13's gcore wrote the stack arena as zeros on Linux 6.18 when its
+  // slots were guarded by MADV_GUARD_INSTALL markers, so the target uses
+  // mprotect guards.
   std::string made = run_target_under_gdb("GORO_FORCE_MPROTECT_GUARD=1", "-ex 'gcore " + core + "'");
   ASSERT_TRUE(std::filesystem::exists(core)) << made;
   std::string exe = self_exe();

@@ -208,7 +208,7 @@ struct StackFigures {
 // Reads the figures of `s`. The stack may be in use meanwhile (the figures
 // are then those of some moment during the call). Async-signal-safe.
 // Cost: one mincore per 8 MiB from the top down to the deepest resident page
-// (about a microsecond for a default stack); uses 2.2 KiB of stack.
+// (one for a default stack); uses 2.2 KiB of stack.
 StackFigures stack_figures(const StackSpan& s) noexcept;
 
 // Writes "stack <resident>/<ceiling>, peak <peak>" (sizes in B, KiB, MiB or
