@@ -31,7 +31,6 @@ import gdb
 
 _NS = "goro::detail::"
 _ARENA_NS = "goro::detail::stack_internal::(anonymous namespace)::"
-_PAGE = 4096
 _SLOT_LIVE = 1  # SlotState::kLive
 _SAVED_REGS = ("r15", "r14", "r13", "r12", "rbx", "rbp")
 _MAX_FRAMES = 100
@@ -120,10 +119,11 @@ def _where(pc):
 class Goroutine(object):
     """One goroutine record, read from the inferior."""
 
-    def __init__(self, record, stack_lo, stack_top):
+    def __init__(self, record):
         self.record = record
-        self.stack_lo = stack_lo
-        self.stack_top = stack_top
+        # The stack it runs on now: its slot, or a stack segment.
+        self.stack_lo = _u64(record["stack"]["base"])
+        self.stack_top = _u64(record["stack"]["top"])
         self.id = int(record["id"])
         status_type = gdb.lookup_type(_NS + "GStatus")
         self.status = _STATES.get(_enum_name(_atomic_raw(record["status"], status_type)), "?")
@@ -165,41 +165,51 @@ def _arenas():
     return out
 
 
-def _owner_of(arena_index, slot):
-    """The owner record of a slot (compactable goroutines), or 0."""
+def _owner_tables():
+    """The owner side table of the stack layer (tombstone.cpp), or None in
+    programs that never link it."""
     try:
-        tables = _global("goro::detail::(anonymous namespace)::g_owner_tables")
+        return _global(_NS + "(anonymous namespace)::g_owner_tables")
     except gdb.GdbError:
-        return 0
+        return None
+
+
+def _owners(tables, arena_index, slots):
+    """The owner record of each slot of an arena (0 for none)."""
+    if tables is None:
+        return None
     void_pp = gdb.lookup_type("void").pointer().pointer()
     table = _u64(_atomic_raw(tables[arena_index], void_pp))
     if table == 0:
-        return 0
-    raw = gdb.selected_inferior().read_memory(table + 8 * slot, 8)
-    return struct.unpack("<Q", bytes(raw))[0]
+        return None
+    raw = bytes(gdb.selected_inferior().read_memory(table, 8 * slots))
+    return struct.unpack("<%dQ" % slots, raw)
 
 
 def goroutines():
     """Every live goroutine, in id order."""
     inferior = gdb.selected_inferior()
     g_type = gdb.lookup_type(_NS + "Goroutine")
-    magic = 0x676F726F
+    magic = 0x676F726F  # Goroutine::kMagic
+    tables = _owner_tables()
     found = {}
     for index, (base, slot_size, slots, words) in enumerate(_arenas()):
         raw = bytes(inferior.read_memory(words, 4 * slots))
+        owners = _owners(tables, index, slots)
         for slot, word in enumerate(struct.unpack("<%dI" % slots, raw)):
             if word & 0xFF != _SLOT_LIVE:
                 continue
-            lo = base + slot * slot_size
-            top = lo + slot_size
-            addr = _owner_of(index, slot) or top - g_type.sizeof
+            top = base + (slot + 1) * slot_size
+            addr = (owners[slot] if owners else 0) or top - g_type.sizeof
             try:
                 record = gdb.Value(addr).cast(g_type.pointer()).dereference()
                 if int(record["magic"]) != magic:
                     continue  # a stack segment, or a record not yet built
-                g = Goroutine(record, lo + (word >> 8) * _PAGE, top)
+                g = Goroutine(record)
             except gdb.MemoryError:
                 continue
+            if g.status in ("idle", "dead"):
+                continue  # starting or exiting
             found[g.id] = g
     return [found[k] for k in sorted(found)]
 
