@@ -20,6 +20,10 @@ install(TARGETS goro EXPORT goroTargets
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/goro"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}"
   FILES_MATCHING PATTERN "*.hpp")
+# The gdb extension, where the .debug_gdb_scripts entry looks for it
+# (src/debug/gdb_scripts.cpp).
+install(FILES "${PROJECT_SOURCE_DIR}/tools/gdb/goro-gdb.py"
+  DESTINATION "${GORO_GDB_SCRIPT_DIR}")
 install(EXPORT goroTargets
   NAMESPACE goro::
   DESTINATION "${GORO_CMAKE_INSTALL_DIR}")
@@ -60,7 +64,7 @@ set(_goro_pc_cflags ${GORO_USER_FLAGS} ${GORO_SANITIZE_FLAGS})
 if(GORO_SANITIZE_FLAGS)
   list(APPEND _goro_pc_cflags -DGORO_SANITIZER=1)
 endif()
-set(_goro_pc_libs ${GORO_SANITIZE_FLAGS} -pthread -rdynamic)
+set(_goro_pc_libs ${GORO_SANITIZE_FLAGS} -pthread -rdynamic -Wl,--undefined=goro_gdb_scripts)
 foreach(lib IN LISTS CMAKE_DL_LIBS)
   list(APPEND _goro_pc_libs "-l${lib}")
 endforeach()

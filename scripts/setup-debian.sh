@@ -8,7 +8,8 @@
 #
 # Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja and
 # pkg-config build the library; GoogleTest, curl, wrk, llvm, python3 and
-# clang's sanitizer runtime run the tests (default, ASan+UBSan and TSan presets).
+# clang's sanitizer runtime run the tests, gdb the gdb extension's test, and
+# clang-format checks the formatting (default, ASan+UBSan and TSan presets).
 # Optional: what configure looks for besides, for the benchmarks and their
 # peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
 # them the benchmarks that need them are left out and configure says so;
@@ -21,6 +22,8 @@ required=(
   curl wrk                                                 # HTTP clients the http tests drive
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
   python3                                                  # the docs samples test (tests/docs)
+  gdb                                                      # tests/gdb_test.cpp: the gdb extension (tools/gdb)
+  clang-format                                             # scripts/check-format.sh
 )
 optional=(
   libbenchmark-dev                                         # bench/ (Google Benchmark)

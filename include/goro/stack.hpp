@@ -78,6 +78,38 @@ struct stack_stats {
 // for monitoring, not on a hot path. Thread-safe.
 stack_stats read_stack_stats();
 
+// One goroutine's stack memory, by resident pages (finer than Go, which
+// reports only totals). A goroutine dump shows them in its header as
+// "stack 12 KiB/208 KiB, peak 64 KiB" (resident/ceiling, peak).
+struct goroutine_stack_figures {
+  // Bytes of the goroutine's stack resident now (pages the kernel has
+  // committed), including its record and function object at the top.
+  std::size_t resident = 0;
+  // High-water mark: bytes from the stack's top down to its deepest resident
+  // page, i.e. how deep it has reached since pages below were last given
+  // back (a shrink after a long park, see above). A stack reused from a
+  // cache brings the pages its previous goroutine touched; they count.
+  std::size_t peak = 0;
+  // The stack's ceiling: max_stack() when the goroutine started, or its
+  // spawn_options::max_stack.
+  std::size_t ceiling = 0;
+};
+
+// The figures of the calling goroutine's stack; nullopt outside a goroutine.
+// While the goroutine runs on a stack segment (grow_if_needed), the
+// figures are the segment's. Cost: a mincore system call per 8 MiB down to
+// the deepest resident page, one for a default stack (12-16 us a call on a
+// busy 2-core VM).
+std::optional<goroutine_stack_figures> read_goroutine_stack();
+
+// The figures of the live goroutine with id `id` (this_goroutine::id()), or
+// nullopt if none has it. The goroutine may run or exit meanwhile: the
+// figures are those of some moment during the call, and a goroutine exiting
+// during it may or may not be found.
+// Thread-safe. Cost: a walk over every stack slot (a load each) plus the
+// mincore above for the one found.
+std::optional<goroutine_stack_figures> read_goroutine_stack(std::uint64_t id);
+
 // Sets how many bytes of free stacks the runtime keeps resident for reuse,
 // and returns the previous target (in the spirit of Go's
 // debug.SetMemoryLimit, for goroutine stacks). Stacks of exited goroutines

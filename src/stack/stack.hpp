@@ -197,6 +197,26 @@ struct ShrinkState {
 std::size_t stack_shrink_parked(const StackSpan& s, const void* sp, ShrinkState& st,
                                 std::int64_t now_ns) noexcept;
 
+// One stack's memory, by resident pages (goro::goroutine_stack_figures
+// gives the meanings).
+struct StackFigures {
+  std::size_t resident = 0;  // bytes of [base, top) resident now
+  std::size_t peak = 0;      // bytes from top down to the deepest resident page
+  std::size_t ceiling = 0;   // usable bytes, limit()
+};
+
+// Reads the figures of `s`. The stack may be in use meanwhile (the figures
+// are then those of some moment during the call). Async-signal-safe.
+// Cost: one mincore per 8 MiB from the top down to the deepest resident page
+// (one for a default stack); uses 2.2 KiB of stack.
+StackFigures stack_figures(const StackSpan& s) noexcept;
+
+// Writes "stack <resident>/<ceiling>, peak <peak>" (sizes in B, KiB, MiB or
+// GiB, rounded down: "stack 12 KiB/208 KiB, peak 64 KiB") to buf, always
+// terminated and truncated to n - 1 characters; returns the characters
+// written. For the header of a goroutine in a dump. Async-signal-safe.
+std::size_t format_stack_figures(const StackFigures& f, char* buf, std::size_t n) noexcept;
+
 // Figures for goro::read_stack_stats (see goro/stack.hpp for meanings).
 goro::stack_stats stack_read_stats();
 
