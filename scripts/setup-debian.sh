@@ -8,6 +8,7 @@ packages=(
   build-essential cmake ninja-build g++ clang pkg-config   # toolchain
   libgtest-dev libgmock-dev googletest                     # tests
   curl wrk                                                 # HTTP clients the http tests drive
+  apache2-utils nghttp2-client python3                     # ab, h2load --h1, http.server: goro::http interop tests
   libbenchmark-dev                                         # bench/
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
 )

@@ -242,13 +242,7 @@ void serve_mux::operator()(response_writer& w, const request& r) const {
     }
     if (best == nullptr || rt->beats(*best)) best = rt.get();
   }
-  if (best != nullptr) {
-    r.path_values.clear();
-    best->match(path, &r.path_values);
-    best->h(w, r);
-    return;
-  }
-  if (!allowed.empty()) {
+  if (best == nullptr && !allowed.empty()) {
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
     std::string allow;
@@ -257,13 +251,16 @@ void serve_mux::operator()(response_writer& w, const request& r) const {
     error(w, "405 method not allowed", 405);
     return;
   }
-  // "/dir" when only "/dir/" is registered: redirect to the subtree.
-  if (!path.empty() && !path.back().empty()) {
-    path.emplace_back();
+  // "/dir" matched by no pattern, or only by a subtree pattern such as "/":
+  // if "/dir/" is registered, redirect to it (Go's trailing-slash redirect).
+  bool exact = best != nullptr && (best->segs.empty() || best->segs.back().kind != seg_kind::rest);
+  if (!exact && !path.empty() && !path.back().empty()) {
+    std::vector<std::string> dir = path;
+    dir.emplace_back();
     for (const auto& rt : routes_) {
       if ((!rt->host.empty() && !iequals(rt->host, host)) || !rt->method_matches(r.method)) continue;
       if (!rt->segs.empty() && rt->segs.back().kind == seg_kind::rest && rt->segs.back().text.empty() &&
-          rt->segs.size() == path.size() && rt->match(path, nullptr)) {
+          rt->segs.size() == dir.size() && rt->match(dir, nullptr)) {
         std::string to = std::string(r.path) + "/";
         if (!r.query.empty()) to += "?" + std::string(r.query);
         w.header().set("Location", to);
@@ -271,6 +268,12 @@ void serve_mux::operator()(response_writer& w, const request& r) const {
         return;
       }
     }
+  }
+  if (best != nullptr) {
+    r.path_values.clear();
+    best->match(path, &r.path_values);
+    best->h(w, r);
+    return;
   }
   error(w, "404 page not found", 404);
 }
