@@ -1,5 +1,5 @@
 // tests/http_test.cpp: examples/http_server and examples/echo_server as real
-// programs, driven by clients nobody here wrote (curl, wrk) and by raw
+// programs, driven by clients nobody here wrote (curl, wrk, ab, h2load --h1) and by raw
 // sockets for what those clients never send (pipelined batches, malformed
 // requests, slowloris heads).
 //
@@ -206,6 +206,47 @@ TEST(HttpWrk, HelloUnderLoadWithoutErrors) {
   EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
   EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
   std::printf("%s", out.c_str());
+  auto st = s.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
+}
+
+// ---------------------------------------------------------------------------
+// ab (apache2-utils) and h2load --h1 (nghttp2-client)
+
+TEST(HttpAb, KeepAliveAndPostWithoutFailures) {
+  if (!net_tools::have_program("ab")) GTEST_SKIP() << "ab is not installed (apt-get install apache2-utils)";
+  START_SERVER(s, "http_server");
+  const int n = static_cast<int>(scaled3(5000, 1000, 500));
+  int status = 0;
+  // ab speaks HTTP/1.0 with "Connection: keep-alive" under -k.
+  std::string out = run("timeout 60 ab -q -k -n " + std::to_string(n) + " -c 20 " + s.url("/") + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Complete requests:      " + std::to_string(n)), std::string::npos) << out;
+  EXPECT_NE(out.find("Failed requests:        0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Keep-Alive requests:    " + std::to_string(n)), std::string::npos) << out;
+  std::string body = "/tmp/goro-http-ab-" + std::to_string(::getpid());
+  std::ofstream(body) << std::string(3000, 'p');
+  out = run("timeout 60 ab -q -n 200 -c 4 -p " + body + " -T text/plain " + s.url("/echo") + " 2>&1", &status);
+  std::filesystem::remove(body);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Failed requests:        0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Document Length:        3000 bytes"), std::string::npos) << out;
+  auto st = s.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
+}
+
+TEST(HttpH2load, Http1LoadWithoutErrors) {
+  if (!net_tools::have_program("h2load")) GTEST_SKIP() << "h2load is not installed (apt-get install nghttp2-client)";
+  START_SERVER(s, "http_server");
+  const int n = static_cast<int>(scaled3(10000, 2000, 1000));
+  int status = 0;
+  std::string out = run("timeout 60 h2load --h1 -n " + std::to_string(n) + " -c 50 -m 4 " + s.url("/") + " 2>&1",
+                        &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(std::to_string(n) + " succeeded, 0 failed, 0 errored"), std::string::npos) << out;
+  EXPECT_NE(out.find("status codes: " + std::to_string(n) + " 2xx"), std::string::npos) << out;
   auto st = s.stop();
   ASSERT_TRUE(st);
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
