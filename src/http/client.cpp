@@ -293,7 +293,9 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
         std::lock_guard lk(mu);
         hosts[u.host].waiters--;
       }
-      if (cancelled) throw client_error(ctx.err(), "http: waiting for a connection to " + u.host);
+      if (cancelled)
+        throw client_error(ctx.err(),
+                           "http: waiting for a connection to " + u.host + ": " + ctx.err().message());
     }
   }
 
@@ -402,7 +404,7 @@ std::size_t response::read(std::span<char> buf) {
       }
       std::string_view avail = pc.in.peek(std::min(pc.in.buffered(), buf.size()));
       parser::body_piece piece = pc.p.parse_body(avail);
-      std::memcpy(buf.data(), piece.data.data(), piece.data.size());
+      if (!piece.data.empty()) std::memcpy(buf.data(), piece.data.data(), piece.data.size());
       pc.in.discard(piece.consumed);
       n = piece.data.size();
     }
@@ -553,7 +555,7 @@ response transport::round_trip(const client_request& req, const context& ctx) {
   const bool replayable = !req.body_stream;
   const bool expect = has_body && iequals(req.headers.get("Expect"), "100-continue");
   const bool cancellable = !(ctx == context::background());
-  if (cancellable && ctx.err()) throw client_error(ctx.err(), "http: " + what);
+  if (cancellable && ctx.err()) throw client_error(ctx.err(), "http: " + what + ": " + ctx.err().message());
 
   for (int attempt = 0;; attempt++) {
     std::shared_ptr<pconn> pc = st_->get_conn(u, ctx, dial_timeout, response_limits);

@@ -289,7 +289,7 @@ std::size_t conn_body::read(std::span<char> buf) {
     }
     std::string_view avail = c_.in().peek(std::min(c_.in().buffered(), buf.size()));
     parser::body_piece piece = p.parse_body(avail);
-    std::memcpy(buf.data(), piece.data.data(), piece.data.size());
+    if (!piece.data.empty()) std::memcpy(buf.data(), piece.data.data(), piece.data.size());
     c_.in().discard(piece.consumed);
     if (!piece.data.empty()) {
       read_bytes += piece.data.size();

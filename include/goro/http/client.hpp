@@ -49,7 +49,12 @@ namespace goro::http {
 // std::errc::invalid_argument (a bad URL). what() says which request.
 class client_error : public std::system_error {
  public:
-  client_error(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+  // `what` is the whole message, reason included.
+  client_error(std::error_code ec, std::string what) : std::system_error(ec), what_(std::move(what)) {}
+  const char* what() const noexcept override { return what_.c_str(); }
+
+ private:
+  std::string what_;
 };
 
 // An absolute http URL split into what a request needs.
