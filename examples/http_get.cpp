@@ -8,12 +8,14 @@
 // read to the end, so each connection is reused. With N = 1 the body is
 // written to standard output; otherwise a progress bar is drawn on standard
 // error when it is a terminal, and a summary follows: requests per second,
-// connections dialed, and latency min / p50 / p90 / p99 / max.
+// connections dialed, latency min / p50 / p90 / p99 / max, and the process's
+// CPU time (user + system) per request.
 // Exits 1 if any request failed (a network or protocol error, or a status
 // of 400 or more), 2 on bad arguments.
 #include <goro/goro.hpp>
 #include <goro/http/client.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -90,6 +92,14 @@ double ms(goro::clock::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
+// User + system CPU time of the process, in microseconds.
+double cpu_us() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 int run(const config& cfg) {
   auto t = std::make_shared<http::transport>();
   t->max_conns_per_host = static_cast<std::size_t>(cfg.conns);
@@ -119,6 +129,7 @@ int run(const config& cfg) {
   goro::mutex first_error_mu;
   std::string first_error;  // guarded by first_error_mu
   bool tty = ::isatty(STDERR_FILENO) != 0;
+  double cpu0 = cpu_us();
   auto start = goro::clock::now();
   goro::wait_group wg;
   for (int w = 0; w < cfg.conns; w++) {
@@ -159,6 +170,7 @@ int run(const config& cfg) {
     wg.wait();
   }
   auto elapsed = goro::clock::now() - start;
+  double cpu = cpu_us() - cpu0;
 
   std::vector<goro::clock::duration> all;
   for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
@@ -175,6 +187,7 @@ int run(const config& cfg) {
               static_cast<long long>(ts.reused), cfg.conns);
   std::printf("latency ms:  min %.3f  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", ms(all.front()),
               ms(pct(0.5)), ms(pct(0.9)), ms(pct(0.99)), ms(all.back()));
+  std::printf("cpu:         %.2f us/request\n", cpu / static_cast<double>(cfg.requests));
   if (failed.load() > 0) {
     std::fprintf(stderr, "http_get: %ld requests failed; first: %s\n", failed.load(), first_error.c_str());
     return 1;
