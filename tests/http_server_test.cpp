@@ -266,6 +266,9 @@ TEST(HttpServer, ResponseFramingBufferedStreamedDeclaredAndHead) {
           } else if (r.path == "/declared") {
             w.header().set("Content-Length", "6000");
             w.write(std::string(6000, 'd'));
+          } else if (r.path == "/over") {
+            w.header().set("Content-Length", "3");
+            w.write("abcdef");
           } else if (r.path == "/nocontent") {
             w.write_header(204);
             w.write("ignored");
@@ -313,6 +316,13 @@ TEST(HttpServer, ResponseFramingBufferedStreamedDeclaredAndHead) {
         EXPECT_EQ(r->status, 418);
         EXPECT_FALSE(r->headers.has("X-Bad"));  // a field with CR LF is never sent
         EXPECT_FALSE(r->headers.has("Injected"));
+        // More than the declared length: cut there, and the connection closes.
+        client_conn over(addr);
+        over.send("GET /over HTTP/1.1\r\nHost: x\r\n\r\n");
+        r = over.read();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->body, "abc");
+        EXPECT_EQ(over.rest(), "");
         // HTTP/1.0: a streamed body is delimited by the close.
         client_conn old(addr);
         old.send("GET /big HTTP/1.0\r\n\r\n");

@@ -21,6 +21,7 @@
 #include <goro/http/server.hpp>
 #include <goro/mutex.hpp>
 #include <goro/select.hpp>
+#include <goro/timer.hpp>
 #include <goro/wait_group.hpp>
 
 #include <cstdio>
@@ -89,9 +90,14 @@ std::string body_reader::read_all() {
 
 // A connection and its place in the server's list, on the heap.
 struct conn_node {
-  explicit conn_node(net::conn conn) : c(std::move(conn)) {}
+  explicit conn_node(net::conn conn) : c(std::move(conn)), accepted_at(clock::now()) {}
   net::conn c;
-  std::atomic<bool> idle{true};
+  const clock::time_point accepted_at;
+  // Waiting between requests: shutdown closes it at once.
+  std::atomic<bool> idle{false};
+  // Waiting for its first request: shutdown lets it come, for a while
+  // (Go's StateNew, closed by Shutdown once 5 s old).
+  std::atomic<bool> fresh{true};
   conn_node* prev = nullptr;  // guarded by server::state::mu
   conn_node* next = nullptr;  // guarded by server::state::mu
 };
@@ -319,6 +325,13 @@ void conn_writer::flush() {
 
 void conn_writer::send_body(std::string_view data) {
   if (c_.req().method == "HEAD" || data.empty()) return;
+  if (declared_ >= 0 && written_ + data.size() > static_cast<std::uint64_t>(declared_)) {
+    // More than the declared Content-Length: the excess would be read as
+    // the next response. Drop it and close after this one (Go reports
+    // ErrContentLength).
+    data = data.substr(0, static_cast<std::size_t>(static_cast<std::uint64_t>(declared_) - written_));
+    close_after = true;
+  }
   written_ += data.size();
   if (chunked_) {
     char size[24];
@@ -447,7 +460,7 @@ bool connection::wait_for_request(bool first) {
   clock::duration header =
       srv_.read_header_timeout > clock::duration::zero() ? srv_.read_header_timeout : srv_.read_timeout;
   clock::duration idle = srv_.idle_timeout > clock::duration::zero() ? srv_.idle_timeout : srv_.read_timeout;
-  node_.idle.store(true);
+  if (!first) node_.idle.store(true);
   st_.idle++;
   struct idle_count {
     server::state& st;
@@ -455,12 +468,15 @@ bool connection::wait_for_request(bool first) {
     ~idle_count() {
       st.idle--;
       node.idle.store(false);
+      node.fresh.store(false);
     }
   } count{st_, node_};
   c_.set_read_deadline(deadline_after(first ? header : idle));
   // Checked after the deadline is set: a shutdown kick that came before it
-  // has set `stopping` by then (both take the deadline's lock).
-  if (st_.stopping.load()) return false;
+  // has set `stopping` by then (both take the deadline's lock). A new
+  // connection still gets to send its first request (answered with
+  // "Connection: close"), as in Go.
+  if (!first && st_.stopping.load()) return false;
   compaction_allowed idle_wait;
   return !in_.peek(1).empty();
 }
@@ -712,22 +728,29 @@ std::error_code server::shutdown(const context& ctx) {
   st_->stopping.store(true);
   st_->close_listeners();
   st_->serving.wait();
-  // Wake the connections waiting for a request: they see `stopping` and close.
-  st_->for_each([](conn_node& n) {
-    if (n.idle.load()) n.c.set_read_deadline(clock::now());
-  });
   chan<int> done(1);
   go([st = st_.get(), done] {
     st->connections.wait();
     done.send(1);
   });
-  std::error_code result;
-  if (select(on_recv(done), on_recv(ctx.done())) == 1) {
-    result = ctx.err();
-    st_->cancel();
-    st_->close_connections();
-    done.recv();
+  // Wake the connections waiting between requests (they see `stopping` and
+  // close) and those still waiting for a first request after 5 s; again
+  // every 100 ms, for connections that became idle since (Go polls too).
+  for (;;) {
+    clock::time_point now = clock::now();
+    st_->for_each([now](conn_node& n) {
+      if (n.idle.load() || (n.fresh.load() && now - n.accepted_at > std::chrono::seconds(5))) {
+        n.c.set_read_deadline(now);
+      }
+    });
+    std::size_t got = select(on_recv(done), on_recv(ctx.done()), on_recv(after(100ms)));
+    if (got == 0) return {};
+    if (got == 1) break;
   }
+  std::error_code result = ctx.err();
+  st_->cancel();
+  st_->close_connections();
+  done.recv();
   return result;
 }
 
