@@ -287,6 +287,7 @@ void parser::reset(std::string_view request_method) {
   error_offset_ = line_start_ = offset_ = 0;
   line_no_ = error_line_ = 0;
   partial_.clear();
+  if (partial_.capacity() > 4096) std::string().swap(partial_);  // an idle connection keeps no long line
   seen_start_line_ = false;
   empty_lines_ = header_bytes_ = 0;
   method_.clear();

@@ -482,8 +482,8 @@ bool connection::wait_for_request(bool first) {
 }
 
 // Reads the next head into p_; false if the connection ended cleanly
-// before a request began. Malformed heads are answered here and throw
-// nothing: the state is failed.
+// before a request began. A malformed head leaves p_ failed (serve_one
+// answers it); network errors and timeouts throw.
 bool connection::read_head() {
   p_.reset();
   read_deadline_ = deadline_after(srv_.read_timeout);
