@@ -459,6 +459,32 @@ TEST(HttpServer, IdleAndReadTimeoutsCloseTheConnection) {
       });
 }
 
+TEST(HttpServer, WriteTimeoutCutsOffAClientThatDoesNotRead) {
+  std::atomic<bool> write_failed{false};
+  with_server(
+      [&](http::server& s) {
+        s.write_timeout = 300ms;
+        s.handler = [&](http::response_writer& w, const http::request&) {
+          std::string chunk(64 << 10, 'w');
+          try {
+            for (int i = 0; i < 1024; i++) w.write(chunk);  // 64 MiB: far more than the socket buffers
+          } catch (const net::error& e) {
+            write_failed = e.timeout();
+            throw;
+          }
+        };
+      },
+      [&](http::server& srv, const std::string& addr) {
+        client_conn c(addr);
+        c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read the answer
+        auto t0 = goro::clock::now();
+        EXPECT_TRUE(goroutines_back_to(2));
+        EXPECT_GE(goro::clock::now() - t0, 250ms);
+        EXPECT_EQ(srv.stats().open, 0);
+      });
+  EXPECT_TRUE(write_failed.load());
+}
+
 TEST(HttpServer, ShutdownWaitsForBusyHandlersUntilItsContextEnds) {
   goro::chan<int> release(1);
   std::atomic<bool> cancelled{false};

@@ -168,6 +168,21 @@ TEST(HttpCurl, KeepAliveReusesOneConnection) {
   EXPECT_EQ(out, "1\n0\n0\n");
 }
 
+TEST(HttpCurl, Http10ClosesUnlessAskedToKeepAlive) {
+  REQUIRE_TOOL("curl");
+  START_SERVER(s, "http_server");
+  EXPECT_EQ(curl("--http1.0 " + s.url("/")), "Hello, World!\n");
+  EXPECT_EQ(curl("--http1.0 --data-binary 'old body' " + s.url("/echo")), "old body");
+  // Without keep-alive every HTTP/1.0 transfer needs a connection of its own...
+  EXPECT_EQ(
+      curl("--http1.0 -o /dev/null -o /dev/null -w '%{num_connects}\\n' " + s.url("/") + " " + s.url("/")),
+      "1\n1\n");
+  // ...with it, the second reuses the first.
+  EXPECT_EQ(curl("--http1.0 -H 'Connection: keep-alive' -o /dev/null -o /dev/null -w '%{num_connects}\\n' " +
+                 s.url("/") + " " + s.url("/")),
+            "1\n0\n");
+}
+
 TEST(HttpCurl, ContentLengthChunkedAndExpectContinueBodies) {
   REQUIRE_TOOL("curl");
   START_SERVER(s, "http_server");
