@@ -99,8 +99,9 @@ class request {
   // The body's length, or -1 if chunked; 0 if there is none.
   std::int64_t content_length = 0;
   net::address remote_addr;
-  // Cancelled when the server closes the connection (close(), or
-  // shutdown() giving up), as Go's Request.Context.
+  // Cancelled when the server closes its connections (close(), or a
+  // shutdown() whose context ended). Unlike Go's Request.Context it is not
+  // cancelled when the client goes away or the handler returns.
   context ctx;
 
   // The value matched by the wildcard {name} of the serve_mux pattern (Go's
