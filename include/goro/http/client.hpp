@@ -162,8 +162,9 @@ class client {
  public:
   // Shared; the default client shares one process-wide transport.
   std::shared_ptr<transport> transport_ptr;
-  // Overall limit per call, redirects included (Go's Client.Timeout), on
-  // top of the context's; 0: none. It covers the head, not the body read.
+  // Overall limit per call, redirects and the body read included (Go's
+  // Client.Timeout), on top of the context's; 0: none. It runs until the
+  // body has been read to the end or the response is closed.
   clock::duration timeout{};
   // Go's CheckRedirect: called before following a redirect with the next
   // request and the responses so far; throw to stop with an error, or
