@@ -689,13 +689,21 @@ response client::do_request(client_request req, const context& ctx) {
   cancel_func cancel;
   if (timeout > clock::duration::zero()) std::tie(c, cancel) = with_timeout(ctx, timeout);
   std::vector<std::string> via;
+  // The timeout runs until the body is read: the response releases it.
+  auto hand_over = [&](response& r) {
+    if (r.body_ && !r.body_->done) {
+      r.body_->cancel = cancel;
+    } else {
+      cancel();
+    }
+  };
   for (;;) {
     response r = transport_ptr->round_trip(req, c);
     bool redirect =
         r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
     std::string_view location = r.headers.get("Location");
     if (!redirect || location.empty()) {
-      if (r.body_) r.body_->cancel = cancel;  // the timeout runs until the body is read
+      hand_over(r);
       return r;
     }
     client_request next;
@@ -707,7 +715,7 @@ response client::do_request(client_request req, const context& ctx) {
       next.headers.del("Content-Type");
     } else {
       if (req.body_stream) {  // a streamed body cannot be sent again
-        if (r.body_) r.body_->cancel = cancel;
+        hand_over(r);
         return r;
       }
       next.method = req.method;
@@ -717,7 +725,7 @@ response client::do_request(client_request req, const context& ctx) {
     bool follow = check_redirect ? check_redirect(next, via) : via.size() < 10;
     if (!follow) {
       if (check_redirect) {
-        if (r.body_) r.body_->cancel = cancel;
+        hand_over(r);
         return r;
       }
       cancel();
