@@ -20,6 +20,7 @@ required=(
   build-essential cmake ninja-build g++ clang pkg-config   # toolchain
   libgtest-dev libgmock-dev googletest                     # tests
   curl wrk                                                 # HTTP clients the http tests drive
+  apache2-utils nghttp2-client                             # ab, h2load --h1: goro::http interop tests
   llvm                                                     # llvm-symbolizer: TSan reports with source lines
   python3                                                  # the docs samples test (tests/docs)
   gdb                                                      # tests/gdb_test.cpp: the gdb extension (tools/gdb)

@@ -1,5 +1,5 @@
 // tests/http_test.cpp: examples/http_server and examples/echo_server as real
-// programs, driven by clients nobody here wrote (curl, wrk) and by raw
+// programs, driven by clients nobody here wrote (curl, wrk, ab, h2load --h1) and by raw
 // sockets for what those clients never send (pipelined batches, malformed
 // requests, slowloris heads).
 //
@@ -168,6 +168,21 @@ TEST(HttpCurl, KeepAliveReusesOneConnection) {
   EXPECT_EQ(out, "1\n0\n0\n");
 }
 
+TEST(HttpCurl, Http10ClosesUnlessAskedToKeepAlive) {
+  REQUIRE_TOOL("curl");
+  START_SERVER(s, "http_server");
+  EXPECT_EQ(curl("--http1.0 " + s.url("/")), "Hello, World!\n");
+  EXPECT_EQ(curl("--http1.0 --data-binary 'old body' " + s.url("/echo")), "old body");
+  // Without keep-alive every HTTP/1.0 transfer needs a connection of its own...
+  EXPECT_EQ(
+      curl("--http1.0 -o /dev/null -o /dev/null -w '%{num_connects}\\n' " + s.url("/") + " " + s.url("/")),
+      "1\n1\n");
+  // ...with it, the second reuses the first.
+  EXPECT_EQ(curl("--http1.0 -H 'Connection: keep-alive' -o /dev/null -o /dev/null -w '%{num_connects}\\n' " +
+                 s.url("/") + " " + s.url("/")),
+            "1\n0\n");
+}
+
 TEST(HttpCurl, ContentLengthChunkedAndExpectContinueBodies) {
   REQUIRE_TOOL("curl");
   START_SERVER(s, "http_server");
@@ -206,6 +221,78 @@ TEST(HttpWrk, HelloUnderLoadWithoutErrors) {
   EXPECT_EQ(out.find("Socket errors"), std::string::npos) << out;
   EXPECT_EQ(out.find("Non-2xx"), std::string::npos) << out;
   std::printf("%s", out.c_str());
+  auto st = s.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
+}
+
+// ---------------------------------------------------------------------------
+// ab (apache2-utils) and h2load --h1 (nghttp2-client)
+
+TEST(HttpAb, KeepAliveAndPostWithoutFailures) {
+  if (!net_tools::have_program("ab")) GTEST_SKIP() << "ab is not installed (apt-get install apache2-utils)";
+  START_SERVER(s, "http_server");
+  const int n = static_cast<int>(scaled3(5000, 1000, 500));
+  int status = 0;
+  // ab speaks HTTP/1.0 with "Connection: keep-alive" under -k.
+  std::string out =
+      run("timeout 60 ab -q -k -n " + std::to_string(n) + " -c 20 " + s.url("/") + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Complete requests:      " + std::to_string(n)), std::string::npos) << out;
+  EXPECT_NE(out.find("Failed requests:        0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Keep-Alive requests:    " + std::to_string(n)), std::string::npos) << out;
+  std::string body = "/tmp/goro-http-ab-" + std::to_string(::getpid());
+  std::ofstream(body) << std::string(3000, 'p');
+  out =
+      run("timeout 60 ab -q -n 200 -c 4 -p " + body + " -T text/plain " + s.url("/echo") + " 2>&1", &status);
+  std::filesystem::remove(body);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("Failed requests:        0"), std::string::npos) << out;
+  EXPECT_NE(out.find("Document Length:        3000 bytes"), std::string::npos) << out;
+  auto st = s.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
+}
+
+TEST(HttpH2load, Http1LoadWithoutErrors) {
+  if (!net_tools::have_program("h2load"))
+    GTEST_SKIP() << "h2load is not installed (apt-get install nghttp2-client)";
+  START_SERVER(s, "http_server");
+  const int n = static_cast<int>(scaled3(10000, 2000, 1000));
+  int status = 0;
+  std::string out =
+      run("timeout 60 h2load --h1 -n " + std::to_string(n) + " -c 50 -m 4 " + s.url("/") + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find(std::to_string(n) + " succeeded, 0 failed, 0 errored"), std::string::npos) << out;
+  EXPECT_NE(out.find("status codes: " + std::to_string(n) + " 2xx"), std::string::npos) << out;
+  auto st = s.stop();
+  ASSERT_TRUE(st);
+  EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;
+}
+
+// ---------------------------------------------------------------------------
+// examples/http_get against examples/http_server
+
+TEST(HttpGet, LoadOverPooledConnectionsAndExitStatus) {
+  START_SERVER(s, "http_server");
+  std::string get = example_path("http_get");
+  if (!std::filesystem::exists(get)) GTEST_SKIP() << get << " is not built";
+  int status = 0;
+  std::string out = run(get + " " + s.url("/"), &status);
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(out, "Hello, World!\n");
+  const int n = static_cast<int>(scaled3(3000, 500, 300));
+  out = run(get + " --conns 4 --requests " + std::to_string(n) + " " + s.url("/") + " 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("requests:    " + std::to_string(n) + " in "), std::string::npos) << out;
+  EXPECT_NE(out.find("0 failed"), std::string::npos) << out;
+  std::size_t dialed = out.find("connections: ");
+  ASSERT_NE(dialed, std::string::npos) << out;
+  EXPECT_LE(std::stoi(out.substr(dialed + 13)), 4) << out;  // pooled: at most --conns
+  EXPECT_NE(out.find("latency ms:  min "), std::string::npos) << out;
+  out = run(get + " --requests 5 " + s.url("/nope") + " 2>&1", &status);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << out;
+  EXPECT_NE(out.find("5 requests failed; first: 404 Not Found"), std::string::npos) << out;
   auto st = s.stop();
   ASSERT_TRUE(st);
   EXPECT_TRUE(WIFEXITED(*st) && WEXITSTATUS(*st) == 0) << *st;

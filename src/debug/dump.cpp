@@ -19,6 +19,8 @@
 #include <goro/runtime.hpp>
 #include <goro/stack.hpp>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -113,10 +115,23 @@ struct CompactionPause {
 // One dump samples at a time (fatal reports, which also sample, exit).
 std::mutex g_sampling_mu;
 
+// Outside a signal handler a dump samples only the threads that hold a
+// processor, and so may be running a goroutine: an idle worker asleep in
+// the kernel may answer late (under TSan, not until it wakes).
+void sample_goroutines_on_processors() {
+  std::vector<int> tids;
+  const int self = static_cast<int>(gettid());
+  for (Processor* p : all_processors(sched())) {
+    int tid = p->holder_tid.load(std::memory_order_relaxed);
+    if (p->held.load(std::memory_order_relaxed) && tid != 0 && tid != self) tids.push_back(tid);
+  }
+  if (!tids.empty()) sample_running_goroutines(tids.data(), static_cast<int>(tids.size()));
+}
+
 std::string dump_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
   std::lock_guard sampling(g_sampling_mu);
-  sample_running_goroutines();
+  sample_goroutines_on_processors();
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
   Trace self_trace;

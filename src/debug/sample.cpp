@@ -115,12 +115,20 @@ void install_sampler() noexcept {
   ::sigaction(SIGURG, &sa, &g_prev_urg);
 }
 
-int sample_running_goroutines() noexcept {
+int sample_running_goroutines(const int* tids, int n) noexcept {
   for (Sample& s : g_samples) s.g.store(nullptr, std::memory_order_relaxed);
   g_next_slot.store(0, std::memory_order_relaxed);
   g_answers.store(0, std::memory_order_relaxed);
   g_sampling.store(true, std::memory_order_release);
-  int sent = signal_other_threads();
+  int sent = 0;
+  if (tids == nullptr) {
+    sent = signal_other_threads();
+  } else {
+    const pid_t pid = ::getpid();
+    for (int i = 0; i < n; i++) {
+      if (::syscall(SYS_tgkill, pid, tids[i], SIGURG) == 0) sent++;
+    }
+  }
   const std::int64_t give_up = monotonic_ns() + kAnswerWaitNs;
   while (g_answers.load(std::memory_order_acquire) < sent && monotonic_ns() < give_up) {
     timespec pause{0, 1000000};

@@ -21,8 +21,9 @@ struct Goroutine;
 // Installs the SIGURG handler (once, from install_fatal_handlers).
 void install_sampler() noexcept;
 
-// Samples every other thread; returns how many answered.
-int sample_running_goroutines() noexcept;
+// Samples every other thread (or, with `tids`, only those `n` threads);
+// returns how many answered.
+int sample_running_goroutines(const int* tids = nullptr, int n = 0) noexcept;
 
 // The frames sampled for g by the last sampling, or null.
 const Trace* sampled_trace(const Goroutine* g) noexcept;
