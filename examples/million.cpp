@@ -40,9 +40,10 @@ long resident_with_page_tables() {
 
 void print_stats(const char* when) {
   goro::stack_stats s = goro::read_stack_stats();
-  std::printf("%-10s goroutines=%-8lld stack_inuse=%.1f MiB stack_sys=%.1f MiB reserved=%.1f GiB pooled=%zu\n",
-              when, static_cast<long long>(goro::num_goroutine()), s.stack_inuse / 1048576.0,
-              s.stack_sys / 1048576.0, s.stack_reserved / 1073741824.0, s.pooled_stacks);
+  std::printf(
+      "%-10s goroutines=%-8lld stack_inuse=%.1f MiB stack_sys=%.1f MiB reserved=%.1f GiB pooled=%zu\n", when,
+      static_cast<long long>(goro::num_goroutine()), s.stack_inuse / 1048576.0, s.stack_sys / 1048576.0,
+      s.stack_reserved / 1073741824.0, s.pooled_stacks);
 }
 
 }  // namespace

@@ -99,7 +99,8 @@ std::uint64_t run_pool(long n) {
   std::atomic<std::uint64_t> total{0};
   goro::worker_pool pool(static_cast<std::size_t>(goro::maxprocs()), 256);
   for (long i = 0; i < n; ++i) {
-    pool.submit([i, &total] { total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed); });
+    pool.submit(
+        [i, &total] { total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed); });
   }
   pool.wait();
   return total.load();
@@ -117,7 +118,9 @@ std::uint64_t run_spawn(long n, long wave) {
     goro::wait_group wg;
     const long end = first + wave < n ? first + wave : n;
     for (long i = first; i < end; ++i) {
-      wg.go([i, &total] { total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed); });
+      wg.go([i, &total] {
+        total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed);
+      });
     }
     wg.wait();
   }
@@ -140,9 +143,11 @@ int run_mode(const std::string& mode, long n) {
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const long peak = sampler.stop();
-  std::printf("%-6s %10ld items  %8.3f s  %8.1f ns/item  VmHWM %9.1f MiB  peak VmRSS+VmPTE %9.1f MiB  (checksum %016llx)\n",
-              mode.c_str(), n, secs, secs * 1e9 / static_cast<double>(n), status_kib("VmHWM") / 1024.0,
-              peak / 1024.0, static_cast<unsigned long long>(checksum));
+  std::printf(
+      "%-6s %10ld items  %8.3f s  %8.1f ns/item  VmHWM %9.1f MiB  peak VmRSS+VmPTE %9.1f MiB  (checksum "
+      "%016llx)\n",
+      mode.c_str(), n, secs, secs * 1e9 / static_cast<double>(n), status_kib("VmHWM") / 1024.0, peak / 1024.0,
+      static_cast<unsigned long long>(checksum));
   std::fflush(stdout);
   return 0;
 }

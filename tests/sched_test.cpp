@@ -27,7 +27,9 @@ namespace {
 using namespace goro_test;
 using namespace std::chrono_literals;
 
-void use_threadsafe_death_tests() { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+void use_threadsafe_death_tests() {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+}
 
 // ---------------------------------------------------------------------------
 // Work stealing.
@@ -102,9 +104,10 @@ TEST(Sched, WorkStealingRunsCpuBoundGoroutinesInParallel) {
     // compete for the CPUs, and wall-time ratios say nothing about goro.
     contended = false;
     for (const BusyRecord* r : {&one, &a, &b}) contended |= r->wall_ms() > 1.3 * r->cpu_ms;
-    std::printf("attempt %d: single %.1f ms (%.1f CPU), pair %.1f ms (%.1f and %.1f CPU in %.1f and %.1f ms)%s\n",
-                attempt, single_ms, one.cpu_ms, pair_ms, a.cpu_ms, b.cpu_ms, a.wall_ms(), b.wall_ms(),
-                contended ? ", CPUs contended" : "");
+    std::printf(
+        "attempt %d: single %.1f ms (%.1f CPU), pair %.1f ms (%.1f and %.1f CPU in %.1f and %.1f ms)%s\n",
+        attempt, single_ms, one.cpu_ms, pair_ms, a.cpu_ms, b.cpu_ms, a.wall_ms(), b.wall_ms(),
+        contended ? ", CPUs contended" : "");
   }
   if (timing_checks() && !overlapped) {
     if (contended) {
@@ -188,8 +191,12 @@ void check_yield_fairness(int procs) {
   }
 }
 
-TEST(Sched, YieldFairnessOneProcessor) { check_yield_fairness(1); }
-TEST(Sched, YieldFairnessTwoProcessors) { check_yield_fairness(2); }
+TEST(Sched, YieldFairnessOneProcessor) {
+  check_yield_fairness(1);
+}
+TEST(Sched, YieldFairnessTwoProcessors) {
+  check_yield_fairness(2);
+}
 
 TEST(Sched, YieldOutsideGoroutineIsHarmless) {
   goro::yield();
@@ -271,8 +278,12 @@ void check_sleep_accuracy(bool loaded) {
   }
 }
 
-TEST(Sleep, AccuracyIdle) { check_sleep_accuracy(false); }
-TEST(Sleep, AccuracyUnderYieldingLoad) { check_sleep_accuracy(true); }
+TEST(Sleep, AccuracyIdle) {
+  check_sleep_accuracy(false);
+}
+TEST(Sleep, AccuracyUnderYieldingLoad) {
+  check_sleep_accuracy(true);
+}
 
 TEST(Sleep, TenThousandConcurrentSleepers) {
   const int n = static_cast<int>(scaled(10'000, 2'000));
@@ -335,8 +346,9 @@ TEST(Sleep, TimersFireWhileOtherGoroutinesAreCpuBusy) {
       wg.wait();
     });
     EXPECT_EQ(ticks.load(), kTicks);
-    std::printf("ticker: %.1f ms for %d ticks of 5 ms, worst lateness %.2f ms, %d ticks during the busy loop\n",
-                ticker_ms, kTicks, late.worst(), ticks_before_busy_ended);
+    std::printf(
+        "ticker: %.1f ms for %d ticks of 5 ms, worst lateness %.2f ms, %d ticks during the busy loop\n",
+        ticker_ms, kTicks, late.worst(), ticks_before_busy_ended);
     if (ticks_before_busy_ended == kTicks && late.worst() < 50.0) break;
   }
   if (timing_checks()) {
@@ -389,8 +401,8 @@ TickerFigures ticker_among_yielders(int procs, double slice_ms) {
   });
   EXPECT_EQ(f.late.ms.size(), 20u);
   EXPECT_GE(*std::min_element(f.late.ms.begin(), f.late.ms.end()), 0.0) << "a sleep ended early";
-  std::printf("%d processor(s), %.1f ms CPU slices (%.2f ms wall): lateness avg %.2f ms, worst %.2f ms\n", procs,
-              slice_ms, f.wall_slice_ms, f.late.avg(), f.late.worst());
+  std::printf("%d processor(s), %.1f ms CPU slices (%.2f ms wall): lateness avg %.2f ms, worst %.2f ms\n",
+              procs, slice_ms, f.wall_slice_ms, f.late.avg(), f.late.worst());
   return f;
 }
 
@@ -430,7 +442,11 @@ TEST(Sleep, IdleProcessUsesNoCpu) {
   run_on(2, [&] {
     // Get workers going first, so idle ones exist and must really sleep.
     goro::wait_group wg;
-    for (int i = 0; i < 200; ++i) wg.go([] { spin_work(10'000); goro::yield(); });
+    for (int i = 0; i < 200; ++i)
+      wg.go([] {
+        spin_work(10'000);
+        goro::yield();
+      });
     wg.wait();
     goro::sleep_for(10ms);
     double c0 = process_cpu_ms();
@@ -760,8 +776,8 @@ TEST(Stress, RepeatedRunsDoNotLeak) {
       EXPECT_EQ(after[i].stack_reserved, after[0].stack_reserved) << "run " << i;
     }
   }
-  std::printf("resident after run 1: %lld KiB, after run 10: %lld KiB\n", static_cast<long long>(rss[0] / 1024),
-              static_cast<long long>(rss.back() / 1024));
+  std::printf("resident after run 1: %lld KiB, after run 10: %lld KiB\n",
+              static_cast<long long>(rss[0] / 1024), static_cast<long long>(rss.back() / 1024));
   if (!kSanitizer) {
     EXPECT_LT(rss.back() - rss[1], static_cast<std::int64_t>(16 * kMiB)) << "memory grows run after run";
   }

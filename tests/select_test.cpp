@@ -35,7 +35,9 @@ using goro_test::scaled;
 
 namespace {
 
-int procs() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int procs() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 TEST(Select, TakesTheReadyCase) {
   run_on(1, [] {
@@ -120,7 +122,8 @@ TEST(Select, SingleCaseFormsBehaveLikeTheOperation) {
     EXPECT_THROW(goro::select(goro::on_send(ch, 2)), goro::channel_closed);
     EXPECT_THROW(goro::select(goro::on_send(ch, 2), goro::on_default()), goro::channel_closed);
     got = 5;
-    EXPECT_EQ(goro::select(goro::on_recv(ch, [&](std::optional<int> v) { got = v; }), goro::on_default()), 0u);
+    EXPECT_EQ(goro::select(goro::on_recv(ch, [&](std::optional<int> v) { got = v; }), goro::on_default()),
+              0u);
     EXPECT_EQ(got, std::nullopt);
   });
 }
@@ -140,17 +143,20 @@ void check_fairness(int n) {
     for (int r = 0; r < kRounds; ++r) {
       switch (n) {
         case 2:
-          goro::select(goro::on_recv(chans[0], [&] { refill(0); }), goro::on_recv(chans[1], [&] { refill(1); }));
+          goro::select(goro::on_recv(chans[0], [&] { refill(0); }),
+                       goro::on_recv(chans[1], [&] { refill(1); }));
           break;
         case 4:
-          goro::select(goro::on_recv(chans[0], [&] { refill(0); }), goro::on_recv(chans[1], [&] { refill(1); }),
-                       goro::on_recv(chans[2], [&] { refill(2); }), goro::on_recv(chans[3], [&] { refill(3); }));
+          goro::select(
+              goro::on_recv(chans[0], [&] { refill(0); }), goro::on_recv(chans[1], [&] { refill(1); }),
+              goro::on_recv(chans[2], [&] { refill(2); }), goro::on_recv(chans[3], [&] { refill(3); }));
           break;
         case 8:
-          goro::select(goro::on_recv(chans[0], [&] { refill(0); }), goro::on_recv(chans[1], [&] { refill(1); }),
-                       goro::on_recv(chans[2], [&] { refill(2); }), goro::on_recv(chans[3], [&] { refill(3); }),
-                       goro::on_recv(chans[4], [&] { refill(4); }), goro::on_recv(chans[5], [&] { refill(5); }),
-                       goro::on_recv(chans[6], [&] { refill(6); }), goro::on_recv(chans[7], [&] { refill(7); }));
+          goro::select(
+              goro::on_recv(chans[0], [&] { refill(0); }), goro::on_recv(chans[1], [&] { refill(1); }),
+              goro::on_recv(chans[2], [&] { refill(2); }), goro::on_recv(chans[3], [&] { refill(3); }),
+              goro::on_recv(chans[4], [&] { refill(4); }), goro::on_recv(chans[5], [&] { refill(5); }),
+              goro::on_recv(chans[6], [&] { refill(6); }), goro::on_recv(chans[7], [&] { refill(7); }));
           break;
       }
     }
@@ -167,9 +173,15 @@ void check_fairness(int n) {
   });
 }
 
-TEST(Select, FairAmongTwoReadyCases) { check_fairness(2); }
-TEST(Select, FairAmongFourReadyCases) { check_fairness(4); }
-TEST(Select, FairAmongEightReadyCases) { check_fairness(8); }
+TEST(Select, FairAmongTwoReadyCases) {
+  check_fairness(2);
+}
+TEST(Select, FairAmongFourReadyCases) {
+  check_fairness(4);
+}
+TEST(Select, FairAmongEightReadyCases) {
+  check_fairness(8);
+}
 
 TEST(Select, FairnessIsIndependentOfArgumentOrderAndAddresses) {
   // A ready send and a ready receive on different channels: 50/50.
@@ -201,8 +213,9 @@ TEST(Select, NilChannelCasesAreNeverReady) {
       real.send(9);
     });
     std::optional<int> got;
-    std::size_t k = goro::select(goro::on_recv(nil), goro::on_recv(real, [&](std::optional<int> v) { got = v; }),
-                                 goro::on_send(nil, 3));
+    std::size_t k =
+        goro::select(goro::on_recv(nil), goro::on_recv(real, [&](std::optional<int> v) { got = v; }),
+                     goro::on_send(nil, 3));
     EXPECT_EQ(k, 1u);
     EXPECT_EQ(got, 9);
     // Only nil cases: blocks forever (the goroutine is abandoned at exit).
@@ -311,9 +324,8 @@ TEST(Select, PlainThreadSelects) {
     });
     goro::chan<int> a, b;
     std::optional<int> got;
-    std::thread t([&] {
-      goro::select(goro::on_recv(a, [&](std::optional<int> v) { got = v; }), goro::on_recv(b));
-    });
+    std::thread t(
+        [&] { goro::select(goro::on_recv(a, [&](std::optional<int> v) { got = v; }), goro::on_recv(b)); });
     goro::sleep_for(10ms);
     a.send(4);
     goro::blocking([&] { t.join(); });

@@ -32,7 +32,9 @@ using goro_test::scaled;
 
 namespace {
 
-int procs() { return std::max(2, static_cast<int>(std::thread::hardware_concurrency())); }
+int procs() {
+  return std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 TEST(WorkerPool, RunsEveryTaskWithBoundedConcurrency) {
   run_on(procs(), [] {

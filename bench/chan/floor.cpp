@@ -6,8 +6,8 @@
 // channel layer costs.
 //
 //   chan_floor [N]   (default 2,000,000 round trips)
-#include "sched/park.hpp"
 #include "arch/spinlock.hpp"
+#include "sched/park.hpp"
 
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>

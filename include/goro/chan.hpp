@@ -264,7 +264,9 @@ class chan {
       return *this;
     }
     void operator++(int) { ++*this; }
-    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return !it.cur_.has_value(); }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept {
+      return !it.cur_.has_value();
+    }
 
    private:
     friend class chan;

@@ -55,7 +55,8 @@ decltype(auto) grow_if_needed(std::size_t red_zone, std::size_t segment_size, F&
 class depth_exceeded : public std::runtime_error {
  public:
   explicit depth_exceeded(std::size_t limit)
-      : std::runtime_error("goro: nesting depth exceeds the limit of " + std::to_string(limit)), limit_(limit) {}
+      : std::runtime_error("goro: nesting depth exceeds the limit of " + std::to_string(limit)),
+        limit_(limit) {}
   std::size_t limit() const noexcept { return limit_; }
 
  private:

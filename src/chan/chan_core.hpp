@@ -38,9 +38,9 @@
 //   wait_link  a select's waiters in lock order
 #pragma once
 
+#include "arch/spinlock.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
-#include "arch/spinlock.hpp"
 
 #include <goro/chan.hpp>
 
@@ -150,7 +150,9 @@ struct ChanCore : ChanBase {
   }
 };
 
-inline ChanCore* core_of(ChanBase* b) noexcept { return static_cast<ChanCore*>(b); }
+inline ChanCore* core_of(ChanBase* b) noexcept {
+  return static_cast<ChanCore*>(b);
+}
 
 // The note a plain-thread waiter sleeps on.
 Note* waiter_note(Waiter* w) noexcept;

@@ -23,9 +23,9 @@
 // goroutines come back in the order epoll reported their descriptors.
 #include "netpoll/netpoll.hpp"
 
+#include "arch/spinlock.hpp"
 #include "sched/poller.hpp"
 #include "sched/scheduler.hpp"
-#include "arch/spinlock.hpp"
 
 #include <poll.h>
 #include <sched.h>

@@ -77,8 +77,8 @@ struct alignas(64) Goroutine {
   const ClosureOps* closure_ops = nullptr;
 
   // Shrink heuristics (goroutine.cpp): coarse time it was last switched
-  // in (while parked: when it parked, for dumps), parks so far (only its value modulo 1024 is used, so 16 bits wrap
-  // harmlessly), and the stack layer's hysteresis state.
+  // in (while parked: when it parked, for dumps), parks so far (only its value modulo 1024 is used, so 16
+  // bits wrap harmlessly), and the stack layer's hysteresis state.
   std::int64_t run_start_coarse_ns = 0;
   std::uint16_t park_count = 0;
   // Set by park() when the goroutine may have grown: the worker that

@@ -14,7 +14,9 @@ namespace goro::detail {
 
 namespace {
 
-void wake_sleeper(Timer*, void* arg, std::int64_t) { ready(static_cast<Goroutine*>(arg)); }
+void wake_sleeper(Timer*, void* arg, std::int64_t) {
+  ready(static_cast<Goroutine*>(arg));
+}
 
 bool arm_sleep_timer(Goroutine* g, void*) {
   add_timer(&g->sleep_timer);

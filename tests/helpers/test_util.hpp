@@ -3,8 +3,8 @@
 // and getrusage, thread ids, and a run() that pins the processor count.
 #pragma once
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 
 #include <goro/runtime.hpp>
 
@@ -72,7 +72,8 @@ inline long status_kib(const char* key) {
   std::ifstream f("/proc/self/status");
   const std::size_t n = std::strlen(key);
   for (std::string line; std::getline(f, line);) {
-    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':') return std::stol(line.substr(n + 1));
+    if (line.compare(0, n, key) == 0 && line.size() > n && line[n] == ':')
+      return std::stol(line.substr(n + 1));
   }
   return -1;
 }
@@ -83,7 +84,9 @@ inline std::int64_t resident_bytes() {
 }
 
 // The kernel's id of the calling thread.
-inline long thread_id() { return static_cast<long>(::syscall(SYS_gettid)); }
+inline long thread_id() {
+  return static_cast<long>(::syscall(SYS_gettid));
+}
 
 // User + system CPU time of the whole process, in milliseconds.
 inline double process_cpu_ms() {
