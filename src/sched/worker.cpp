@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <functional>
 #include <stdexcept>
 
@@ -95,7 +96,22 @@ void join_workers(Scheduler& s, Worker* m0) {
   }
   for (Worker* w : workers) {
     if (w == m0) continue;
-    pthread_join(w->thread, nullptr);
+    // begin_shutdown woke every worker once; a worker that went to sleep (or
+    // into the poller) racing with it is woken again until it has left.
+    // Seen in about one of ten runs of a 3,000-connection test under ASan:
+    // a worker asleep on its note, idle, after the shutdown's wakeup.
+    for (;;) {
+      timespec until{};
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_nsec += 10000000;
+      if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+      }
+      if (pthread_timedjoin_np(w->thread, nullptr, &until) == 0) break;
+      w->note.wake();
+      interrupt_poller();
+    }
     delete w;
   }
 }
