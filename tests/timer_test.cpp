@@ -152,7 +152,7 @@ TEST(Timer, ResetsInAPopulatedHeapKeepTheOrder) {
     int late = 0;
     for (int k = 0; k + 1 < kTimers - 1; ++k) late += order[k] < order[k + 1] ? 1 : 0;
     // A loaded machine (or a sanitizer) may ready timers due close together late.
-    EXPECT_LE(late, goro_test::timing_checks() ? kTimers / 4 : kTimers / 2);
+    EXPECT_LE(late, timing_checks() ? kTimers / 4 : kTimers / 2);
     std::sort(order.begin(), order.end());
     for (int i = 0; i < kTimers; ++i) EXPECT_EQ(order[i], i) << "each fires exactly once";
     EXPECT_FALSE(fired.try_recv().has_value());
