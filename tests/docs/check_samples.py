@@ -13,7 +13,7 @@ info string says what it is:
   ```cpp declarations  namespace-scope code (functions, types): compiled as is
 
 Fragments and declarations are compiled inside a wrapper that includes
-<goro/goro.hpp>, <goro/json.hpp> and the common standard headers and says
+<goro/goro.hpp>, <goro/json.hpp>, goro::http's headers and the common standard headers and says
 `using namespace std::chrono_literals;`, and nothing else: a fragment must
 declare what it uses. All fragments of one file go into one translation unit,
 each in a namespace of its own. Every sample is compiled with each compiler
@@ -36,6 +36,8 @@ KINDS = ("program", "no-run", "fragment", "declarations")
 PREAMBLE = """\
 #include <goro/goro.hpp>
 #include <goro/json.hpp>
+#include <goro/http/client.hpp>
+#include <goro/http/server.hpp>
 
 #include <algorithm>
 #include <atomic>
