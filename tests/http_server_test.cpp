@@ -478,6 +478,8 @@ TEST(HttpServer, WriteTimeoutCutsOffAClientThatDoesNotRead) {
         client_conn c(addr);
         c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read the answer
         auto t0 = goro::clock::now();
+        // The connection's goroutine must exist before its end is awaited.
+        while (srv.stats().open == 0 && goro::clock::now() - t0 < 5s) goro::sleep_for(1ms);
         EXPECT_TRUE(goroutines_back_to(2));
         EXPECT_GE(goro::clock::now() - t0, 250ms);
         EXPECT_EQ(srv.stats().open, 0);
