@@ -7,7 +7,8 @@
 //
 // Three ways to collect frames:
 //   * trace_from_registers: from a signal context (pc, sp, fp): a
-//     frame-pointer walk bounded by the goroutine's stack. Safe in a signal
+//     frame-pointer walk bounded by the goroutine's stack, which steps over
+//     a frameless leaf or a libc frame to the nearest frame record. Safe in a signal
 //     handler: it reads only inside [lo, hi) and never allocates.
 //   * trace_from_saved_context: a parked goroutine, from the frame that
 //     goro_switch_context left (switch_x86_64_sysv.S: saved rbp at

@@ -3,9 +3,10 @@
 //
 // A Worker is an OS thread. To run goroutines it must hold a Processor,
 // which owns a local run queue, a timer heap and the per-processor caches
-// (stacks, wait records, goroutine ids). There are exactly maxprocs
-// processors; workers beyond that exist only while some are inside
-// goro::blocking or idle.
+// (stacks, wait records, goroutine ids). There are GOMAXPROCS processors in
+// service, plus one spare for each worker stuck on one goroutine
+// (sysmon.cpp); workers beyond that exist only while some are inside
+// goro::blocking, waiting for a locked goroutine, or idle.
 //
 // Switching: goroutine to goroutine is direct (one context switch), through
 // the worker's scheduler context (g0, on the thread's own stack) only when

@@ -94,21 +94,6 @@ std::uint64_t next_lock_state(std::uint64_t old, bool starving, bool awoke) noex
   return next;
 }
 
-// The caller's wait record for one lock_slow() call. Taken before the
-// state is first changed, so that an allocation failure leaves the mutex
-// as it was (a spinner's "woken" bit, for one, must not be left behind).
-class WaitRecord {
- public:
-  WaitRecord() : w_(detail::acquire_wait_record()) {}
-  WaitRecord(const WaitRecord&) = delete;
-  WaitRecord& operator=(const WaitRecord&) = delete;
-  ~WaitRecord() { detail::release_wait_record(w_); }
-  detail::Waiter* get() const noexcept { return w_; }
-
- private:
-  detail::Waiter* const w_;
-};
-
 }  // namespace
 
 mutex::~mutex() {
@@ -123,7 +108,7 @@ void mutex::lock_slow() {
   // Install the queue before we can be counted as a waiter, so unlock()
   // always finds it.
   detail::WaitQueue& q = detail::wait_queue_of(queue_);
-  const WaitRecord record;
+  const detail::ScopedWaitRecord record;
   const bool may_spin = spinning_may_pay();
   std::int64_t wait_start = 0;
   bool starving = false;

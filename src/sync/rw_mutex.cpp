@@ -48,19 +48,6 @@ std::uint64_t departing_delta(std::int32_t n) noexcept {
   return static_cast<std::uint64_t>(static_cast<std::uint32_t>(n)) << kDepartingShift;
 }
 
-// A wait record held for one call (as goro::mutex's lock_slow does).
-class WaitRecord {
- public:
-  WaitRecord() : w_(detail::acquire_wait_record()) {}
-  WaitRecord(const WaitRecord&) = delete;
-  WaitRecord& operator=(const WaitRecord&) = delete;
-  ~WaitRecord() { detail::release_wait_record(w_); }
-  detail::Waiter* get() const noexcept { return w_; }
-
- private:
-  detail::Waiter* const w_;
-};
-
 }  // namespace
 
 rw_mutex::~rw_mutex() {
@@ -91,7 +78,7 @@ void rw_mutex::lock() {
                                        std::memory_order_relaxed)) {
     return;  // no reader inside: nothing to wait for
   }
-  std::optional<WaitRecord> record;
+  std::optional<detail::ScopedWaitRecord> record;
   try {
     record.emplace();  // before announcing ourselves: nothing may fail after
   } catch (...) {
@@ -134,7 +121,7 @@ void rw_mutex::unlock() noexcept {
 }
 
 void rw_mutex::lock_shared_slow() {
-  const WaitRecord record;
+  const detail::ScopedWaitRecord record;
   if (readers_.fetch_add(1, std::memory_order_acquire) >= 0) return;
   // A writer is pending: wait for its unlock() to hand us a token.
   detail::sema_acquire(detail::installed_wait_queue(reader_queue_), record.get(), false,

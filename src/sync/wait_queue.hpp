@@ -74,6 +74,21 @@ void destroy_wait_queue(WaitQueue* q) noexcept;
 Waiter* acquire_wait_record();
 void release_wait_record(Waiter* w) noexcept;
 
+// A wait record held for one call (a lock's slow path). Taken before the
+// caller first changes its lock's state, so that an allocation failure
+// leaves the lock as it was.
+class ScopedWaitRecord {
+ public:
+  ScopedWaitRecord() : w_(acquire_wait_record()) {}
+  ScopedWaitRecord(const ScopedWaitRecord&) = delete;
+  ScopedWaitRecord& operator=(const ScopedWaitRecord&) = delete;
+  ~ScopedWaitRecord() { release_wait_record(w_); }
+  Waiter* get() const noexcept { return w_; }
+
+ private:
+  Waiter* const w_;
+};
+
 // Blocks the caller until someone wake()s `w`. On entry `lock` is held and
 // `w` (the caller's record) is linked in the queue `lock` guards; the lock
 // is released once the caller can be woken. Returns without the lock.
