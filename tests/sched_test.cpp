@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -784,3 +785,45 @@ TEST(Stress, RepeatedRunsDoNotLeak) {
 }
 
 }  // namespace
+
+// A goroutine's record lives at the top of its stack, and a spawn on a
+// recycled stack writes only the record's hot lines: what an earlier
+// goroutine left in the cold ones (its name, its sleep timer, its own wait
+// record) must not show through.
+TEST(Sched, RecycledStackShowsNothingOfItsPreviousGoroutine) {
+  run_on(1, [] {
+    std::uintptr_t named_frame = 0;
+    goro::wait_group wg;
+    wg.add(1);
+    goro::go(goro::spawn_options{.name = "first-owner"}, [&] {
+      int local = 0;
+      named_frame = reinterpret_cast<std::uintptr_t>(&local);
+      goro::sleep_for(std::chrono::milliseconds(1));  // builds its sleep timer
+      wg.done();
+    });
+    wg.wait();
+    bool reused = false;
+    for (int i = 0; i < 64; i++) {
+      std::string name = "unset";
+      std::string dump;
+      std::uintptr_t frame = 0;
+      goro::wait_group one;
+      one.add(1);
+      goro::go([&] {
+        int local = 0;
+        frame = reinterpret_cast<std::uintptr_t>(&local);
+        name = std::string(goro::this_goroutine::name());
+        dump = goro::dump_goroutines();
+        goro::sleep_for(std::chrono::microseconds(100));  // sleeps on a fresh timer
+        one.done();
+      });
+      one.wait();
+      EXPECT_EQ(name, "");
+      EXPECT_EQ(dump.find("first-owner"), std::string::npos) << dump;
+      std::uintptr_t distance = frame > named_frame ? frame - named_frame : named_frame - frame;
+      reused = reused || distance < 4096;
+    }
+    // The test means something only if some spawn did take the stack back.
+    EXPECT_TRUE(reused);
+  });
+}

@@ -72,6 +72,7 @@ int maxprocs();
 // thread with it (the thread ends; the thread that called run() instead
 // sleeps until run() returns), so thread-local state a C library left on it
 // cannot leak to other goroutines. Outside a goroutine it does nothing.
+// Nesting deeper than 65,535 calls is a fatal error.
 // Cost: a counter; each park of a locked goroutine then costs two thread
 // wakeups (its processor leaves and comes back), like a blocking call.
 void lock_os_thread();

@@ -201,8 +201,11 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   v->compacted = g->compactable && !compact_stack_readable(const_cast<Goroutine*>(g));
   v->locked = g->locked_to != nullptr;
   v->parked_at = g->run_start_coarse_ns;
-  for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
-  v->name[sizeof v->name - 1] = '\0';
+  v->name[0] = '\0';
+  if (g->named) {
+    for (std::size_t i = 0; i + 1 < sizeof v->name; ++i) v->name[i] = g->name[i];
+    v->name[sizeof v->name - 1] = '\0';
+  }
   return true;
 }
 

@@ -295,7 +295,7 @@ void print_compacted_access(Writer& w) {
     w.put("thread ").dec(static_cast<std::uint64_t>(r.thread)).put(" (not a goroutine)");
   }
   w.put(" accessed ").hex(r.addr).put(" in the compacted stack of goroutine ").dec(c->id);
-  if (c->name[0] != '\0') w.put(" \"").put(c->name).put('"');
+  if (c->named) w.put(" \"").put(c->name).put('"');
   w.put(" [").put(wait_reason_string(c->wait_reason)).put("]\n");
   Tombstone tomb = compact_tombstone_of(c);
   w.put("runtime: compacted range=[").hex(reinterpret_cast<std::uintptr_t>(tomb.page_lo())).put(", ");

@@ -324,6 +324,8 @@ Goroutine* compact_record_alloc(std::uint32_t compact_after_ms) {
   // Default-initialization leaves compact_word as it is: the count goes on.
   std::uint64_t w = word_of(g).load(std::memory_order_relaxed);
   ::new (g) Goroutine;
+  g->saved_stack = nullptr;
+  g->saved_bytes = 0;
   word_of(g).store(next_run(w), std::memory_order_relaxed);
   after_ms_of(g).store(compact_after_ms, std::memory_order_relaxed);
   g->compactable = true;

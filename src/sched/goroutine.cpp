@@ -62,11 +62,20 @@ constexpr int kWaiterCacheMax = 128;
 
 std::atomic<std::size_t> g_max_stack{kDefaultStackLimit};
 
+// Constructing the record writes its hot lines only (goroutine.hpp).
 Goroutine* place_record(const StackSpan& span) noexcept {
   Goroutine* g = goroutine_of_stack(span);
   ::new (g) Goroutine;
+  std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   g->stack = span;
   return g;
+}
+
+void name_goroutine(Goroutine* g, std::string_view name) noexcept {
+  std::size_t n = std::min(name.size(), sizeof g->name - 1);
+  std::memcpy(g->name, name.data(), n);
+  g->name[n] = '\0';
+  g->named = true;
 }
 
 void* closure_storage(Goroutine* g) noexcept {
@@ -127,11 +136,12 @@ void retire_heap_record(Goroutine* g) noexcept {
 // goroutine is off its stack. A goroutine that opted into compaction is
 // shrunk at once instead: the compactor owns its parked stack.
 void shrink_if_grown(Worker* w, Goroutine* g, const void* sp, bool at_park) noexcept {
-  std::int64_t now = coarse_nanotime();
+  // At a park the clock is read here; at an exit goroutine_main has just
+  // read it. The next goroutine this worker switches to directly is
+  // stamped with this reading, so only a long run makes the stamp stale.
+  if (at_park) w->coarse_now = coarse_nanotime();
+  std::int64_t now = w->coarse_now;
   bool ran_long = now - g->run_start_coarse_ns >= kShrinkCheckNs;
-  // The next goroutine this worker switches to directly is stamped with
-  // this reading, so only a long run makes the stamp stale.
-  w->coarse_now = now;
   if (ran_long || ++g->park_count % kShrinkCheckParks == 0) {
     if (at_park && !g->compactable) {
       g->shrink_wanted = true;
@@ -173,6 +183,7 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   if (std::uint32_t after = compact_after_for(opts); after != 0) [[unlikely]] {
     try {
       g = place_record_on_heap(span, after);
+      std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
     } catch (...) {
       stack_release(p != nullptr ? &p->stacks : nullptr, span);
       throw;
@@ -183,13 +194,10 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
     g->closure = closure_storage(g);
   }
   g->measure_depth = measure;
-  std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   Goroutine* parent = w != nullptr ? w->current : nullptr;
   g->creator_pc = creator_pc;
   g->parent_id = parent != nullptr ? parent->id : 0;
-  std::size_t n = std::min(opts.name.size(), sizeof g->name - 1);
-  if (n > 0) std::memcpy(g->name, opts.name.data(), n);
-  g->name[n] = '\0';
+  if (!opts.name.empty()) name_goroutine(g, opts.name);
   *storage = g->closure;
   return g;
 }
@@ -364,9 +372,9 @@ Waiter* acquire_waiter() {
   Goroutine* g = w != nullptr ? w->current : nullptr;
   if (g != nullptr && !g->own_waiter_busy) {
     g->own_waiter_busy = true;
-    g->own_waiter = Waiter{};
-    g->own_waiter.embedded_in = g;
-    return &g->own_waiter;
+    Waiter* x = ::new (g->own_waiter_bytes) Waiter{};
+    x->embedded_in = g;
+    return x;
   }
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p != nullptr && p->waiter_cache == nullptr) {
@@ -510,7 +518,7 @@ std::uint64_t id() noexcept {
 
 std::string_view name() noexcept {
   detail::Goroutine* g = detail::current_goroutine();
-  return g != nullptr ? std::string_view(g->name) : std::string_view();
+  return g != nullptr ? g->name_view() : std::string_view();
 }
 
 }  // namespace this_goroutine

@@ -132,7 +132,7 @@ void lock_os_thread() {
   detail::Worker* w = detail::current_worker();
   detail::Goroutine* g = w != nullptr ? w->current : nullptr;
   if (g == nullptr) return;
-  if (g->os_thread_locks == std::numeric_limits<std::uint32_t>::max()) {
+  if (g->os_thread_locks == std::numeric_limits<decltype(g->os_thread_locks)>::max()) {
     detail::sched_fatal("lock_os_thread nesting overflow");
   }
   if (g->os_thread_locks++ == 0) {

@@ -8,6 +8,7 @@
 
 #include <goro/time.hpp>
 
+#include <new>
 #include <thread>
 
 namespace goro::detail {
@@ -19,7 +20,7 @@ void wake_sleeper(Timer*, void* arg, std::int64_t) {
 }
 
 bool arm_sleep_timer(Goroutine* g, void*) {
-  add_timer(&g->sleep_timer);
+  add_timer(g->sleep_timer());
   return true;
 }
 
@@ -33,9 +34,16 @@ void sleep_until_ns(clock::time_point t) {
   }
   std::int64_t when = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
   if (when <= nanotime()) return;
-  g->sleep_timer.when = when;
-  g->sleep_timer.fire = &wake_sleeper;
-  g->sleep_timer.arg = g;
+  if (!g->sleep_timer_ready) {
+    // Built at the first sleep, not at spawn: a goroutine that never
+    // sleeps never touches this part of its record.
+    ::new (g->sleep_timer_bytes) Timer;
+    g->sleep_timer_ready = true;
+  }
+  Timer* timer = g->sleep_timer();
+  timer->when = when;
+  timer->fire = &wake_sleeper;
+  timer->arg = g;
   park(&arm_sleep_timer, nullptr, WaitReason::kSleep);
 }
 

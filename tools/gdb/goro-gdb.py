@@ -129,7 +129,9 @@ class Goroutine(object):
         status_type = gdb.lookup_type(_NS + "GStatus")
         self.status = _STATES.get(_enum_name(_atomic_raw(record["status"], status_type)), "?")
         self.wait_reason = _WAIT_REASONS.get(_enum_name(record["wait_reason"]), "?")
-        self.name = record["name"].string(length=40).split("\0", 1)[0]
+        # The name bytes are meaningful only when the record says so.
+        named = bool(record["named"])
+        self.name = record["name"].string(length=40).split("\0", 1)[0] if named else ""
         self.parent_id = int(record["parent_id"])
         self.creator_pc = _u64(record["creator_pc"])
         self.is_main = bool(record["is_main"])
