@@ -48,8 +48,9 @@ struct NetFd {
   int sysfd = -1;
   PollDesc* pd = nullptr;
   Kind kind = Kind::kTcp;
-  // The last read filled its buffer, hit end of file or failed: data (or
-  // the condition) may still be there, so wait_readable must not park.
+  // The last read filled its buffer, hit end of file or failed, or the peer
+  // has shut down (poll_read_hup): data (or the condition) may still be
+  // there, so wait_readable must not park.
   // A fresh socket starts false: its registration reports data already
   // queued as an edge.
   bool read_more = false;
