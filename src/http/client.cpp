@@ -125,6 +125,13 @@ struct pconn {
   bool timer_armed = false;        // guarded by transport::state::mu
   timer idle_timer;                // guarded by transport::state::mu
 
+  // A pending after_func timer outlives its handle: stop it, so that no
+  // timer (and its closure's weak references, which keep this allocation)
+  // outlives the connection.
+  ~pconn() { idle_timer.stop(); }
+  pconn(const pconn&) = delete;
+  pconn& operator=(const pconn&) = delete;
+
   // Sets the read and write deadlines to d unless they already are.
   void set_deadline(clock::time_point d) {
     if (d == deadline) return;
