@@ -3,7 +3,7 @@
 # servers in Go, in one run on one machine, and the resident memory each
 # needs per idle connection.
 #
-#   bench/net/run.sh              everything (about 15 minutes on 2 vCPUs)
+#   bench/net/run.sh              everything (about 15 minutes on 2 vCPUs, a minute or two more for http-idle)
 #   bench/net/run.sh --quick      1 run of 3 s each, 2,000 idle connections
 #   bench/net/run.sh echo|http|idle|http-idle ...   only those parts
 #
