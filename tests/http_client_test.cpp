@@ -105,6 +105,29 @@ TEST(HttpClient, IdleConnectionIsClosedAfterIdleConnTimeout) {
   });
 }
 
+// The idle timer is armed once per connection and re-armed from its own
+// callback: a connection reused across the first timer's expiry is still
+// closed once it has really been idle for idle_conn_timeout.
+TEST(HttpClient, IdleTimerOutlivesReusesAndStillClosesTheConnection) {
+  with_server(hello, [](http::server& srv, const std::string& base) {
+    fresh_client fc;
+    fc.t->idle_conn_timeout = 300ms;
+    // Reused every 50 ms for about a second: the timer armed at the first
+    // pooling fires meanwhile and must neither close the connection early
+    // nor stop watching it.
+    for (int i = 0; i < 20; i++) {
+      EXPECT_EQ(fc.c.get(base + "/").read_all(), "hello");
+      goro::sleep_for(50ms);
+    }
+    if (timing_checks()) {
+      EXPECT_EQ(srv.stats().accepted, 1);
+      EXPECT_EQ(fc.t->stats().idle_closed, 0);
+    }
+    EXPECT_TRUE(eventually([&] { return fc.t->stats().idle_closed >= 1 && fc.t->stats().idle == 0; }));
+    EXPECT_TRUE(eventually([&] { return srv.stats().open == 0; }));
+  });
+}
+
 TEST(HttpClient, PerHostLimitsBoundConnections) {
   std::atomic<int> in_flight{0}, peak{0};
   auto slow = [&](http::response_writer& w, const http::request&) {
@@ -266,8 +289,20 @@ TEST(HttpClient, ContextCancellationClosesTheConnection) {
       EXPECT_EQ(e.code(), goro::context_errc::deadline_exceeded) << e.what();
     }
     tcancel();
-    fc.c.timeout = 100ms;
-    EXPECT_THROW(fc.c.get(base + "/hang"), http::client_error);
+    fc.c.timeout = 100ms;  // with the background context: a deadline on the connection
+    try {
+      fc.c.get(base + "/hang");
+      ADD_FAILURE() << "no error";
+    } catch (const http::client_error& e) {
+      EXPECT_EQ(e.code(), goro::context_errc::deadline_exceeded) << e.what();
+    }
+    try {  // with another context: a child context with the timeout
+      auto [pctx, pcancel] = goro::with_cancel(goro::context::background());
+      fc.c.get(base + "/hang", pctx);
+      ADD_FAILURE() << "no error";
+    } catch (const http::client_error& e) {
+      EXPECT_EQ(e.code(), goro::context_errc::deadline_exceeded) << e.what();
+    }
     EXPECT_EQ(fc.c.get(base + "/ok").read_all(), "fine");  // the timeout covers the body too: read in time
     (void)srv;
     (void)handler_saw_close;

@@ -728,6 +728,41 @@ TEST(Bufio, ConnReaderReleasesItsBufferWhileIdle) {
   });
 }
 
+// The reader waits before reading once a read drained the socket. Data and
+// the peer's end of file that arrive together wake it once; the short read
+// that takes the data leaves the end of file queued with no edge to come
+// for it, so the reader must read again rather than wait (the read
+// deadline turns a wait into a failure instead of a hang).
+TEST(Bufio, ConnReaderSeesAnEndOfFileQueuedBehindData) {
+  run_on(2, [] {
+    for (int i = 0; i < 20; i++) {
+      auto [client, server] = tcp_pair();
+      server.set_read_deadline(goro::clock::now() + 10s);
+      goro::bufio::reader in(server);
+      std::string got;
+      bool timed_out = false;
+      goro::wait_group wg;
+      wg.go([&] {
+        try {
+          while (!in.peek(1).empty()) {
+            std::string_view v = in.peek(in.buffered());
+            got.append(v);
+            in.discard(v.size());
+          }
+        } catch (const net::error& e) {
+          timed_out = e.timeout();
+        }
+      });
+      goro::sleep_for(1ms);  // let the reader park first (either order must work)
+      client.write_all("last words");
+      client.close();
+      wg.wait();
+      EXPECT_FALSE(timed_out) << "round " << i;
+      EXPECT_EQ(got, "last words") << "round " << i;
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Signals
 

@@ -3,9 +3,9 @@
 # servers in Go, in one run on one machine, and the resident memory each
 # needs per idle connection.
 #
-#   bench/net/run.sh              everything (about 15 minutes on 2 vCPUs)
+#   bench/net/run.sh              everything (about 15 minutes on 2 vCPUs, a minute or two more for http-idle)
 #   bench/net/run.sh --quick      1 run of 3 s each, 2,000 idle connections
-#   bench/net/run.sh echo|http|idle ...   only those parts
+#   bench/net/run.sh echo|http|idle|http-idle ...   only those parts
 #
 # Environment: BUILD_DIR (a Release/RelWithDebInfo build with
 # GORO_BUILD_BENCH=ON; default ./build-bench), RUNS (5: each measurement is
@@ -25,6 +25,9 @@
 #          time per request.
 #   idle   IDLE_CONNS connections opened (one echo each), then held idle;
 #          (VmRSS + VmPTE after - before) / connections of the server.
+#   http-idle  the same against the HTTP servers: IDLE_CONNS keep-alive
+#          connections that each sent one "GET /healthz" and read the whole
+#          response, so the server holds them waiting for a next request.
 # Everything is loopback; every server is stopped at the end (trap).
 set -euo pipefail
 
@@ -40,12 +43,12 @@ parts=()
 for arg in "$@"; do
   case "$arg" in
     --quick) RUNS=1; SECS=3; IDLE_CONNS=2000 ;;
-    echo|http|idle) parts+=("$arg") ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    echo|http|idle|http-idle) parts+=("$arg") ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
-[[ ${#parts[@]} -eq 0 ]] && parts=(echo http idle)
+[[ ${#parts[@]} -eq 0 ]] && parts=(echo http idle http-idle)
 
 BUILD_DIR=${BUILD_DIR:-$root/build-bench}
 [[ -d $BUILD_DIR ]] || { echo "run.sh: no build at $BUILD_DIR (set BUILD_DIR)" >&2; exit 1; }
@@ -186,16 +189,19 @@ run_http() {
   done
 }
 
-run_idle() {
+# hold_idle PART MODE GORO_BIN GO_BIN: memory per idle connection, with
+# net_load_client MODE (hold or http-hold) holding the connections.
+hold_idle() {
+  local part=$1 mode=$2 goro_bin=$3 go_bin=$4
   local port=$((PORT + 2)) runs=$(((RUNS + 1) / 2))
   for run in $(seq "$runs"); do
     for impl in $(order "$run"); do
-      [[ $impl == goro ]] && bin=$goro_echo || bin=$go_echo
+      [[ $impl == goro ]] && bin=$goro_bin || bin=$go_bin
       start_server "$bin" $port
       sleep 0.5
       before=$(resident_kb)
       mkfifo "$tmp/hold.in"
-      "$client" hold $port "$IDLE_CONNS" "$TARGETS" < "$tmp/hold.in" > "$tmp/hold.out" 2>&1 &
+      "$client" "$mode" $port "$IDLE_CONNS" "$TARGETS" < "$tmp/hold.in" > "$tmp/hold.out" 2>&1 &
       local cpid=$!
       exec 9> "$tmp/hold.in"
       for _ in $(seq 1200); do grep -q ready "$tmp/hold.out" && break; sleep 0.1; done
@@ -208,12 +214,14 @@ run_idle() {
       rm -f "$tmp/hold.in"
       stop_server
       per=$(awk -v a="$after" -v b="$before" -v n="${open:-0}" 'BEGIN { if (n > 0) printf "%.0f", (a - b) * 1024 / n; else print 0 }')
-      echo "  idle $impl: $ready; VmRSS+VmPTE ${before} kB -> ${after} kB: $per bytes/connection"
-      record idle "$impl" "$open" bytes_per_conn "$per"
-      record idle "$impl" "$open" total_kb "$after"
+      echo "  $part $impl: $ready; VmRSS+VmPTE ${before} kB -> ${after} kB: $per bytes/connection"
+      record "$part" "$impl" "$open" bytes_per_conn "$per"
+      record "$part" "$impl" "$open" total_kb "$after"
     done
   done
 }
+run_idle() { hold_idle idle hold "$goro_echo" "$go_echo"; }
+run_http-idle() { hold_idle http-idle http-hold "$goro_http" "$go_http"; }
 
 echo "run.sh: machine $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r), RUNS=$RUNS SECS=$SECS"
 for p in "${parts[@]}"; do

@@ -13,9 +13,10 @@
 //   * Small default buffers (4 KiB, the reference's advice for
 //     per-connection buffers), taken from goro::net's buffer pool only while
 //     they hold data. A reader whose buffer is drained gives it back; when
-//     it needs input it borrows one, reads without parking, and if nothing
-//     was there gives it back and waits for readability without a buffer
-//     (net::conn::wait_readable), so a connection idling between requests
+//     it needs input it waits for readability without a buffer
+//     (net::conn::wait_readable, which parks only if the last read drained
+//     the socket), then borrows one and reads without parking, giving it
+//     back if nothing was there, so a connection idling between requests
 //     holds no read buffer; a writer gives its buffer back after flush().
 //     Buffers of other sizes come from the heap under the same rule.
 //   * Views returned by peek(), read_until() and read_line() point into the

@@ -5,9 +5,18 @@
 //     is decremented exactly once per connection, when it is closed for
 //     good (release_broken, an eviction, the idle timer, a failed dial).
 //   * A connection is in at most one place: an idle list (owned by the
-//     pool) or a request/response in flight (owned by it). The idle timer of
-//     a pooled connection acts only if the connection is still idle with
-//     the generation the timer was armed for.
+//     pool) or a request/response in flight (owned by it).
+//   * Each connection has one idle timer, armed lazily: pooling a
+//     connection only notes the time (and arms the timer if it is not
+//     armed); when the timer fires it closes the connection if it has been
+//     idle for idle_conn_timeout, re-arms for the rest if it is idle but
+//     for less, and disarms if the connection is in use. A busy connection
+//     thus costs no timer operation per request.
+//   * The client's own timeout, when nothing else can end the call, is a
+//     deadline on the connection (set before the pooled connection is
+//     probed, so an expired deadline from an earlier request never makes a
+//     healthy idle connection look dead); other contexts are watched by a
+//     goroutine that closes the connection when they end.
 //   * A request's phase (active, finished, cancelled) is decided once by a
 //     compare-and-swap, so a context cancelled just as the response ends
 //     never closes a connection that went back to the pool.
@@ -22,6 +31,7 @@
 #include <goro/select.hpp>
 #include <goro/timer.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -106,10 +116,28 @@ struct pconn {
   bufio::reader in;
   bufio::writer out;
   parser p;
-  std::string key;             // "host:port"
-  bool reused = false;         // served an earlier request
-  std::uint64_t idle_gen = 0;  // guarded by transport::state::mu
-  timer idle_timer;            // guarded by transport::state::mu
+  std::string key;                 // "host:port"
+  bool reused = false;             // served an earlier request
+  clock::time_point deadline{};    // the deadline set on c (zero: none); by the owner
+  std::uint64_t idle_gen = 0;      // guarded by transport::state::mu
+  bool idle = false;               // in an idle list; guarded by transport::state::mu
+  clock::time_point idle_since{};  // guarded by transport::state::mu
+  bool timer_armed = false;        // guarded by transport::state::mu
+  timer idle_timer;                // guarded by transport::state::mu
+
+  // A pending after_func timer outlives its handle: stop it, so that no
+  // timer (and its closure's weak references, which keep this allocation)
+  // outlives the connection.
+  ~pconn() { idle_timer.stop(); }
+  pconn(const pconn&) = delete;
+  pconn& operator=(const pconn&) = delete;
+
+  // Sets the read and write deadlines to d unless they already are.
+  void set_deadline(clock::time_point d) {
+    if (d == deadline) return;
+    c.set_deadline(d);
+    deadline = d;
+  }
 };
 
 struct pool_limits {
@@ -167,8 +195,8 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
         pc->reused = true;
         hp.idle.push_back(pc);
         idle_total++;
+        mark_idle_locked(pc);
         if (limits.max_idle != 0 && idle_total > limits.max_idle) evicted = evict_oldest_locked();
-        arm_idle_timer_locked(*pc);
       }
       notify(hp);
     }
@@ -189,56 +217,79 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
     from->idle.erase(from->idle.begin());
     idle_total--;
     from->total--;
-    pc->idle_gen++;
-    pc->idle_timer.stop();
+    disarm_locked(*pc);
     return pc;
   }
 
-  void arm_idle_timer_locked(pconn& pc) {
+  // With mu held: pc has just joined an idle list.
+  void mark_idle_locked(const std::shared_ptr<pconn>& pc) {
     static std::atomic<std::uint64_t> generations{0};
-    pc.idle_gen = ++generations;  // also orders eviction: smaller is older
+    pc->idle_gen = ++generations;  // orders eviction: smaller is older
+    pc->idle = true;
     if (limits.idle_timeout <= clock::duration::zero()) return;
-    std::weak_ptr<state> weak = weak_from_this();
-    pconn* raw = &pc;
-    std::uint64_t gen = pc.idle_gen;
-    std::string key = pc.key;
-    pc.idle_timer = after_func(limits.idle_timeout, [weak, raw, gen, key] {
-      if (auto st = weak.lock()) st->expire_idle(key, raw, gen);
+    pc->idle_since = clock::now();
+    if (pc->timer_armed) return;  // it fires, finds pc idle for less, re-arms
+    pc->timer_armed = true;
+    if (pc->idle_timer) {
+      pc->idle_timer.reset(limits.idle_timeout);
+      return;
+    }
+    std::weak_ptr<state> weak_st = weak_from_this();
+    std::weak_ptr<pconn> weak_pc = pc;
+    pc->idle_timer = after_func(limits.idle_timeout, [weak_st, weak_pc] {
+      std::shared_ptr<state> st = weak_st.lock();
+      std::shared_ptr<pconn> c = weak_pc.lock();
+      if (st && c) st->idle_timer_fired(c);
     });
   }
 
-  void expire_idle(const std::string& key, pconn* raw, std::uint64_t gen) {
-    std::shared_ptr<pconn> pc;
-    {
-      std::lock_guard lk(mu);
-      auto it = hosts.find(key);
-      if (it == hosts.end()) return;
-      auto& idle = it->second.idle;
-      for (auto i = idle.begin(); i != idle.end(); ++i) {
-        if (i->get() == raw && raw->idle_gen == gen) {
-          pc = *i;
-          idle.erase(i);
-          idle_total--;
-          it->second.total--;
-          notify(it->second);
-          break;
-        }
-      }
-    }
-    if (pc) {
-      idle_closed++;
-      close_quietly(*pc);
-    }
+  // With mu held: pc left its idle list for good or for a request.
+  static void disarm_locked(pconn& pc) {
+    pc.idle = false;
+    if (pc.timer_armed) pc.idle_timer.stop();
+    pc.timer_armed = false;
   }
 
-  // Takes an idle connection whose server has not closed it, or nullptr.
-  std::shared_ptr<pconn> take_idle_locked(host_pool& hp, std::vector<std::shared_ptr<pconn>>& dead) {
+  void idle_timer_fired(const std::shared_ptr<pconn>& pc) {
+    {
+      std::lock_guard lk(mu);
+      if (!pc->timer_armed) return;  // stopped after this run had begun
+      if (!pc->idle) {
+        pc->timer_armed = false;  // in use: pooling it again re-arms
+        return;
+      }
+      clock::time_point due = pc->idle_since + limits.idle_timeout;
+      clock::time_point now = clock::now();
+      if (now < due) {
+        pc->idle_timer.reset(due - now);
+        return;
+      }
+      auto it = hosts.find(pc->key);
+      if (it == hosts.end()) return;
+      auto& idle = it->second.idle;
+      auto i = std::find(idle.begin(), idle.end(), pc);
+      if (i == idle.end()) return;
+      idle.erase(i);
+      idle_total--;
+      it->second.total--;
+      pc->idle = false;
+      pc->timer_armed = false;
+      notify(it->second);
+    }
+    idle_closed++;
+    close_quietly(*pc);
+  }
+
+  // Takes an idle connection whose server has not closed it, or nullptr;
+  // its deadline is `deadline` from then on.
+  std::shared_ptr<pconn> take_idle_locked(host_pool& hp, std::vector<std::shared_ptr<pconn>>& dead,
+                                          clock::time_point deadline) {
     while (!hp.idle.empty()) {
       std::shared_ptr<pconn> pc = std::move(hp.idle.back());
       hp.idle.pop_back();
       idle_total--;
-      pc->idle_gen++;
-      pc->idle_timer.stop();
+      pc->idle = false;  // its timer, if armed, finds it in use and disarms
+      pc->set_deadline(deadline);
       // A pooled connection must be silent: data or end of file means
       // the server closed it (or broke the protocol).
       std::optional<std::size_t> got;
@@ -261,8 +312,9 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
     return nullptr;
   }
 
-  std::shared_ptr<pconn> get_conn(const url& u, const context& ctx, clock::duration dial_timeout,
-                                  const parser_limits& plimits) {
+  // A connection for u, its deadline set to `deadline` (zero: none).
+  std::shared_ptr<pconn> get_conn(const url& u, const context& ctx, clock::time_point deadline,
+                                  clock::duration dial_timeout, const parser_limits& plimits) {
     for (;;) {
       std::vector<std::shared_ptr<pconn>> dead;
       std::shared_ptr<pconn> pc;
@@ -271,7 +323,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
       {
         std::lock_guard lk(mu);
         host_pool& hp = hosts[u.host];
-        pc = take_idle_locked(hp, dead);
+        pc = take_idle_locked(hp, dead, deadline);
         if (pc == nullptr) {
           if (limits.max_per_host == 0 || hp.total < limits.max_per_host) {
             hp.total++;
@@ -287,27 +339,48 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
         reused++;
         return pc;
       }
-      if (dial) return dial_conn(u, dial_timeout, plimits);
-      bool cancelled = select(on_recv(freed), on_recv(ctx.done())) == 1;
+      if (dial) {
+        pc = dial_conn(u, deadline, dial_timeout, plimits);
+        pc->set_deadline(deadline);
+        return pc;
+      }
+      // The wait ends with a released connection, the context, or the
+      // deadline (a timer only in this rare case).
+      timer expiry;
+      chan<clock::time_point> expired = chan<clock::time_point>::nil();
+      if (deadline != clock::time_point{}) {
+        expiry = timer(deadline - clock::now());
+        expired = expiry.c();
+      }
+      std::size_t got = select(on_recv(freed), on_recv(ctx.done()), on_recv(expired));
       {
         std::lock_guard lk(mu);
         hosts[u.host].waiters--;
       }
-      if (cancelled)
+      if (got == 1)
         throw client_error(ctx.err(),
                            "http: waiting for a connection to " + u.host + ": " + ctx.err().message());
+      if (got == 2)
+        throw client_error(make_error_code(context_errc::deadline_exceeded),
+                           "http: waiting for a connection to " + u.host + ": client timeout exceeded");
     }
   }
 
-  std::shared_ptr<pconn> dial_conn(const url& u, clock::duration timeout, const parser_limits& plimits) {
+  std::shared_ptr<pconn> dial_conn(const url& u, clock::time_point deadline, clock::duration timeout,
+                                   const parser_limits& plimits) {
     net::conn c;
     std::error_code ec;
     std::string what;
+    if (deadline != clock::time_point{}) timeout = std::min(timeout, deadline - clock::now());
     try {
       c = net::dial("tcp", u.host, timeout);
     } catch (const net::error& e) {
       ec = e.code();
       what = e.what();
+    }
+    if (ec && ec == std::errc::timed_out && deadline != clock::time_point{} && clock::now() >= deadline) {
+      ec = make_error_code(context_errc::deadline_exceeded);
+      what = "dial " + u.host + ": client timeout exceeded";
     }
     if (ec) {
       {
@@ -333,8 +406,9 @@ struct response::body_state {
   context ctx;
   cancel_func cancel;  // the client's timeout context, released at the end
   bool done = false;
-  bool keep = false;  // both sides allow reuse
-  std::string what;   // "GET http://..." for errors
+  bool keep = false;             // both sides allow reuse
+  std::string what;              // "GET http://..." for errors
+  clock::time_point deadline{};  // the client's timeout, on the connection (zero: none)
 
   // The body ended: pool the connection if possible.
   void finish() {
@@ -418,6 +492,10 @@ std::size_t response::read(std::span<char> buf) {
   }
   if (ec) {
     if (b.phase->load() == kCancelled) ec = b.ctx.err();
+    if (ec == std::errc::timed_out && b.deadline != clock::time_point{} && clock::now() >= b.deadline) {
+      ec = make_error_code(context_errc::deadline_exceeded);
+      why = "client timeout exceeded";
+    }
     b.abandon();
     throw client_error(ec, "http: " + b.what + ": reading the body: " + why);
   }
@@ -447,8 +525,7 @@ void transport::close_idle_connections() {
     std::lock_guard lk(st_->mu);
     for (auto& [key, hp] : st_->hosts) {
       for (auto& pc : hp.idle) {
-        pc->idle_gen++;
-        pc->idle_timer.stop();
+        state::disarm_locked(*pc);
         all.push_back(std::move(pc));
         hp.total--;
       }
@@ -543,6 +620,11 @@ bool read_head(pconn& pc, std::string_view method) {
 }  // namespace
 
 response transport::round_trip(const client_request& req, const context& ctx) {
+  return round_trip_until(req, ctx, clock::time_point{});
+}
+
+response transport::round_trip_until(const client_request& req, const context& ctx,
+                                     clock::time_point deadline) {
   url u = url::parse(req.url);
   {
     std::lock_guard lk(st_->mu);
@@ -556,9 +638,21 @@ response transport::round_trip(const client_request& req, const context& ctx) {
   const bool expect = has_body && iequals(req.headers.get("Expect"), "100-continue");
   const bool cancellable = !(ctx == context::background());
   if (cancellable && ctx.err()) throw client_error(ctx.err(), "http: " + what + ": " + ctx.err().message());
+  const bool timed = deadline != clock::time_point{};
+  auto past_deadline = [&] { return timed && clock::now() >= deadline; };
+  auto timeout_error = [&] {
+    return client_error(make_error_code(context_errc::deadline_exceeded),
+                        "http: " + what + ": client timeout exceeded");
+  };
+  if (past_deadline()) throw timeout_error();
+  // A temporary read deadline, no later than the call's.
+  auto read_deadline_in = [&](clock::duration d) {
+    clock::time_point t = clock::now() + d;
+    return timed && deadline < t ? deadline : t;
+  };
 
   for (int attempt = 0;; attempt++) {
-    std::shared_ptr<pconn> pc = st_->get_conn(u, ctx, dial_timeout, response_limits);
+    std::shared_ptr<pconn> pc = st_->get_conn(u, ctx, deadline, dial_timeout, response_limits);
     auto phase = std::make_shared<std::atomic<int>>(kActive);
     chan<int> stop = chan<int>::nil();
     if (cancellable) {
@@ -574,21 +668,20 @@ response transport::round_trip(const client_request& req, const context& ctx) {
     bool answered = false;  // some response bytes arrived
     bool send_body = has_body;
     try {
-      pc->c.set_deadline(clock::time_point{});
       write_head(pc->out, req, u, !disable_keep_alives, has_body);
       if (expect) {
         pc->out.flush();
         // Wait up to expect_continue_timeout for "100 Continue" (or a final
         // answer that makes the body unnecessary).
-        pc->c.set_read_deadline(clock::now() + expect_continue_timeout);
+        pc->c.set_read_deadline(read_deadline_in(expect_continue_timeout));
         bool timed_out = false;
         try {
           pc->in.peek(1);
         } catch (const net::error& e) {
-          if (!e.timeout()) throw;
+          if (!e.timeout() || past_deadline()) throw;
           timed_out = true;
         }
-        pc->c.set_read_deadline(clock::time_point{});
+        pc->c.set_read_deadline(deadline);
         if (!timed_out) {
           pc->p.reset(req.method);
           std::string_view avail = pc->in.peek(pc->in.buffered());
@@ -604,11 +697,10 @@ response transport::round_trip(const client_request& req, const context& ctx) {
       }
       if (send_body) write_body(pc->out, req);
       pc->out.flush();
-      if (response_header_timeout > clock::duration::zero()) {
-        pc->c.set_read_deadline(clock::now() + response_header_timeout);
-      }
+      const bool head_timeout = response_header_timeout > clock::duration::zero();
+      if (head_timeout) pc->c.set_read_deadline(read_deadline_in(response_header_timeout));
       answered = read_head(*pc, req.method);
-      pc->c.set_read_deadline(clock::time_point{});
+      if (head_timeout) pc->c.set_read_deadline(deadline);
     } catch (const net::error& e) {
       ec = e.code();
       why = e.what();
@@ -634,6 +726,7 @@ response transport::round_trip(const client_request& req, const context& ctx) {
       bool was_reused = pc->reused;
       st_->release_broken(pc);
       if (cancelled) throw client_error(ctx.err(), "http: " + what + ": " + ctx.err().message());
+      if (ec == std::errc::timed_out && past_deadline()) throw timeout_error();
       if (ec == std::errc::timed_out) ec = std::make_error_code(std::errc::timed_out);
       // The server may close an idle connection just as it is reused.
       if (was_reused && !answered && replayable && attempt == 0) continue;
@@ -668,6 +761,7 @@ response transport::round_trip(const client_request& req, const context& ctx) {
     b.ctx = ctx;
     b.keep = !disable_keep_alives && send_body == has_body;
     b.what = what;
+    b.deadline = deadline;
     if (p.current_state() == parser::state::complete) b.finish();
     return r;
   }
@@ -687,7 +781,16 @@ client::client() : transport_ptr(default_transport()) {}
 response client::do_request(client_request req, const context& ctx) {
   context c = ctx;
   cancel_func cancel;
-  if (timeout > clock::duration::zero()) std::tie(c, cancel) = with_timeout(ctx, timeout);
+  clock::time_point deadline{};
+  if (timeout > clock::duration::zero()) {
+    if (ctx == context::background()) {
+      // Only the timeout can end this call: a deadline on the connection
+      // enforces it without a context, timer and watcher per request.
+      deadline = clock::now() + timeout;
+    } else {
+      std::tie(c, cancel) = with_timeout(ctx, timeout);
+    }
+  }
   std::vector<std::string> via;
   // The timeout runs until the body is read: the response releases it.
   auto hand_over = [&](response& r) {
@@ -698,7 +801,7 @@ response client::do_request(client_request req, const context& ctx) {
     }
   };
   for (;;) {
-    response r = transport_ptr->round_trip(req, c);
+    response r = transport_ptr->round_trip_until(req, c, deadline);
     bool redirect =
         r.status == 301 || r.status == 302 || r.status == 303 || r.status == 307 || r.status == 308;
     std::string_view location = r.headers.get("Location");

@@ -5,9 +5,10 @@
 //     When everything is consumed the buffer is given back at the start of
 //     the next call that needs input, not at once, because views returned
 //     by the previous call point into it.
-//   * Needing input without a buffer, the reader borrows one and reads
-//     without parking; if nothing was there it gives the buffer back and
-//     parks in wait_readable (holding none), then tries again.
+//   * Needing input without a buffer, the reader first waits for
+//     readability holding none (wait_readable parks only if the last read
+//     drained the source), then borrows one and reads without parking; if
+//     nothing was there it gives the buffer back and waits again.
 //   * eof_ is sticky: once the source reported end of file it is not read
 //     again.
 #include <goro/bufio.hpp>
@@ -92,7 +93,13 @@ bool reader::fill() {
       acquire();
     } else {
       for (;;) {
-        // Read first, wait without the buffer only if nothing was there.
+        // Wait first, without a buffer: wait_readable returns at once
+        // unless the last read drained the source, and a drained source is
+        // nearly always still empty here (a request/response peer sends
+        // its next message only after it has read our reply), so reading
+        // first would cost an EAGAIN read(2) per message. An edge that came
+        // in since the drain makes the wait return at once.
+        src_.wait_readable(src_.self);
         acquire();
         std::optional<std::size_t> n = src_.try_read(src_.self, std::span<std::byte>(buf_, size_));
         if (n && *n > 0) {

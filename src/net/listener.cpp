@@ -200,6 +200,9 @@ conn listener::accept() {
       detail::HandleGuard guard{NetFd::open(s, fd_->kind, "accept", std::string())};
       NetFd* c = guard.fd;
       c->connected = true;
+      // Clients usually send right after connecting: the first read is
+      // tried at once instead of waiting for the registration's edge.
+      c->read_more = true;
       if (fd_->kind == detail::Kind::kTcp) {
         std::memcpy(&c->peer, &ss, std::min<std::size_t>(len, sizeof c->peer));
         detail::set_tcp_defaults(c, state_->keep_alive);

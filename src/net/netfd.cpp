@@ -165,9 +165,11 @@ std::optional<std::size_t> try_read_locked(NetFd* fd, std::span<std::byte> buf, 
   for (;;) {
     ssize_t n = ::read(fd->sysfd, buf.data(), buf.size());
     if (n >= 0) {
-      // A short read drained the socket; a full one may have left more, and
-      // end of file repeats.
-      fd->read_more = n == 0 || static_cast<std::size_t>(n) == buf.size();
+      // A short read drained the socket's data; a full one may have left
+      // more, end of file repeats, and after the peer's shutdown the end of
+      // file may still be queued behind the data (its edge is gone).
+      fd->read_more =
+          n == 0 || static_cast<std::size_t>(n) == buf.size() || goro::detail::poll_read_hup(fd->pd);
       return static_cast<std::size_t>(n);
     }
     int err = errno;

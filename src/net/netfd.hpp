@@ -48,10 +48,12 @@ struct NetFd {
   int sysfd = -1;
   PollDesc* pd = nullptr;
   Kind kind = Kind::kTcp;
-  // The last read filled its buffer, hit end of file or failed: data (or
-  // the condition) may still be there, so wait_readable must not park.
-  // A fresh socket starts false: its registration reports data already
-  // queued as an edge.
+  // The last read filled its buffer, hit end of file or failed, or the peer
+  // has shut down (poll_read_hup): data (or the condition) may still be
+  // there, so wait_readable must not park.
+  // A fresh socket starts false (its registration reports data already
+  // queued as an edge), except an accepted one, whose first request is
+  // usually there already: accept sets it true.
   bool read_more = false;
   // A connection (messages show "local->remote"), not a listener or a
   // datagram socket.

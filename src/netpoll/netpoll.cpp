@@ -17,6 +17,10 @@
 //   * A PollDesc's seq changes whenever it is closed, so an epoll event
 //     from its previous life is recognised and dropped; a deadline timer
 //     from then acts only on the current deadline, which is always safe.
+//   * `hup` is set by the epoll loop before the event that reported the
+//     peer's shutdown readies anyone, and cleared only by poll_open. One
+//     set by an event racing a close and reopen costs its reader one
+//     extra read, nothing more (readers use it only to read again).
 //
 // The blocking poll (an idle worker's) first spins for up to 50 us, checking
 // for events and yielding the CPU in between, then sleeps in epoll_pwait2;
@@ -60,6 +64,8 @@ struct PollDesc {
   std::atomic<std::uintptr_t> rg{kNil};
   std::atomic<std::uintptr_t> wg{kNil};
   std::atomic<bool> closing{false};
+  // An event reported the peer's shutdown or an error (poll_read_hup).
+  std::atomic<bool> hup{false};
   // Deadlines: 0 none, > 0 armed, -1 passed. Guarded by lock; read
   // racily by poll_check, which is fine: a stale read only delays an error
   // to the next check.
@@ -220,6 +226,7 @@ Goroutine* netpoll(std::int64_t deadline_ns) noexcept {
     PollDesc* pd = lookup(events[i].data.u64);
     if (pd == nullptr) continue;
     std::uint32_t ev = events[i].events;
+    if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) pd->hup.store(true, std::memory_order_release);
     if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) list.push(unblock(pd->rg, true));
     if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR)) list.push(unblock(pd->wg, true));
   }
@@ -333,6 +340,7 @@ PollDesc* poll_open(int fd) noexcept {
   }
   pd->fd = fd;
   pd->closing.store(false);
+  pd->hup.store(false);
   pd->rg.store(kNil);
   pd->wg.store(kNil);
   pd->rd.store(0);
@@ -453,6 +461,10 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) no
   }
   pd->lock.unlock();
   if (g != nullptr) ready(g);
+}
+
+bool poll_read_hup(const PollDesc* pd) noexcept {
+  return pd->hup.load(std::memory_order_acquire);
 }
 
 int poll_fd(const PollDesc* pd) noexcept {

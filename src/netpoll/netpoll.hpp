@@ -58,6 +58,14 @@ PollResult poll_wait(PollDesc* pd, PollMode mode) noexcept;
 
 // Checks the direction without parking: kTimeout/kClosing if it has failed,
 // else kReady. Cheap (atomics only).
+
+// True once an epoll event reported that the peer shut down its sending
+// side or that the descriptor failed (EPOLLRDHUP, EPOLLHUP, EPOLLERR): reads
+// then return at once (end of file or the error) even after a short read
+// that left no data, and since that edge was consumed no later one will
+// come for it. Set before the event readies any waiter. Cheap (an atomic
+// load).
+bool poll_read_hup(const PollDesc* pd) noexcept;
 PollResult poll_check(PollDesc* pd, PollMode mode) noexcept;
 
 // Sets the absolute CLOCK_MONOTONIC deadline of a direction (0: none). A

@@ -154,6 +154,12 @@ class transport {
   struct state;  // internal
 
  private:
+  friend class client;
+  // round_trip with an overall deadline as well (none if it is the zero
+  // time point), enforced through the connection's deadlines: the
+  // client's own timeout costs no timer or goroutine per request that way.
+  response round_trip_until(const client_request& req, const context& ctx, clock::time_point deadline);
+
   std::shared_ptr<state> st_;
 };
 
@@ -164,7 +170,8 @@ class client {
   std::shared_ptr<transport> transport_ptr;
   // Overall limit per call, redirects and the body read included (Go's
   // Client.Timeout), on top of the context's; 0: none. It runs until the
-  // body has been read to the end or the response is closed.
+  // body has been read to the end or the response is closed. When it ends
+  // the call, the error is context_errc::deadline_exceeded.
   clock::duration timeout{};
   // Go's CheckRedirect: called before following a redirect with the next
   // request and the responses so far; throw to stop with an error, or
