@@ -278,40 +278,44 @@ TEST(Handoff, PingPongPairLetsAQueuedGoroutineRun) {
 
 // A goroutine that has handed off many times readies its partner once more
 // and then computes without entering the runtime. ready() skipped waking an
-// idle worker for the partner; the partner must run anyway, while the
-// goroutine still computes (on a spare processor the system monitor brings
-// in, or on the second processor). The readier waits, spinning, for the
-// partner's sign, up to a generous bound that only a lost wakeup reaches.
+// idle worker for the partner; the partner must run anyway while the
+// goroutine still computes: with two processors the system monitor wakes a
+// worker for it at its next tick; with one, it runs on the spare processor
+// the monitor brings in for a processor stuck in a loop. That spare is not
+// brought in while the machine is oversubscribed (the loop is then not
+// known to be stuck), so with one processor the bound is checked only under
+// timing_checks(). The readier waits, spinning, for the partner's sign, up
+// to a generous bound that only a lost wakeup reaches.
 TEST(Handoff, PartnerRunsWhileReadierComputes) {
   for (int procs : {1, 2}) {
     run_on(procs, [procs] {
-      goro::chan<long> ping, pong, last;
-      std::atomic<bool> waiting{false};
+      goro::chan<long> ping, pong;
       std::atomic<bool> partner_ran{false};
-      goro::go([&, ping, pong, last] {
+      // The partner has not run yet when main first sends, so main parks in
+      // send and the partner in its send of the reply: from then on, main's
+      // receive of a reply readies the partner, and main's send parks.
+      goro::go([&, ping, pong] {
         for (int i = 0; i < 1000; ++i) pong.send(*ping.recv());
-        waiting.store(true);
-        (void)last.recv();
         partner_ran.store(true);
       });
       for (int i = 0; i < 1000; ++i) {
         ping.send(i);
-        (void)pong.recv();
+        (void)pong.recv();  // the last one readies the partner, then no park
       }
-      // With one processor the partner is parked on `last` once main runs
-      // again after the flag (with two it may not be yet: then the send
-      // below parks and the check is moot, not wrong).
-      while (!waiting.load()) goro::yield();
-      last.send(-1);  // readies the partner, then no park
       const bool deferred = goro::detail::current_worker()->wakep_owed;
       if (procs == 1) {
         EXPECT_TRUE(deferred) << "the handoff path was not exercised";
       }
       const auto t0 = goro_test::Clock::now();
       while (!partner_ran.load() && goro_test::ms_since(t0) < 30000) goro_test::spin_work(1000);
-      EXPECT_TRUE(partner_ran.load());
-      std::printf("%d processor(s), wakeup %s: partner ran after %.1f ms of the readier's loop\n", procs,
-                  deferred ? "deferred" : "made", goro_test::ms_since(t0));
+      const double waited_ms = goro_test::ms_since(t0);
+      const bool ran_meanwhile = partner_ran.load();
+      if (procs == 2 || timing_checks()) {
+        EXPECT_TRUE(ran_meanwhile);
+      }
+      std::printf("%d processor(s), wakeup %s: partner %s after %.1f ms of the readier's loop\n", procs,
+                  deferred ? "deferred" : "made", ran_meanwhile ? "ran" : "had not run", waited_ms);
+      while (!partner_ran.load()) goro::yield();  // it uses this frame's variables
     });
   }
 }

@@ -120,11 +120,11 @@ struct Worker {
   // runnext with ready(); whether ready() skipped waking an idle worker for
   // it (Go's wakep), a debt the next switch settles; and how many parks in
   // a row switched straight to the goroutine readied just before (capped at
-  // kHandoffTrust), which is what lets ready() skip the wakeup. Owned by the
-  // worker's thread.
+  // kHandoffTrust, negative after a skipped wakeup proved wrong), which is
+  // what lets ready() skip the wakeup. Owned by the worker's thread.
   Goroutine* readied = nullptr;
   bool wakep_owed = false;
-  std::uint8_t handoffs = 0;
+  std::int16_t handoffs = 0;
   // CLOCK_MONOTONIC_COARSE, refreshed each time the worker passes through
   // its scheduler loop (at least every 61 switches); stamps switch-ins.
   std::int64_t coarse_now = 0;

@@ -20,8 +20,10 @@
 // next switch settles the skipped wakeup (settle_handoff): made then if
 // the partner did not run next after all. A goroutine that readies and
 // keeps running without switching strands its partner in runnext until the
-// system monitor's next tick (sysmon.cpp, wake_for_waiting_work), and it
-// skips at most one wakeup that way before a switch confirms it again.
+// system monitor's next tick (sysmon.cpp, wake_for_waiting_work); it skips
+// at most one wakeup that way before a switch confirms it again, and once
+// the next switch shows the skip was wrong, the worker needs four times
+// the trust before it skips again.
 // runnext stays stealable throughout, and runq_get bounds how many
 // switches in a row it wins, so a ping-pong pair cannot starve its
 // processor's queue.
@@ -37,8 +39,10 @@ namespace goro::detail {
 namespace {
 
 // Direct handoffs in a row after which ready() trusts the next one to be
-// one too and skips waking an idle worker for it.
-constexpr std::uint8_t kHandoffTrust = 4;
+// one too and skips waking an idle worker for it; after a skipped wakeup
+// that proved wrong, four times as many.
+constexpr std::int16_t kHandoffTrust = 16;
+constexpr std::int16_t kHandoffMissed = -3 * kHandoffTrust;
 
 }  // namespace
 
@@ -236,12 +240,14 @@ bool timer_may_be_due(Processor* p, Worker* parked_on) noexcept {
 }
 
 // The switch is the moment a ready() made by the goroutine now leaving is
-// judged. If what runs next on this worker is the goroutine it readied
-// last (switched to at once, or still in runnext for the scheduler loop
-// this switch goes through), that one was handed over directly and no
-// other worker needed waking for it. Else the wakeup ready() skipped is
-// made now, and ready() stops skipping until kHandoffTrust direct handoffs
-// in a row have been seen again.
+// judged. If that goroutine stops running (parks or exits) and what runs
+// next on this worker is the goroutine it readied last (switched to at
+// once, or still in runnext for the scheduler loop this switch goes
+// through), the partner was handed over directly and no other worker
+// needed waking for it. Else the wakeup ready() skipped is made now (a
+// goroutine that only yields stays runnable: another worker may take it),
+// and ready() stops skipping until kHandoffTrust direct handoffs in a row
+// have been seen again (four times as many if it had skipped one).
 void settle_handoff(Worker* w, bool direct) noexcept {
   w->readied = nullptr;
   if (direct) {
@@ -252,6 +258,7 @@ void settle_handoff(Worker* w, bool direct) noexcept {
   w->handoffs = 0;
   if (w->wakep_owed) {
     w->wakep_owed = false;
+    w->handoffs = kHandoffMissed;
     wake_worker_if_needed();
   }
 }
@@ -285,7 +292,9 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
     }
   }
   if (w->readied != nullptr) {
-    settle_handoff(w, next != nullptr ? next == w->readied : keeps_p && p->runq.peek_next() == w->readied);
+    bool stops = action == SwitchAction::kPark || action == SwitchAction::kExit;
+    bool runs_next = next != nullptr ? next == w->readied : keeps_p && p->runq.peek_next() == w->readied;
+    settle_handoff(w, stops && runs_next);
   }
   if (next != nullptr) {
     mark_running(w, next);
