@@ -3,10 +3,10 @@
 //
 // The global queue and both idle lists are guarded by sched().lock. A local
 // queue is pushed to only by its processor's holder; when it is full, half
-// of it moves to the global queue. runq_get takes runnext first, for at
-// most kRunnextBudget switches in a row. ready() starts a spinning worker
-// only when a processor is idle and no worker spins already (Go's wakep),
-// and not for a partner handed over directly (switch.cpp).
+// of it moves to the global queue. runq_get (scheduler.hpp) takes runnext
+// first, for at most kRunnextBudget switches in a row. ready() starts a
+// spinning worker only when a processor is idle and no worker spins already
+// (Go's wakep), and not for a partner handed over directly (switch.cpp).
 #include "sched/scheduler.hpp"
 
 namespace goro::detail {
@@ -64,17 +64,9 @@ void runq_put(Processor* p, Goroutine* g, bool next) noexcept {
   }
 }
 
-// Go gives runnext the rest of the current time slice (inheritTime) and
-// lets sysmon's preemption end a slice that never ends. goro cannot
-// preempt, so it counts instead: after kRunnextBudget switches in a row to
-// runnext, the ring's head runs once, then runnext again.
-Goroutine* runq_get(Processor* p) noexcept {
-  if (p->runnext_streak < kRunnextBudget) {
-    if (Goroutine* g = p->runq.pop_next()) {
-      p->runnext_streak++;
-      return g;
-    }
-  }
+// runq_get's slow half (scheduler.hpp): runnext is empty or has had its
+// turns.
+Goroutine* runq_get_ring_first(Processor* p) noexcept {
   p->runnext_streak = 0;
   if (Goroutine* g = p->runq.pop_ring()) return g;
   return p->runq.pop_next();

@@ -255,12 +255,24 @@ void switch_away(Goroutine* self, SwitchAction action) noexcept;
 // The same, for a caller that has the current worker at hand.
 void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept;
 void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
-// Takes the goroutine p runs next (owner only): runnext first, unless it
-// has won kRunnextBudget switches in a row, then the ring's head, so a pair
-// of goroutines handing a processor back and forth cannot starve the rest
-// of its queue.
-Goroutine* runq_get(Processor* p) noexcept;
+// Takes the goroutine p runs next (owner only; Go's runqget): runnext
+// first, unless it has won kRunnextBudget switches in a row, then the
+// ring's head, so a pair of goroutines handing a processor back and forth
+// cannot starve the rest of its queue. Go gives runnext the rest of the
+// current time slice (inheritTime) and lets sysmon's preemption end a slice
+// that never ends; goro cannot preempt, so it counts. Inline: on every
+// switch.
 inline constexpr std::uint32_t kRunnextBudget = 64;
+Goroutine* runq_get_ring_first(Processor* p) noexcept;  // queues.cpp
+inline Goroutine* runq_get(Processor* p) noexcept {
+  if (p->runnext_streak < kRunnextBudget) {
+    if (Goroutine* g = p->runq.pop_next()) {
+      p->runnext_streak++;
+      return g;
+    }
+  }
+  return runq_get_ring_first(p);
+}
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
 void wake_worker_if_needed() noexcept;
 void add_timer(Timer* t) noexcept;

@@ -239,6 +239,16 @@ bool timer_may_be_due(Processor* p, Worker* parked_on) noexcept {
   return when - kCoarseTickNs <= now;
 }
 
+// The partner did not run next: make the wakeup ready() skipped, if it did.
+[[gnu::noinline]] void settle_missed_handoff(Worker* w) noexcept {
+  w->handoffs = 0;
+  if (w->wakep_owed) {
+    w->wakep_owed = false;
+    w->handoffs = kHandoffMissed;
+    wake_worker_if_needed();
+  }
+}
+
 // The switch is the moment a ready() made by the goroutine now leaving is
 // judged. If that goroutine stops running (parks or exits) and what runs
 // next on this worker is the goroutine it readied last (switched to at
@@ -255,12 +265,7 @@ void settle_handoff(Worker* w, bool direct) noexcept {
     if (w->handoffs < kHandoffTrust) w->handoffs++;
     return;
   }
-  w->handoffs = 0;
-  if (w->wakep_owed) {
-    w->wakep_owed = false;
-    w->handoffs = kHandoffMissed;
-    wake_worker_if_needed();
-  }
+  settle_missed_handoff(w);
 }
 
 }  // namespace
@@ -291,9 +296,9 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
       if (next != nullptr) p->schedtick.store(tick, std::memory_order_relaxed);
     }
   }
-  if (w->readied != nullptr) {
+  if (Goroutine* readied = w->readied) {
     bool stops = action == SwitchAction::kPark || action == SwitchAction::kExit;
-    bool runs_next = next != nullptr ? next == w->readied : keeps_p && p->runq.peek_next() == w->readied;
+    bool runs_next = next != nullptr ? next == readied : keeps_p && p->runq.peek_next() == readied;
     settle_handoff(w, stops && runs_next);
   }
   if (next != nullptr) {

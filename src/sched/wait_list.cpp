@@ -27,25 +27,25 @@ void release_wait_record(Waiter* w) noexcept {
   return n;
 }
 
-namespace {
-
 bool unlock_in_commit(Goroutine*, void* lock) {
   static_cast<SpinLock*>(lock)->unlock();
   return true;
 }
 
-}  // namespace
-
-void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept {
-  if (w->g != nullptr) {
-    park(&unlock_in_commit, &lock, why);
-    return;
-  }
+void block_thread(Waiter* w, SpinLock& lock) noexcept {
   Note* note = this_thread_note();
   w->select = note;
   note->clear();  // before unlocking: no waker can have found w yet
   lock.unlock();
   note->sleep(0);
+}
+
+void wake_handing_off(Waiter* w) noexcept {
+  if (Goroutine* g = w->g) {
+    ready_and_yield(g);
+    return;
+  }
+  waiter_note(w)->wake();
 }
 
 void wake_all(Waiter* list) noexcept {

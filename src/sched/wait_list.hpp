@@ -159,29 +159,40 @@ inline Note* waiter_note(Waiter* w) noexcept {
   return static_cast<Note*>(p);
 }
 
+// park()'s commit for block(): releases the SpinLock at `lock`.
+bool unlock_in_commit(Goroutine* g, void* lock);
+// block() for a plain thread: sleeps on this thread's note.
+void block_thread(Waiter* w, SpinLock& lock) noexcept;
+
 // Blocks the owner of `w` until someone wake()s it. On entry `lock` is held
 // and `w` is linked in a list it guards; the lock is released once the
 // caller can be woken. Returns without the lock. Not for select, which
-// holds several locks (chan/select.cpp).
-void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept;
+// holds several locks (chan/select.cpp). Inline: on every operation that
+// waits.
+inline void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept {
+  if (w->g != nullptr) {
+    park(&unlock_in_commit, &lock, why);
+  } else {
+    block_thread(w, lock);
+  }
+}
 
 // Wakes the owner of `w`, which the caller has unlinked and must not touch
-// afterwards. With `handoff`, a goroutine caller's processor goes to the
-// woken goroutine at once (Go's semrelease handoff). Inline: it is on every
-// channel operation that finds a partner.
-inline void wake(Waiter* w, bool handoff = false) noexcept {
+// afterwards. Inline: it is on every channel operation that finds a
+// partner.
+inline void wake(Waiter* w) noexcept {
   if (Goroutine* g = w->g) {
-    if (handoff) {
-      ready_and_yield(g);
-    } else {
-      ready(g);
-    }
+    ready(g);
     return;
   }
   // Note::wake touches only the note's word (and then the kernel's futex
   // table): the thread owning it may return the moment the word flips.
   waiter_note(w)->wake();
 }
+
+// wake(), and from a goroutine its processor goes to the woken goroutine at
+// once (Go's semrelease handoff, a mutex in starvation mode).
+void wake_handing_off(Waiter* w) noexcept;
 
 // Wakes every waiter of a list from WaitList::take_front(), in order.
 void wake_all(Waiter* list) noexcept;
