@@ -64,14 +64,6 @@ void runq_put(Processor* p, Goroutine* g, bool next) noexcept {
   }
 }
 
-// runq_get's slow half (scheduler.hpp): runnext is empty or has had its
-// turns.
-Goroutine* runq_get_ring_first(Processor* p) noexcept {
-  p->runnext_streak = 0;
-  if (Goroutine* g = p->runq.pop_ring()) return g;
-  return p->runq.pop_next();
-}
-
 void acquire_p(Worker* w, Processor* p) noexcept {
   w->p = p;
   p->worker = w;

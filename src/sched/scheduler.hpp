@@ -263,7 +263,6 @@ void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
 // that never ends; goro cannot preempt, so it counts. Inline: on every
 // switch.
 inline constexpr std::uint32_t kRunnextBudget = 64;
-Goroutine* runq_get_ring_first(Processor* p) noexcept;  // queues.cpp
 inline Goroutine* runq_get(Processor* p) noexcept {
   if (p->runnext_streak < kRunnextBudget) {
     if (Goroutine* g = p->runq.pop_next()) {
@@ -271,7 +270,9 @@ inline Goroutine* runq_get(Processor* p) noexcept {
       return g;
     }
   }
-  return runq_get_ring_first(p);
+  p->runnext_streak = 0;
+  if (Goroutine* g = p->runq.pop_ring()) return g;
+  return p->runq.pop_next();
 }
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
 void wake_worker_if_needed() noexcept;

@@ -40,12 +40,16 @@ void block_thread(Waiter* w, SpinLock& lock) noexcept {
   note->sleep(0);
 }
 
+void wake_thread(Waiter* w) noexcept {
+  waiter_note(w)->wake();
+}
+
 void wake_handing_off(Waiter* w) noexcept {
   if (Goroutine* g = w->g) {
     ready_and_yield(g);
-    return;
+  } else {
+    wake_thread(w);
   }
-  waiter_note(w)->wake();
 }
 
 void wake_all(Waiter* list) noexcept {

@@ -87,7 +87,16 @@ class WaitList {
 
   Waiter* pop_front() noexcept {
     Waiter* w = front();
-    if (w != nullptr) remove(w);
+    if (w == nullptr) return nullptr;
+    Waiter* rest = w->next;
+    head_.store(rest, std::memory_order_relaxed);
+    if (rest != nullptr) {
+      rest->prev = nullptr;
+    } else {
+      tail_ = nullptr;
+    }
+    w->next = nullptr;  // its prev is null already: it was the head
+    --size_;
     return w;
   }
 
@@ -159,6 +168,11 @@ inline Note* waiter_note(Waiter* w) noexcept {
   return static_cast<Note*>(p);
 }
 
+// wake() for a plain thread: fires its note. Note::wake touches only the
+// note's word (and then the kernel's futex table): the thread owning it may
+// return the moment the word flips.
+void wake_thread(Waiter* w) noexcept;
+
 // park()'s commit for block(): releases the SpinLock at `lock`.
 bool unlock_in_commit(Goroutine* g, void* lock);
 // block() for a plain thread: sleeps on this thread's note.
@@ -183,11 +197,9 @@ inline void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept {
 inline void wake(Waiter* w) noexcept {
   if (Goroutine* g = w->g) {
     ready(g);
-    return;
+  } else {
+    wake_thread(w);
   }
-  // Note::wake touches only the note's word (and then the kernel's futex
-  // table): the thread owning it may return the moment the word flips.
-  waiter_note(w)->wake();
 }
 
 // wake(), and from a goroutine its processor goes to the woken goroutine at
