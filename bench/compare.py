@@ -305,11 +305,12 @@ ROWS = [
     ("ping-pong round trip over wait_groups, 1 processor (fiber: condition variable)", "switch", "pingpong_cpu_ns",
      "pingpong_ns", " ns", None),
     ("unbuffered channel ping-pong round trip, 1 processor (fiber: one thread)", "pingpong@1", "pingpong_rt_cpu_ns",
-     "pingpong_rt_ns", " ns", "the channel path costs more than Go's `chansend`/`chanrecv` with direct handoff "
-     "(ARCHITECTURE.md, known gaps)"),
+     "pingpong_rt_ns", " ns", "both switch straight to the partner; what is left is the channel path "
+     "itself: a spin lock per operation, a pooled wait record, the run queue's atomics (ARCHITECTURE.md, "
+     "known gaps)"),
     ("unbuffered channel ping-pong round trip, 2 processors (thread: two threads)", "pingpong@2",
-     "pingpong_rt_cpu_ns", "pingpong_rt_ns", " ns", "with two processors the partner is readied on an idle "
-     "worker: futex wakeups of spinning workers (`wake_worker_if_needed`; ARCHITECTURE.md, known gaps)"),
+     "pingpong_rt_cpu_ns", "pingpong_rt_ns", " ns", "the pair stays on one processor and wakes no idle "
+     "worker once its handoffs are direct (ARCHITECTURE.md, direct handoff)"),
     ("recursion {deep} MB deep, first run (stack grows), per MB", "deep@{deep}", "first_cpu_ms_per_mb",
      "first_ms_per_mb", " ms", None),
     ("same task, second run (pages already there), per MB", "deep@{deep}", "second_cpu_ms_per_mb",

@@ -9,7 +9,8 @@
 #   bench/chan/run.sh --quick    small sizes, one run (smoke test)
 #
 # Environment: BUILD_DIR (default /work/build-chan-bench if /work is
-# writable, else ./build-chan-bench), RUNS (5), PROCS ("1 2"), GO (the go
+# writable, else ./build-chan-bench), RUNS (5), PROCS ("1 2"), PROGRAMS
+# (default "pingpong buffered select timer": which of them to run), GO (the go
 # tool; default /usr/lib/go-1.23/bin/go, Debian's golang-1.23-go from
 # bookworm-backports), RUN_PREFIX (a command each program runs under, e.g.
 # `nice -n -20` or `taskset -c 1`), and the sizes PINGPONG_N (2e6),
@@ -28,7 +29,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -53,7 +54,13 @@ if [[ -z "${GO:-}" ]]; then
 fi
 [[ -n "${GO:-}" ]] || { echo "run.sh: no Go toolchain (apt-get install golang-1.23-go)" >&2; exit 1; }
 
-programs=(pingpong buffered select timer)
+read -r -a programs <<<"${PROGRAMS:-pingpong buffered select timer}"
+for p in "${programs[@]}"; do
+  case "$p" in
+    pingpong | buffered | select | timer) ;;
+    *) echo "run.sh: PROGRAMS holds $p; the programs are pingpong, buffered, select and timer" >&2; exit 2 ;;
+  esac
+done
 declare -A size=([pingpong]=$PINGPONG_N [buffered]=$BUFFERED_N [select]=$SELECT_N [timer]=$TIMER_N)
 
 echo "== build (Release) in $BUILD_DIR" >&2

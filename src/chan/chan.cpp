@@ -29,31 +29,7 @@
 namespace goro::detail {
 
 // ---------------------------------------------------------------------------
-// Wait records and sleeping.
-
-// Not inlined, and opaque to the optimizer, like current_worker(): callers
-// must never reuse a thread_local address across a park (DESIGN.md "Rules").
-[[gnu::noinline]] Note* this_thread_note() noexcept {
-  thread_local Note note;
-  Note* n = &note;
-  asm volatile("" : "+r"(n));
-  return n;
-}
-
-Note* waiter_note(Waiter* w) noexcept {
-  void* p = w->is_select ? static_cast<Waiter*>(w->select)->elem : w->select;
-  return static_cast<Note*>(p);
-}
-
-Waiter* new_waiter(Goroutine* g) {
-  Waiter* w = acquire_waiter();
-  w->g = g;
-  return w;
-}
-
-void free_waiter(Waiter* w) noexcept {
-  release_waiter(w);
-}
+// Sleeping.
 
 namespace {
 
@@ -61,30 +37,11 @@ bool stay_parked(Goroutine*, void*) {
   return true;
 }
 
-bool unlock_channel(Goroutine*, void* c) {
-  static_cast<ChanCore*>(c)->lock.unlock();
-  return true;
-}
-
-// With c->lock held and w queued on c: sleeps until a partner or close()
-// wakes w. Returns without the lock.
-void wait_on(ChanCore* c, Waiter* w, WaitReason why) {
-  if (w->g != nullptr) {
-    park(&unlock_channel, c, why);
-    return;
-  }
-  Note* note = this_thread_note();
-  w->select = note;
-  note->clear();  // before unlocking: no waker can have found w yet
-  c->lock.unlock();
-  note->sleep(0);
-}
-
 // Takes a wait record with the lock held; on failure (std::bad_alloc) the
 // lock is released and nothing has changed.
-Waiter* waiter_locked(ChanCore* c, Goroutine* g) {
+Waiter* waiter_locked(ChanCore* c) {
   try {
-    return new_waiter(g);
+    return acquire_wait_record();
   } catch (...) {
     c->lock.unlock();
     throw;
@@ -122,7 +79,7 @@ void block_forever(WaitReason why) {
 
 Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept {
   if (c->closed.load(std::memory_order_relaxed)) return Step::kClosed;
-  if (Waiter* r = c->recvq.dequeue()) {
+  if (Waiter* r = dequeue(c->recvq)) {
     // A receiver waits, so the buffer is empty: hand the value over.
     h = Handoff{r, r->elem, src};
     return Step::kDone;
@@ -139,7 +96,7 @@ Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept {
 
 Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept {
   const ElemOps* ops = c->ops;
-  if (Waiter* s = c->sendq.dequeue()) {
+  if (Waiter* s = dequeue(c->sendq)) {
     if (c->cap == 0) {
       h = Handoff{s, dst, s->elem};
       return Step::kDone;
@@ -229,13 +186,13 @@ chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept {
 // or its slot to receive into) and waits until a partner completes the
 // operation (ok) or close() wakes it (closed). Returns without the lock.
 chan_status queue_and_wait(ChanCore* c, WaitList& q, void* elem, WaitReason why) {
-  Waiter* w = waiter_locked(c, current_goroutine());
+  Waiter* w = waiter_locked(c);
   w->elem = elem;
   w->channel = c;
   q.push_back(w);
-  wait_on(c, w, why);
+  block(w, c->lock, why);
   bool ok = w->success;
-  free_waiter(w);
+  release_wait_record(w);
   return ok ? chan_status::ok : chan_status::closed;
 }
 
@@ -296,7 +253,7 @@ void chan_close(ChanBase* base) {
   Waiter* first = nullptr;
   Waiter** tail = &first;
   for (WaitList* q : {&c->recvq, &c->sendq}) {
-    while (Waiter* w = q->dequeue()) {
+    while (Waiter* w = dequeue(*q)) {
       w->success = false;
       *tail = w;
       tail = &w->next;

@@ -41,6 +41,7 @@
 #include "arch/spinlock.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
+#include "sched/wait_list.hpp"
 
 #include <goro/chan.hpp>
 
@@ -67,57 +68,16 @@ inline bool claim(Waiter* w) noexcept {
       .compare_exchange_strong(expected, w->ticket, std::memory_order_acq_rel, std::memory_order_acquire);
 }
 
-// A FIFO of wait records linked through Waiter::next/prev. `head` is atomic
-// only so the lock-free fast paths may peek at emptiness. Inline: these are
-// on every blocking operation.
-struct WaitList {
-  std::atomic<Waiter*> head{nullptr};
-  Waiter* tail = nullptr;
-
-  // All but maybe_empty() with the channel's lock held.
-  bool maybe_empty() const noexcept { return head.load(std::memory_order_acquire) == nullptr; }
-
-  void push_back(Waiter* w) noexcept {
-    w->next = nullptr;
-    w->prev = tail;
-    if (tail != nullptr) {
-      tail->next = w;
-    } else {
-      head.store(w, std::memory_order_relaxed);
-    }
-    tail = w;
+// Unlinks and returns the first waiter of q that is not a select waiter
+// already claimed by another channel; claims select waiters. Null if none.
+// A select waiter that lost is unlinked here on its owner's behalf. With
+// the channel's lock held.
+inline Waiter* dequeue(WaitList& q) noexcept {
+  for (;;) {
+    Waiter* w = q.pop_front();
+    if (w == nullptr || claim(w)) return w;
   }
-
-  // Unlinks w if it is still linked (a select waiter may have been dropped
-  // by dequeue() already).
-  void remove(Waiter* w) noexcept {
-    if (w->prev == nullptr && head.load(std::memory_order_relaxed) != w) return;
-    if (w->prev != nullptr) {
-      w->prev->next = w->next;
-    } else {
-      head.store(w->next, std::memory_order_relaxed);
-    }
-    if (w->next != nullptr) {
-      w->next->prev = w->prev;
-    } else {
-      tail = w->prev;
-    }
-    w->next = nullptr;
-    w->prev = nullptr;
-  }
-
-  // Unlinks and returns the first waiter that is not a select waiter already
-  // claimed by another channel; claims select waiters. Null if none. A
-  // select waiter that lost is unlinked here on its owner's behalf.
-  Waiter* dequeue() noexcept {
-    for (;;) {
-      Waiter* w = head.load(std::memory_order_relaxed);
-      if (w == nullptr) return nullptr;
-      remove(w);
-      if (claim(w)) return w;
-    }
-  }
-};
+}
 
 struct ChanCore : ChanBase {
   SpinLock lock;
@@ -131,8 +91,8 @@ struct ChanCore : ChanBase {
   std::size_t recvx = 0;  // next slot to empty
   const ElemOps* ops = nullptr;
   std::byte* buf = nullptr;
-  WaitList recvq;
-  WaitList sendq;
+  WaitList recvq;  // guarded by lock
+  WaitList sendq;  // guarded by lock
   // Called when the last handle goes, before the buffer is destroyed (a
   // timer stops itself when its channel becomes unreachable).
   void (*on_free)(void* arg) noexcept = nullptr;
@@ -152,21 +112,6 @@ struct ChanCore : ChanBase {
 
 inline ChanCore* core_of(ChanBase* b) noexcept {
   return static_cast<ChanCore*>(b);
-}
-
-// The note a plain-thread waiter sleeps on.
-Note* waiter_note(Waiter* w) noexcept;
-// This thread's note, for plain threads (never migrate, so thread_local is
-// theirs).
-Note* this_thread_note() noexcept;
-
-// Wakes the owner of a waiter taken by dequeue(). Does not touch w after.
-inline void wake(Waiter* w) noexcept {
-  if (Goroutine* g = w->g) {
-    ready(g);
-  } else {
-    waiter_note(w)->wake();
-  }
 }
 
 // What an operation that found a partner must finish once its locks are
@@ -195,10 +140,6 @@ Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept;
 // Removes every buffered value (timers: Go 1.23's "no stale value after
 // Stop/Reset"). Returns whether there was one.
 bool chan_drain(ChanCore* c) noexcept;
-
-// The calling goroutine's (or plain thread's) wait record, initialized.
-Waiter* new_waiter(Goroutine* g);
-void free_waiter(Waiter* w) noexcept;
 
 // Parks (or sleeps) forever: operations on nil channels, select {}.
 [[noreturn]] void block_forever(WaitReason why);

@@ -12,7 +12,7 @@
 //      them, chained through wait_link in lock order, and park. The commit
 //      unlocks the channels once the goroutine is off its stack.
 //   4. A channel operation that dequeues one of our records CASes the
-//      winner word to that case's index (WaitList::dequeue); losers skip
+//      winner word to that case's index (dequeue() in chan_core.hpp); losers skip
 //      their record. The winner completes the operation as for a plain
 //      waiter and readies us.
 //   5. Woken: relock everything, unlink the records that were not chosen
@@ -136,16 +136,16 @@ class SelectRecords {
   SelectRecords& operator=(const SelectRecords&) = delete;
   ~SelectRecords() {
     for (int i = 0; i < k_; ++i) {
-      if (Waiter* w = at(order_[i])) free_waiter(w);
+      if (Waiter* w = at(order_[i])) release_wait_record(w);
     }
-    if (state_ != nullptr) free_waiter(state_);
+    if (state_ != nullptr) release_wait_record(state_);
   }
 
   // Takes every record up front, so nothing is queued if one is missing.
-  void acquire(Goroutine* g) {
-    state_ = new_waiter(g);
+  void acquire() {
+    state_ = acquire_wait_record();
     select_winner(state_).store(kNoWinner, std::memory_order_relaxed);
-    for (int i = 0; i < k_; ++i) cases_[order_[i]].record = new_waiter(g);
+    for (int i = 0; i < k_; ++i) cases_[order_[i]].record = acquire_wait_record();
   }
 
   // Queues the records in lock order, chained through wait_link.
@@ -194,7 +194,7 @@ int block_select(SelectCase* cases, const std::uint16_t* order, int k) {
   Goroutine* g = current_goroutine();
   SelectRecords rec(cases, order, k);
   try {
-    rec.acquire(g);
+    rec.acquire();
   } catch (...) {
     unlock_all(cases, order, k);
     throw;

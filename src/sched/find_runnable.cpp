@@ -310,7 +310,7 @@ Goroutine* find_runnable(Worker* w) noexcept {
         if (Goroutine* g = poll_ready(p)) return g;
       }
     }
-    if (Goroutine* g = p->runq.pop()) return g;
+    if (Goroutine* g = runq_get(p)) return g;
     if (Goroutine* g = global_get(p, 0)) return g;
     if (Goroutine* g = poll_ready(p)) return g;
     int busy = s.nprocs.load(std::memory_order_relaxed) - s.n_idle_p.load(std::memory_order_acquire);

@@ -64,17 +64,32 @@ void ready_and_yield(Goroutine* g) noexcept;
 // The id of a goroutine (for dumps and tests).
 std::uint64_t goroutine_id(const Goroutine* g) noexcept;
 
-// A wait record (Go's sudog). Fields are free for the owning primitive; the
-// pool resets none of them except `g` and the links.
+// A wait record (Go's sudog), owned by one blocked goroutine (or plain
+// thread) from acquire_wait_record() to release_wait_record() (the
+// protocol of sched/wait_list.hpp, over the pool below), and queued on one
+// primitive's WaitList at a time. It is handed out zeroed. Who may touch what, as Go's runtime2.go says of
+// its sudog:
+//   next, prev   guarded by the lock of the list it is linked in (the
+//                channel's, or the sync WaitQueue's); free once unlinked.
+//   g, elem, channel, is_select, select, wait_link
+//                written by the owner before it links the record, under
+//                that lock; read by whoever unlinks it, under it.
+//   success, ticket
+//                the owner may set them before linking; the waker that
+//                unlinked the record may set them before it wakes the
+//                owner, who reads them once woken (the wakeup orders the
+//                accesses). A select's shared record (chan_core.hpp) is the
+//                exception: its ticket is the select's winner word, changed
+//                only by compare-and-swap.
+//   embedded_in  set once by acquire_waiter() on a goroutine's own record.
 struct Waiter {
-  Goroutine* g = nullptr;
+  Goroutine* g = nullptr;  // the goroutine to ready; null for a plain thread
   Waiter* next = nullptr;
   Waiter* prev = nullptr;
   void* elem = nullptr;      // value being sent or receive slot
   void* channel = nullptr;   // owning object, for select bookkeeping
   std::uint64_t ticket = 0;  // e.g. FIFO order, select case index
-  std::int64_t wait_start_ns = 0;
-  bool success = false;  // e.g. woken by a value, not a close
+  bool success = false;      // e.g. woken by a value, not a close
   bool is_select = false;
   Waiter* wait_link = nullptr;       // a goroutine's list of waiters (select)
   void* select = nullptr;            // shared state of the select it belongs to

@@ -3,8 +3,10 @@
 //
 // The global queue and both idle lists are guarded by sched().lock. A local
 // queue is pushed to only by its processor's holder; when it is full, half
-// of it moves to the global queue. ready() starts a spinning worker only
-// when a processor is idle and no worker spins already (Go's wakep).
+// of it moves to the global queue. runq_get (scheduler.hpp) takes runnext
+// first, for at most kRunnextBudget switches in a row. ready() starts a
+// spinning worker only when a processor is idle and no worker spins already
+// (Go's wakep), and not for a partner handed over directly (switch.cpp).
 #include "sched/scheduler.hpp"
 
 namespace goro::detail {

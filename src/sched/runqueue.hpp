@@ -58,11 +58,18 @@ class RunQueue {
 
   // Owner only.
   Goroutine* pop() noexcept {
+    if (Goroutine* next = pop_next()) return next;
+    return pop_ring();
+  }
+
+  // Owner only: takes runnext, or null. A thief may swap it for null
+  // meanwhile, hence the compare-and-swap.
+  Goroutine* pop_next() noexcept {
     Goroutine* next = runnext_.load(std::memory_order_relaxed);
     if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
       return next;
     }
-    return pop_ring();
+    return nullptr;
   }
 
   Goroutine* pop_ring() noexcept {

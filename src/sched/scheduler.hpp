@@ -19,9 +19,11 @@
 // others (at most half of the busy processors' worth of spinners), then
 // gives back its processor and sleeps on a futex. One sleeping worker holds
 // the earliest timer deadline. ready() starts a spinning worker when a
-// processor is idle and none spins (Go's wakep); a spinner steals a
-// victim's runnext only if the victim has not switched for a moment, so a
-// sender and its receiver usually stay together on one processor.
+// processor is idle and none spins (Go's wakep), unless the goroutine
+// readied will run next on this worker (direct handoff, switch.cpp); a
+// spinner steals a victim's runnext only if the victim has not switched for
+// a moment, so a sender and its receiver usually stay together on one
+// processor.
 #pragma once
 
 #include "sched/futex.hpp"
@@ -63,6 +65,9 @@ struct alignas(64) Processor {
   std::atomic<bool> retire_wanted{false};
   RunQueue runq;
   std::atomic<std::uint32_t> schedtick{0};
+  // Switches in a row that took runnext (Go's inheritTime). Written only by
+  // the holder; at kRunnextBudget the head of the ring goes first.
+  std::uint32_t runnext_streak = 0;
   TimerHeap timers;
   StackCache stacks;
   // Wait records (Go's sudogcache).
@@ -111,6 +116,15 @@ struct Worker {
   bool in_blocking = false;
   pthread_t thread{};
   int tid = 0;  // the thread's kernel id
+  // Direct handoff (switch.cpp). The goroutine the running one last put in
+  // runnext with ready(); whether ready() skipped waking an idle worker for
+  // it (Go's wakep), a debt the next switch settles; and how many parks in
+  // a row switched straight to the goroutine readied just before (capped at
+  // kHandoffTrust, negative after a skipped wakeup proved wrong), which is
+  // what lets ready() skip the wakeup. Owned by the worker's thread.
+  Goroutine* readied = nullptr;
+  bool wakep_owed = false;
+  std::int16_t handoffs = 0;
   // CLOCK_MONOTONIC_COARSE, refreshed each time the worker passes through
   // its scheduler loop (at least every 61 switches); stamps switch-ins.
   std::int64_t coarse_now = 0;
@@ -241,6 +255,25 @@ void switch_away(Goroutine* self, SwitchAction action) noexcept;
 // The same, for a caller that has the current worker at hand.
 void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept;
 void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
+// Takes the goroutine p runs next (owner only; Go's runqget): runnext
+// first, unless it has won kRunnextBudget switches in a row, then the
+// ring's head, so a pair of goroutines handing a processor back and forth
+// cannot starve the rest of its queue. Go gives runnext the rest of the
+// current time slice (inheritTime) and lets sysmon's preemption end a slice
+// that never ends; goro cannot preempt, so it counts. Inline: on every
+// switch.
+inline constexpr std::uint32_t kRunnextBudget = 64;
+inline Goroutine* runq_get(Processor* p) noexcept {
+  if (p->runnext_streak < kRunnextBudget) {
+    if (Goroutine* g = p->runq.pop_next()) {
+      p->runnext_streak++;
+      return g;
+    }
+  }
+  p->runnext_streak = 0;
+  if (Goroutine* g = p->runq.pop_ring()) return g;
+  return p->runq.pop_next();
+}
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept;
 void wake_worker_if_needed() noexcept;
 void add_timer(Timer* t) noexcept;

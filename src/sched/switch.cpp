@@ -8,6 +8,25 @@
 // its stack) is finished by the context that resumes, once the previous one
 // is off its stack: finish_switch(). Every switch carries the C++ exception
 // state and is announced to the sanitizers.
+//
+// Direct handoff. A goroutine that readies a partner (a channel send to a
+// parked receiver, an unlock, a done()) puts it in runnext, and when it
+// parks right after, the switch takes runnext: the partner runs at once on
+// this thread, with no lock held across the switch (the parking side's lock
+// is released by its commit, the readying side's before ready()). Go wakes
+// an idle worker on every such ready (wakep), which then finds nothing to
+// do. Here ready() skips that wakeup once the worker's last kHandoffTrust
+// parks each switched straight to the goroutine readied just before; the
+// next switch settles the skipped wakeup (settle_handoff): made then if
+// the partner did not run next after all. A goroutine that readies and
+// keeps running without switching strands its partner in runnext until the
+// system monitor's next tick (sysmon.cpp, wake_for_waiting_work); it skips
+// at most one wakeup that way before a switch confirms it again, and once
+// the next switch shows the skip was wrong, the worker needs four times
+// the trust before it skips again.
+// runnext stays stealable throughout, and runq_get bounds how many
+// switches in a row it wins, so a ping-pong pair cannot starve its
+// processor's queue.
 #include "sched/scheduler.hpp"
 
 #include "sched/compactor.hpp"
@@ -16,6 +35,16 @@
 #include <cxxabi.h>
 
 namespace goro::detail {
+
+namespace {
+
+// Direct handoffs in a row after which ready() trusts the next one to be
+// one too and skips waking an idle worker for it; after a skipped wakeup
+// that proved wrong, four times as many.
+constexpr std::int16_t kHandoffTrust = 16;
+constexpr std::int16_t kHandoffMissed = -3 * kHandoffTrust;
+
+}  // namespace
 
 // ---------------------------------------------------------------------------
 // Context switches, announced to the sanitizers, each carrying the C++
@@ -210,6 +239,35 @@ bool timer_may_be_due(Processor* p, Worker* parked_on) noexcept {
   return when - kCoarseTickNs <= now;
 }
 
+// The partner did not run next: make the wakeup ready() skipped, if it did.
+[[gnu::noinline]] void settle_missed_handoff(Worker* w) noexcept {
+  w->handoffs = 0;
+  if (w->wakep_owed) {
+    w->wakep_owed = false;
+    w->handoffs = kHandoffMissed;
+    wake_worker_if_needed();
+  }
+}
+
+// The switch is the moment a ready() made by the goroutine now leaving is
+// judged. If that goroutine stops running (parks or exits) and what runs
+// next on this worker is the goroutine it readied last (switched to at
+// once, or still in runnext for the scheduler loop this switch goes
+// through), the partner was handed over directly and no other worker
+// needed waking for it. Else the wakeup ready() skipped is made now (a
+// goroutine that only yields stays runnable: another worker may take it),
+// and ready() stops skipping until kHandoffTrust direct handoffs in a row
+// have been seen again (four times as many if it had skipped one).
+void settle_handoff(Worker* w, bool direct) noexcept {
+  w->readied = nullptr;
+  if (direct) {
+    w->wakep_owed = false;
+    if (w->handoffs < kHandoffTrust) w->handoffs++;
+    return;
+  }
+  settle_missed_handoff(w);
+}
+
 }  // namespace
 
 void switch_away(Goroutine* self, SwitchAction action) noexcept {
@@ -224,17 +282,24 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
   Processor* p = w->p;
   // A worker with a locked goroutine runs nothing else: its scheduler loop
   // gives the processor away.
-  if (p != nullptr && action != SwitchAction::kSystemCall && action != SwitchAction::kBlockingExit &&
-      w->locked_g == nullptr && !g_sched.stopping.load(std::memory_order_relaxed)) {
+  bool keeps_p = p != nullptr && action != SwitchAction::kSystemCall &&
+                 action != SwitchAction::kBlockingExit && w->locked_g == nullptr &&
+                 !g_sched.stopping.load(std::memory_order_relaxed);
+  if (keeps_p) {
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed) + 1;
     if (tick % kFairnessTick != 0 && !timer_may_be_due(p, action == SwitchAction::kPark ? w : nullptr)) {
-      next = p->runq.pop();
+      next = runq_get(p);
       if (next != nullptr && next->locked_to != nullptr) [[unlikely]] {
         runq_put(p, next, true);  // its own worker must run it: the loop hands it over
         next = nullptr;
       }
       if (next != nullptr) p->schedtick.store(tick, std::memory_order_relaxed);
     }
+  }
+  if (Goroutine* readied = w->readied) {
+    bool stops = action == SwitchAction::kPark || action == SwitchAction::kExit;
+    bool runs_next = next != nullptr ? next == readied : keeps_p && p->runq.peek_next() == readied;
+    settle_handoff(w, stops && runs_next);
   }
   if (next != nullptr) {
     mark_running(w, next);
@@ -253,11 +318,33 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
 void ready(Goroutine* g) noexcept {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   Worker* w = current_worker();
-  if (w != nullptr && w->p != nullptr) {
-    runq_put(w->p, g, true);
-  } else {
-    std::lock_guard lk(g_sched.lock);
-    global_put_locked(g);
+  if (w == nullptr || w->p == nullptr) {
+    {
+      std::lock_guard lk(g_sched.lock);
+      global_put_locked(g);
+    }
+    wake_worker_if_needed();
+    return;
+  }
+  runq_put(w->p, g, true);
+  if (w->current != nullptr) {
+    // A goroutine readies a partner. If its last parks each switched
+    // straight to the goroutine it had readied, this one will most likely
+    // run here next too, with nothing for another worker to do: the wakeup
+    // is owed, and the next switch settles it (settle_handoff). A second
+    // ready() before that switch pays it: the first goroutine readied has
+    // left runnext for the ring.
+    bool owed = w->wakep_owed;
+    w->readied = g;
+    if (!owed && w->handoffs >= kHandoffTrust) {
+      // Trust is spent until a switch confirms it: a goroutine that readies
+      // without parking (a mutex holder in a loop) skips one wakeup at most.
+      w->handoffs--;
+      w->wakep_owed = true;
+      return;
+    }
+    w->wakep_owed = false;
+    if (owed) w->handoffs = 0;
   }
   wake_worker_if_needed();
 }

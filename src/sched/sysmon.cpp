@@ -153,6 +153,21 @@ int count_stuck(std::vector<Watch>& watch, std::int64_t now, bool report) noexce
   return stuck;
 }
 
+// A processor that has not switched since the monitor's last tick while
+// goroutines wait in its queue: if a worker is idle, start one to steal
+// them. ready() skips that wakeup when it expects the goroutine that
+// readied them to park at once and hand its processor over (switch.cpp);
+// this bounds the wait when that goroutine keeps running instead.
+void wake_for_waiting_work(const std::vector<Watch>& watch, std::int64_t now) noexcept {
+  for (Processor* p : all_processors(g_sched)) {
+    const Watch& w = watch[static_cast<std::size_t>(p->id)];
+    if (w.since == 0 || now - w.since < kTickNs || !p->held.load(std::memory_order_relaxed)) continue;
+    if (p->schedtick.load(std::memory_order_relaxed) != w.tick || p->runq.empty()) continue;
+    wake_worker_if_needed();
+    return;
+  }
+}
+
 // One spare per stuck processor: added at once, removed only after the
 // count has been lower for kSpareLingerNs.
 void adjust_spares(int stuck, std::int64_t now, int& spares, std::int64_t& lower_since) noexcept {
@@ -236,6 +251,7 @@ void* monitor_main(void*) {
       continue;
     }
     adjust_spares(count_stuck(watch, now, trace_every > 0), now, spares, lower_since);
+    wake_for_waiting_work(watch, now);
     poll_network(now);
     g_monitor.note.clear();
     if (!g_monitor.stop.load(std::memory_order_acquire)) g_monitor.note.sleep(now + kTickNs);

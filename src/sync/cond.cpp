@@ -33,9 +33,9 @@ bool ticket_before(std::uint32_t a, std::uint32_t b) noexcept {
 
 // Unlinks the waiter holding `ticket`, if it is queued yet.
 detail::Waiter* unlink_ticket(detail::WaitQueue& q, std::uint32_t ticket) noexcept {
-  for (detail::Waiter* w = q.head; w != nullptr; w = w->next) {
+  for (detail::Waiter* w = q.waiters.front(); w != nullptr; w = w->next) {
     if (w->ticket == ticket) {
-      q.remove(w);
+      q.waiters.remove(w);
       return w;
     }
   }
@@ -74,7 +74,7 @@ void cond::wait(std::unique_lock<mutex>& lock) {
     entering_.fetch_sub(1, std::memory_order_release);
   } else {
     w->ticket = ticket;
-    q.push_back(w);
+    q.waiters.push_back(w);
     // Done with the cond: only a notifier touches us now, and it can only
     // come after block() released the lock.
     entering_.fetch_sub(1, std::memory_order_release);
@@ -113,7 +113,7 @@ void cond::broadcast() noexcept {
   }
   notify_ticket_.store(end, std::memory_order_relaxed);
   // Everything queued holds a ticket before `end` (see the invariants).
-  detail::Waiter* list = q.take_all();
+  detail::Waiter* list = q.waiters.take_all();
   q.lock.unlock();
   detail::wake_all(list);
 }

@@ -31,9 +31,9 @@ void sema_acquire(WaitQueue& q, Waiter* w, bool lifo, WaitReason why) noexcept {
     }
     w->ticket = 0;  // a handoff sets it to 1
     if (lifo) {
-      q.push_front(w);
+      q.waiters.push_front(w);
     } else {
-      q.push_back(w);
+      q.waiters.push_back(w);
     }
     block(w, q.lock, why);
     // Woken: either handed the token, or racing for it with newcomers.
@@ -50,7 +50,7 @@ SemaWakeup sema_release(WaitQueue& q, bool handoff) noexcept {
     q.lock.unlock();
     return {};
   }
-  Waiter* w = q.pop_front();
+  Waiter* w = q.waiters.pop_front();
   q.nwait.fetch_sub(1, std::memory_order_relaxed);
   q.lock.unlock();
   // The waiter is parked and unlinked: it is ours until we wake it.

@@ -39,7 +39,12 @@ struct SemaWakeup {
   bool handoff = false;
 
   void run() const noexcept {
-    if (waiter != nullptr) wake(waiter, handoff);
+    if (waiter == nullptr) return;
+    if (handoff) {
+      wake_handing_off(waiter);
+    } else {
+      wake(waiter);
+    }
   }
 };
 

@@ -63,7 +63,7 @@ void wait_group::add(std::int64_t delta) noexcept {
 void wait_group::release_waiters(std::uint32_t n) noexcept {
   detail::WaitQueue& q = detail::installed_wait_queue(queue_);
   q.lock.lock();
-  detail::Waiter* list = q.take_front(n);
+  detail::Waiter* list = q.waiters.take_front(n);
   q.lock.unlock();
   detail::wake_all(list);
 }
@@ -83,7 +83,7 @@ void wait_group::wait() {
     }
     if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) break;
   }
-  q.push_back(w);
+  q.waiters.push_back(w);
   detail::block(w, q.lock, detail::WaitReason::kWaitGroup);
   detail::release_wait_record(w);
 }

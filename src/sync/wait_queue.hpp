@@ -1,22 +1,19 @@
-// sync/wait_queue.hpp: the wait queue under every goro sync primitive, and
-// the one way sync/ blocks and wakes its callers.
+// sync/wait_queue.hpp: the wait queue under every goro sync primitive
+// (mutex, rw_mutex, cond, wait_group), and what sync/ adds to the waiting
+// protocol of sched/wait_list.hpp, which channels follow too.
 //
 // Design
-//   * Each primitive (mutex, wait_group, cond) owns one WaitQueue: a
-//     detail::SpinLock and an intrusive FIFO of Waiter records (Go's sudog).
-//     It is allocated on the primitive's first contention and installed with
-//     one CAS, so an uncontended primitive is a few atomic words, needs no
-//     allocation, and has a constexpr constructor (usable as a constinit
-//     global). The public headers see only a pointer: SpinLock and Waiter are
-//     runtime-internal types.
-//   * Blocking follows park()'s contract: the caller links its Waiter while
-//     holding the queue's lock and calls block(), which releases the lock
-//     only once the goroutine is off its stack (in park's commit callback). A
-//     waker that finds the Waiter in the queue can therefore ready it at once.
-//   * Callers on plain threads (not goroutines) are supported: their Waiter
-//     is a per-thread record with a futex note, and block() sleeps the thread
-//     in the kernel. Goroutine Waiters come from the runtime's pool, never
-//     from the goroutine's stack (DESIGN.md, "Rules").
+//   * Each primitive owns one WaitQueue: a detail::SpinLock and the
+//     WaitList it guards. It is allocated on the primitive's first
+//     contention and installed with one CAS, so an uncontended primitive is
+//     a few atomic words, needs no allocation, and has a constexpr
+//     constructor (usable as a constinit global). The public headers see
+//     only a pointer: SpinLock and Waiter are runtime-internal types.
+//   * Blocking and waking are the protocol's block() and wake(): the caller
+//     links its record while holding the queue's lock and calls block(),
+//     which releases the lock only once the goroutine is off its stack. A
+//     waker that finds the record in the queue can therefore ready it at
+//     once. Plain threads (not goroutines) sleep on a futex note instead.
 //
 // Invariants
 //   * A Waiter linked in a queue belongs to a blocked caller; whoever unlinks
@@ -28,36 +25,23 @@
 
 #include "arch/spinlock.hpp"
 #include "sched/park.hpp"
+#include "sched/wait_list.hpp"
 
 #include <atomic>
 #include <cstdint>
 
 namespace goro::detail {
 
+// A sync primitive's waiters: the one wait list (sched/wait_list.hpp) and
+// the lock that guards it.
 struct WaitQueue {
   SpinLock lock;
   // Go's runtime semaphore count and waiter count, used by the mutex only
-  // (sync/semaphore.hpp). nwait can be read without the lock.
+  // (sync/semaphore.hpp). Atomics: nwait is read without the lock, sema is
+  // changed without it.
   std::atomic<std::uint32_t> sema{0};
   std::atomic<std::uint32_t> nwait{0};
-  Waiter* head = nullptr;
-  Waiter* tail = nullptr;
-  std::uint64_t size = 0;  // waiters linked, so that taking them all walks none
-
-  // All below: the caller holds `lock`.
-  bool empty() const noexcept { return head == nullptr; }
-  void push_back(Waiter* w) noexcept;
-  void push_front(Waiter* w) noexcept;
-  void remove(Waiter* w) noexcept;
-  Waiter* pop_front() noexcept {
-    Waiter* w = head;
-    if (w != nullptr) remove(w);
-    return w;
-  }
-  // Unlinks up to n waiters from the front and returns them as a list
-  // chained by Waiter::next (null-terminated), for wake_all().
-  Waiter* take_front(std::uint64_t n) noexcept;
-  Waiter* take_all() noexcept { return take_front(UINT64_MAX); }
+  WaitList waiters;  // guarded by lock
 };
 
 // The queue of a primitive, installed on first use. Throws std::bad_alloc
@@ -68,38 +52,6 @@ inline WaitQueue& installed_wait_queue(const std::atomic<WaitQueue*>& slot) noex
   return *slot.load(std::memory_order_acquire);
 }
 void destroy_wait_queue(WaitQueue* q) noexcept;
-
-// A wait record for the caller: pooled for a goroutine (g set), this
-// thread's own record for a plain thread (g null). Throws std::bad_alloc.
-Waiter* acquire_wait_record();
-void release_wait_record(Waiter* w) noexcept;
-
-// A wait record held for one call (a lock's slow path). Taken before the
-// caller first changes its lock's state, so that an allocation failure
-// leaves the lock as it was.
-class ScopedWaitRecord {
- public:
-  ScopedWaitRecord() : w_(acquire_wait_record()) {}
-  ScopedWaitRecord(const ScopedWaitRecord&) = delete;
-  ScopedWaitRecord& operator=(const ScopedWaitRecord&) = delete;
-  ~ScopedWaitRecord() { release_wait_record(w_); }
-  Waiter* get() const noexcept { return w_; }
-
- private:
-  Waiter* const w_;
-};
-
-// Blocks the caller until someone wake()s `w`. On entry `lock` is held and
-// `w` (the caller's record) is linked in the queue `lock` guards; the lock
-// is released once the caller can be woken. Returns without the lock.
-void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept;
-
-// Wakes the owner of `w`, which the caller has unlinked. With `handoff` and
-// a goroutine caller, the caller's processor goes to the woken goroutine at
-// once (Go's semrelease handoff). Never touches `w` afterwards.
-void wake(Waiter* w, bool handoff = false) noexcept;
-// Wakes every waiter of a list from take_front(), in order.
-void wake_all(Waiter* list) noexcept;
 
 // Waits until (word & mask) == 0, for destructors that must let callers
 // still inside a primitive's code leave it. The callers it waits for are
