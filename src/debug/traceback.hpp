@@ -123,6 +123,10 @@ struct PrintPolicy {
 // the trampoline below it).
 void print_frames(Writer& w, const Trace& t, PrintPolicy p);
 
+// The frames print_frames prints, in its order (head frames, then the
+// tail, without the entry frames it leaves out).
+std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p);
+
 // "goroutine 7 "name" [state]:\n"; `name` may be empty.
 void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state);
 

@@ -1,0 +1,71 @@
+// goro/http/debug.hpp: debug endpoints for a goro HTTP server, in the
+// spirit of Go's net/http/pprof and expvar: the goroutine dump, a goroutine
+// profile for `go tool pprof`, the runtime's metrics for Prometheus, and a
+// live dashboard.
+//
+//   goro::http::serve_mux mux;
+//   goro::http::debug::mount(mux);  // under /debug/goro/
+//
+// Go's net/http/pprof registers itself on DefaultServeMux when imported;
+// here the program mounts the handlers where it wants them, explicitly.
+// Endpoints (relative to the prefix, GET and HEAD only):
+//   ""                 the dashboard: a self-contained HTML page (inline
+//                      script and style, nothing fetched from elsewhere)
+//                      with live charts of metrics.json, polled every second
+//   goroutines         the goroutine dump (goro::dump_goroutines());
+//                      ?debug=1 groups goroutines with identical stacks,
+//                      as Go's /debug/pprof/goroutine?debug=1
+//   pprof/goroutine    the goroutine profile, pprof's gzip-compressed
+//                      protobuf (profile.proto): `go tool pprof URL`
+//   metrics            goro::metrics in Prometheus' text format 0.0.4
+//   metrics.json       goro::metrics as JSON, for the dashboard
+//
+// They show the state of the whole process, stacks and function names
+// included: mount them only where that is safe to show.
+#pragma once
+
+#include <goro/http/server.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace goro::http::debug {
+
+// Adds the endpoints above to `mux` under `prefix`, which must begin and end
+// with '/' ("/debug/goro/"). Throws std::invalid_argument naming the prefix
+// if it does not, or if `mux` already has one of the patterns. Not
+// thread-safe (as serve_mux::handle): call it before serving.
+void mount(serve_mux& mux, std::string_view prefix = "/debug/goro/");
+
+// The bodies of the endpoints, for a program that serves them its own way.
+// Each is thread-safe, callable from a goroutine or any other thread while
+// the runtime runs, and throws std::bad_alloc if its result cannot be
+// allocated.
+
+// The goroutine dump. `debug` 1: one entry per distinct stack, with how
+// many goroutines share it, the most frequent first:
+//   goroutine profile: total 1003
+//   1000 @ 0x55d0c3a1b2c4 0x55d0c3a1b0f9 0x55d0c3a19e21
+//   #	0x55d0c3a1b2c3	goro::detail::park(...)+0x93	/path/to/program+0x1b2c3
+//   ...
+// Each `#` line is a frame: its address (one byte before a return address,
+// where the call is), function and offset, then module and offset in the
+// module (what `addr2line -e <module>` takes; goro has no file:line here).
+// Any other value: the full dump, goroutine by goroutine, as
+// goro::dump_goroutines() (include/goro/debug.hpp) prints it.
+// Cost: a signal to every thread that holds a processor, then a walk of
+// every live goroutine's frames: O(goroutines x frames), plus a symbol
+// lookup per distinct frame (debug=1) or per printed frame.
+std::string goroutines_text(int debug);
+
+// The goroutine profile: one sample per distinct stack, valued by how many
+// goroutines share it, with every frame's address, function name and module
+// (functions are named in the profile, so pprof needs no binary), and the
+// process's executable mappings with their GNU build ids. A goroutine whose
+// frames could not be read (running on a thread that did not answer, or
+// compacted) is a sample without locations, so the counts add up to every
+// goroutine. gzip-compressed (stored deflate blocks: no compression
+// library needed). Cost: as goroutines_text(1).
+std::string goroutine_profile();
+
+}  // namespace goro::http::debug
