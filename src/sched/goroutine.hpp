@@ -77,8 +77,9 @@ struct alignas(64) Goroutine {
   const ClosureOps* closure_ops = nullptr;
 
   // Shrink heuristics (goroutine.cpp): coarse time it was last switched
-  // in (while parked: when it parked, for dumps), parks so far (only its value modulo 1024 is used, so 16
-  // bits wrap harmlessly), and the stack layer's hysteresis state.
+  // in (while parked: when it parked, for dumps; while runnable with
+  // latency_pending: when it became runnable, precise), parks so far (only its value modulo 1024 is used, so
+  // 16 bits wrap harmlessly), and the stack layer's hysteresis state.
   std::int64_t run_start_coarse_ns = 0;
   std::uint16_t park_count = 0;
   // Set by park() when the goroutine may have grown: the worker that
@@ -115,6 +116,11 @@ struct alignas(64) Goroutine {
   // spawn_sites.hpp; measure_depth: learn the site's depth at exit).
   void* creator_pc = nullptr;
   bool measure_depth = false;
+  // Scheduling latency sampling (sched_stats.hpp): runnable transitions so
+  // far, modulo 256, and whether the last one was sampled (its time is in
+  // run_start_coarse_ns until the switch-in). In the record's one hole.
+  std::uint8_t sched_seq = 0;
+  bool latency_pending = false;
   // goro::lock_os_thread nesting, and the worker it is locked to (null when
   // not locked). Written only by the goroutine itself; read by workers that
   // find it in a run queue (lockosthread.cpp).

@@ -87,6 +87,7 @@ void mark_running(Worker* w, Goroutine* g) noexcept {
     compact_claim_for_run(g);
   if (g->shrink_outstanding) [[unlikely]]
     disarm_deferred_shrink(g);
+  note_switch_in(w->p->stats, g);
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   g->wait_reason = WaitReason::kNone;  // park() leaves it set
@@ -138,6 +139,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
       break;
     case SwitchAction::kRequeue:
+      note_runnable(prev);
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       runq_put(w->p, prev, false);
       break;
@@ -152,6 +154,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       w->sys_fn(w->sys_arg);
       return prev;
     case SwitchAction::kBlockingExit:
+      note_runnable(prev);
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       {
         std::lock_guard lk(g_sched.lock);
@@ -251,6 +254,7 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
 // Parking.
 
 void ready(Goroutine* g) noexcept {
+  note_runnable(g);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   Worker* w = current_worker();
   if (w != nullptr && w->p != nullptr) {
