@@ -1,5 +1,5 @@
-// http/debug_endpoints.cpp: goro::http::debug::mount and the goroutine
-// dump endpoint (goro/http/debug.hpp).
+// http/debug_endpoints.cpp: goro::http::debug::mount, its handlers, and
+// the goroutine dump (goro/http/debug.hpp).
 //
 // Every handler builds its whole body before writing it, so a failure
 // (std::bad_alloc) becomes the server's 500 rather than half a response.
@@ -96,6 +96,24 @@ void serve_goroutine_profile(response_writer& w, const request&) {
   w.write(body);
 }
 
+void serve_prometheus(response_writer& w, const request&) {
+  std::string body = prometheus_metrics();
+  w.header().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+  w.write(body);
+}
+
+void serve_metrics_json(response_writer& w, const request&) {
+  std::string body = metrics_json();
+  w.header().set("Content-Type", "application/json");
+  w.header().set("Cache-Control", "no-store");
+  w.write(body);
+}
+
+void serve_dashboard(response_writer& w, const request&) {
+  w.header().set("Content-Type", "text/html; charset=utf-8");
+  w.write(dashboard_html());
+}
+
 }  // namespace
 
 std::string goroutines_text(int debug) {
@@ -107,6 +125,9 @@ void mount(serve_mux& mux, std::string_view prefix) {
   std::string p(prefix);
   mux.handle("GET " + p + "goroutines", &serve_goroutines);
   mux.handle("GET " + p + "pprof/goroutine", &serve_goroutine_profile);
+  mux.handle("GET " + p + "metrics", &serve_prometheus);
+  mux.handle("GET " + p + "metrics.json", &serve_metrics_json);
+  mux.handle("GET " + p + "{$}", &serve_dashboard);
 }
 
 }  // namespace goro::http::debug

@@ -68,4 +68,31 @@ std::string goroutines_text(int debug);
 // library needed). Cost: as goroutines_text(1).
 std::string goroutine_profile();
 
+// Every goro::metrics metric in Prometheus' text exposition format,
+// version 0.0.4 (Content-Type "text/plain; version=0.0.4"). Names follow
+// Prometheus' rules: "/sched/goroutines:goroutines" is goro_sched_goroutines,
+// "/sched/latencies:seconds" goro_sched_latencies_seconds (a histogram:
+// cumulative _bucket{le="..."} series and _count, no _sum, which
+// goro::metrics does not keep), counters end in _total; each HELP line ends
+// with the goro::metrics name in parentheses. Cost: one
+// goro::metrics::read_all() (which walks the stack slots: see
+// goro/metrics.hpp), then O(metrics + histogram buckets).
+std::string prometheus_metrics();
+
+// Every goro::metrics metric as one JSON object, read by the dashboard:
+//   {"time_ms": <Unix time in ms>, "metrics": [{"name": "/sched/goroutines:goroutines",
+//    "unit": "goroutines", "kind": "gauge", "cumulative": false, "value": 12}, ...,
+//    {"name": "/sched/latencies:seconds", ..., "kind": "histogram",
+//     "buckets": [0, 1e-06, ..., "+Inf"], "counts": [...]}]}
+// Infinite boundaries are the strings "+Inf" and "-Inf" (JSON has no
+// infinity). Cost: as prometheus_metrics().
+std::string metrics_json();
+
+// The dashboard: one HTML page with its script and style inline, which
+// polls metrics.json (relative to its own URL) every second and draws
+// goroutines and stack bytes over time and the stack high-water and
+// scheduling latency histograms on <canvas> elements, with links to the
+// other endpoints. Cost: none (a constant).
+std::string_view dashboard_html();
+
 }  // namespace goro::http::debug
