@@ -1,15 +1,18 @@
 // tests/http_debug_test.cpp: goro::http::debug's endpoints, served by a
 // goro::http::server on a loopback port and read the way their users read
 // them: the grouped dump as text, the goroutine profile by `go tool pprof`
-// (skipped without Go), the gzip framing by gzip(1). A known number of
+// (skipped without Go), the gzip framing by gzip(1), the metrics as
+// Prometheus text and JSON (python3's json module parses the latter). A known number of
 // goroutines waits in a function of this file so the counts can be checked.
 #include <goro/goro.hpp>
 #include <goro/http/client.hpp>
 #include <goro/http/debug.hpp>
 #include <goro/http/server.hpp>
+#include <goro/metrics.hpp>
 
 #include "helpers/test_util.hpp"
 #include "http/debug_gzip.hpp"
+#include "http/debug_metrics.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -19,6 +22,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -247,6 +252,84 @@ TEST(HttpDebug, GoToolPprofReadsTheGoroutineProfile) {
     fields >> flat >> flat_pct >> sum_pct >> cum;
     EXPECT_EQ(cum, std::to_string(kParked)) << line;
     EXPECT_NE(top.find("Type: goroutine"), std::string::npos) << top;
+  });
+}
+
+TEST(HttpDebug, PrometheusNamesFollowItsRules) {
+  const std::regex valid("[a-zA-Z_:][a-zA-Z0-9_:]*");
+  std::set<std::string> seen;
+  for (const goro::metrics::description& d : goro::metrics::all()) {
+    std::string name = goro::http::debug_detail::prometheus_name(d);
+    EXPECT_TRUE(std::regex_match(name, valid)) << d.name << " -> " << name;
+    EXPECT_TRUE(name.starts_with("goro_")) << name;
+    EXPECT_EQ(name.ends_with("_total"), d.k == goro::metrics::kind::counter) << name;
+    EXPECT_TRUE(seen.insert(name).second) << "two metrics named " << name;
+  }
+  using goro::metrics::kind;
+  auto name_of = [](std::string_view n, std::string_view unit, kind k) {
+    return goro::http::debug_detail::prometheus_name({n, unit, k, "", k != kind::gauge});
+  };
+  EXPECT_EQ(name_of("/sched/goroutines:goroutines", "goroutines", kind::gauge), "goro_sched_goroutines");
+  EXPECT_EQ(name_of("/sched/latencies:seconds", "seconds", kind::histogram), "goro_sched_latencies_seconds");
+  EXPECT_EQ(name_of("/goro/stacks/high-water:bytes", "bytes", kind::histogram),
+            "goro_stacks_high_water_bytes");
+  EXPECT_EQ(name_of("/goro/stacks/shrinks:shrinks", "shrinks", kind::counter), "goro_stacks_shrinks_total");
+  EXPECT_EQ(name_of("/cpu/classes/gc:cpu-seconds", "cpu-seconds", kind::counter),
+            "goro_cpu_classes_gc_cpu_seconds_total");
+}
+
+TEST(HttpDebug, MetricsEndpointsServeEveryMetric) {
+  with_debug_server([](fixture_state& st) {
+    std::string ct;
+    std::string text = get(st, "/debug/goro/metrics", nullptr, &ct);
+    EXPECT_EQ(ct, "text/plain; version=0.0.4; charset=utf-8");
+    for (const goro::metrics::description& d : goro::metrics::all()) {
+      std::string name = goro::http::debug_detail::prometheus_name(d);
+      EXPECT_NE(text.find("\n# TYPE " + name + " "), std::string::npos) << name;
+      EXPECT_NE(text.find("(" + std::string(d.name) + ")\n"), std::string::npos) << d.name;
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(text, m, std::regex("\ngoro_sched_goroutines (\\d+)\n"))) << text;
+    EXPECT_GE(std::stoll(m[1].str()), kParked);
+
+    std::string json = get(st, "/debug/goro/metrics.json", nullptr, &ct);
+    EXPECT_EQ(ct, "application/json");
+    for (const goro::metrics::description& d : goro::metrics::all()) {
+      EXPECT_NE(json.find("{\"name\":\"" + std::string(d.name) + "\""), std::string::npos) << d.name;
+    }
+    if (find_program({"python3"}).empty()) return;
+    std::string path = temp_path("goro-metrics-json");
+    write_file(path, json);
+    write_file(
+        path + ".py",
+        "import json, sys\n"
+        "d = json.load(open(sys.argv[1]))\n"
+        "print(next(m['value'] for m in d['metrics'] if m['name'] == '/sched/goroutines:goroutines'))\n");
+    int status = -1;
+    std::string out = run("python3 " + path + ".py " + path, &status);
+    std::filesystem::remove(path);
+    std::filesystem::remove(path + ".py");
+    ASSERT_EQ(status, 0) << out;
+    EXPECT_GE(std::atoll(out.c_str()), kParked) << out;
+  });
+}
+
+TEST(HttpDebug, DashboardIsOneSelfContainedPage) {
+  std::string_view page = http::debug::dashboard_html();
+  EXPECT_TRUE(page.starts_with("<!doctype html>"));
+  EXPECT_EQ(page.find("://"), std::string_view::npos) << "the page must load nothing from elsewhere";
+  EXPECT_EQ(page.find(" src="), std::string_view::npos);
+  for (const char* link : {"goroutines?debug=1", "pprof/goroutine", "\"metrics\"", "metrics.json"}) {
+    EXPECT_NE(page.find(link), std::string_view::npos) << link;
+  }
+  with_debug_server([](fixture_state& st) {
+    int status = 0;
+    std::string ct;
+    EXPECT_EQ(get(st, "/debug/goro/", &status, &ct), http::debug::dashboard_html());
+    EXPECT_EQ(status, 200);
+    EXPECT_EQ(ct, "text/html; charset=utf-8");
+    get(st, "/debug/goro/nothing-here", &status);
+    EXPECT_EQ(status, 404);
   });
 }
 

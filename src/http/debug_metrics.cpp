@@ -127,8 +127,9 @@ void put_json_value(std::string& out, const metrics::sample& s) {
 
 std::string prometheus_name(const metrics::description& d) {
   std::string_view path = d.name.substr(0, d.name.find(':'));
+  if (path.starts_with('/')) path.remove_prefix(1);
   std::string name;
-  if (!path.starts_with("/goro/")) name = "goro";
+  if (!path.starts_with("goro/")) name = "goro_";
   for (char c : path) name += prometheus_name_char(c) ? c : '_';
   std::string unit;
   for (char c : d.unit) unit += prometheus_name_char(c) ? c : '_';
