@@ -22,7 +22,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -142,6 +141,15 @@ class debug_server {
   debug_server var;             \
   if (!var.ok()) GTEST_SKIP() << var.why();
 
+// The number right after the first `prefix` in text, or -1.
+long number_after(const std::string& text, const std::string& prefix) {
+  std::size_t at = text.find(prefix);
+  if (at == std::string::npos) return -1;
+  const char* p = text.c_str() + at + prefix.size();
+  if (*p < '0' || *p > '9') return -1;
+  return std::strtol(p, nullptr, 10);
+}
+
 std::string curl(const std::string& args) {
   return run("curl -sS --max-time 60 " + args);
 }
@@ -161,15 +169,16 @@ TEST(HttpDebugExample, GoToolPprofCountsTheIdleConnections) {
   ASSERT_EQ(rc, 0) << top;
   EXPECT_NE(top.find("Type: goroutine"), std::string::npos) << top;
   // Every connection's goroutine is started by a lambda of server::serve:
-  // the idle ones and the one serving the profile.
-  std::regex line(
-      R"re(^\s*(\d+)\s+\S+%\s+\S+%\s+(\d+)\s+\S+%\s+goro::http::server::serve\(goro::net::listener&\)::\{lambda)re");
+  // the idle ones and the one serving the profile. Lines are
+  // "flat flat% sum% cum cum% name".
   std::istringstream in(top);
   std::string l;
-  std::smatch m;
   long cum = -1;
   while (std::getline(in, l)) {
-    if (std::regex_search(l, m, line)) cum = std::stol(m[2].str());
+    if (l.find("goro::http::server::serve(goro::net::listener&)::{lambda") == std::string::npos) continue;
+    std::istringstream fields(l);
+    std::string flat, flat_pct, sum_pct;
+    fields >> flat >> flat_pct >> sum_pct >> cum;
   }
   EXPECT_EQ(cum, kIdleConns + 1) << top;
 }
@@ -191,16 +200,12 @@ TEST(HttpDebugExample, PromtoolAcceptsTheMetrics) {
   EXPECT_EQ(rc, 0) << out << "\n" << text.substr(0, 2000);
   EXPECT_EQ(out, "") << out;  // no lint problem either
   // The goroutines: at least one per idle connection.
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(text, m, std::regex(R"re(\ngoro_sched_goroutines (\d+)\n)re"))) << text;
-  EXPECT_GE(std::stol(m[1].str()), kIdleConns);
+  EXPECT_GE(number_after(text, "\ngoro_sched_goroutines "), kIdleConns) << text;
   // A histogram with cumulative buckets, the last +Inf, equal to its count.
-  ASSERT_TRUE(std::regex_search(text, m,
-                                std::regex(R"re(goro_sched_latencies_seconds_bucket\{le="\+Inf"\} (\d+)\n)re"
-                                           R"re(goro_sched_latencies_seconds_count (\d+)\n)re")))
-      << text;
-  EXPECT_EQ(m[1].str(), m[2].str());
-  EXPECT_GT(std::stol(m[2].str()), 0);
+  long inf = number_after(text, "\ngoro_sched_latencies_seconds_bucket{le=\"+Inf\"} ");
+  long count = number_after(text, "\ngoro_sched_latencies_seconds_count ");
+  EXPECT_GT(count, 0) << text;
+  EXPECT_EQ(inf, count);
 }
 
 TEST(HttpDebugExample, DashboardDrawsItsChartsInHeadlessChromium) {
@@ -215,18 +220,15 @@ TEST(HttpDebugExample, DashboardDrawsItsChartsInHeadlessChromium) {
       " --user-data-dir=" +
       dir / "profile" + " --window-size=1280,1000 --virtual-time-budget=6000 ";
   std::string dom = run("timeout 180 " + chromium + " " + flags + "--dump-dom " + s.url("") + " 2>/dev/null");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom, m, std::regex(R"re(id="status" data-polls="(\d+)")re")))
-      << dom.substr(0, 3000);
-  EXPECT_GE(std::stol(m[1].str()), 2) << "the page polled metrics.json fewer than twice";
+  ASSERT_NE(dom.find("id=\"status\""), std::string::npos) << dom.substr(0, 3000);
+  EXPECT_GE(number_after(dom, "id=\"status\" data-polls=\""), 2)
+      << "the page polled metrics.json fewer than twice";
   for (const char* chart : {"goroutines", "stacks", "highwater", "latency"}) {
-    std::regex drawn(std::string("id=\"") + chart + R"re(" data-drawn="(\d+)")re");
-    ASSERT_TRUE(std::regex_search(dom, m, drawn)) << chart << "\n" << dom.substr(0, 3000);
-    EXPECT_GT(std::stol(m[1].str()), 0) << chart << " drew nothing";
+    EXPECT_GT(number_after(dom, std::string("id=\"") + chart + "\" data-drawn=\""), 0)
+        << chart << " drew nothing";
   }
   // The goroutine count it shows includes the idle connections.
-  ASSERT_TRUE(std::regex_search(dom, m, std::regex(R"re(</b> sched/goroutines = (\d+))re"))) << dom;
-  EXPECT_GE(std::stol(m[1].str()), kIdleConns);
+  EXPECT_GE(number_after(dom, "</b> sched/goroutines = "), kIdleConns) << dom;
 
   // A screenshot; GORO_DASHBOARD_SCREENSHOT=<file> keeps it (how
   // docs/img/goro-dashboard.png is made).
