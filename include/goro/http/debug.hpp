@@ -45,9 +45,11 @@ void mount(serve_mux& mux, std::string_view prefix = "/debug/goro/");
 // The goroutine dump. `debug` 1: one entry per distinct stack, with how
 // many goroutines share it, the most frequent first:
 //   goroutine profile: total 1003
-//   1000 @ 0x55d0c3a1b2c4 0x55d0c3a1b0f9 0x55d0c3a19e21
-//   #	0x55d0c3a1b2c3	goro::detail::park(...)+0x93	/path/to/program+0x1b2c3
+//   1000 @ 0x55966bf3ec00 0x55966bf3c266 ... 0x55966bf7194e
+//   #	0x55966bf3ebff	goro::detail::poll_wait(...)+0xdf	/path/to/program+0x2cbff
 //   ...
+// (the context-switch frames a parked goroutine's stack starts with are
+// left out: they differ with how it was switched out, not where it waits).
 // Each `#` line is a frame: its address (one byte before a return address,
 // where the call is), function and offset, then module and offset in the
 // module (what `addr2line -e <module>` takes; goro has no file:line here).
