@@ -3,10 +3,12 @@
 // processors and threads, stacks, the two histograms, timers, netpoll.
 #include <goro/blocking.hpp>
 #include <goro/chan.hpp>
+#include <goro/debug.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/metrics.hpp>
 #include <goro/net.hpp>
 #include <goro/runtime.hpp>
+#include <goro/stack.hpp>
 #include <goro/time.hpp>
 #include <goro/timer.hpp>
 #include <goro/wait_group.hpp>
@@ -16,6 +18,8 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -24,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "debug/traceback_level.hpp"
 #include "helpers/test_util.hpp"
 
 namespace {
@@ -370,6 +375,87 @@ TEST(Metrics, ObservabilityDocListsEveryMetric) {
     std::string quoted = "`" + std::string(d.name) + "`";
     EXPECT_NE(text.str().find(quoted), std::string::npos) << d.name << " is not in docs/OBSERVABILITY.md";
   }
+}
+
+}  // namespace
+
+// Per-goroutine stack figures in dump headers.
+namespace {
+
+constexpr std::size_t kParkDepth = 96 * kKiB;
+
+// Touches kParkDepth bytes of stack, then receives from `c` there (a parked
+// goroutine keeps the pages above its stack pointer).
+[[gnu::noinline]] void park_deep(const goro::chan<int>& c) {
+  volatile char buf[kParkDepth];
+  std::memset(const_cast<char*>(buf), 1, sizeof buf);
+  (void)c.recv();
+  asm volatile("" : : "r"(buf) : "memory");
+}
+
+// The header line of goroutine `id` in `dump`, or empty.
+std::string header_of(const std::string& dump, std::uint64_t id) {
+  std::string start = "goroutine " + std::to_string(id) + " ";
+  for (std::size_t at = dump.find(start); at != std::string::npos; at = dump.find(start, at + 1)) {
+    if (at == 0 || dump[at - 1] == '\n') return dump.substr(at, dump.find('\n', at) - at);
+  }
+  return {};
+}
+
+// The dump's header of a goroutine parked 96 KiB deep.
+std::string header_of_deep_goroutine() {
+  std::string header;
+  goro_test::run_on(2, [&] {
+    goro::chan<int> release;
+    std::uint64_t id = goro::go([&] { park_deep(release); });
+    EXPECT_TRUE(eventually(
+        [&] { return header_of(goro::dump_goroutines(), id).find("[chan receive]") != std::string::npos; }));
+    header = header_of(goro::dump_goroutines(), id);
+    release.close();
+  });
+  return header;
+}
+
+TEST(DumpStackFigures, OffByDefaultKeepsGoFormat) {
+  goro::set_dump_stack_figures(false);
+  std::string h = header_of_deep_goroutine();
+  EXPECT_NE(h.find(" [chan receive]:"), std::string::npos) << h;
+  EXPECT_EQ(h.find("stack"), std::string::npos) << h;
+}
+
+TEST(DumpStackFigures, HeaderShowsResidentCeilingAndPeak) {
+  EXPECT_FALSE(goro::set_dump_stack_figures(true));
+  std::string h = header_of_deep_goroutine();
+  EXPECT_TRUE(goro::set_dump_stack_figures(false));
+  // "goroutine 7 [chan receive] stack 100 KiB/208 KiB, peak 104 KiB:"
+  std::size_t at = h.find("[chan receive] stack ");
+  ASSERT_NE(at, std::string::npos) << h;
+  unsigned long resident = 0, ceiling = 0, peak = 0;
+  ASSERT_EQ(std::sscanf(h.c_str() + at, "[chan receive] stack %lu KiB/%lu KiB, peak %lu KiB:", &resident,
+                        &ceiling, &peak),
+            3)
+      << h;
+  EXPECT_EQ(ceiling * kKiB, goro::max_stack()) << h;
+  EXPECT_GE(peak * kKiB, kParkDepth) << h;
+  EXPECT_LE(peak, ceiling) << h;
+  EXPECT_GE(resident * kKiB, kParkDepth / 2) << h;  // touched pages, shrink aside
+  EXPECT_LE(resident, peak) << h;
+  EXPECT_EQ(h.back(), ':') << h;
+}
+
+TEST(DumpStackFigures, GoroDebugTurnsThemOn) {
+  goro::set_dump_stack_figures(false);
+  ASSERT_EQ(::setenv("GORO_DEBUG", "schedtrace=0,stackfigures=1", 1), 0);
+  goro::detail::load_traceback_level();
+  EXPECT_TRUE(goro::set_dump_stack_figures(false));
+  ASSERT_EQ(::setenv("GORO_DEBUG", "stackfigures=0", 1), 0);
+  goro::set_dump_stack_figures(true);
+  goro::detail::load_traceback_level();
+  EXPECT_FALSE(goro::set_dump_stack_figures(false));
+  ASSERT_EQ(::setenv("GORO_DEBUG", "nostackfigures=1", 1), 0);
+  goro::detail::load_traceback_level();
+  EXPECT_FALSE(goro::set_dump_stack_figures(false));
+  ::unsetenv("GORO_DEBUG");
 }
 
 }  // namespace
