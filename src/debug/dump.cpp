@@ -13,6 +13,7 @@
 #include "debug/records.hpp"
 #include "debug/sample.hpp"
 #include "debug/symbolize.hpp"
+#include "debug/traceback_level.hpp"
 
 #include "sched/compactor.hpp"
 #include "sched/scheduler.hpp"
@@ -275,9 +276,26 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   return true;
 }
 
+namespace {
+
+// Go's header, with the stack's figures after the state when they are
+// asked for (dump_stack_figures): one mincore for a default stack.
+// Async-signal-safe.
+void print_header(Writer& w, const GoroutineView& v, const char* state) {
+  if (!dump_stack_figures()) {
+    print_goroutine_header(w, v.id, v.name, state);
+    return;
+  }
+  char figures[96];
+  format_stack_figures(stack_figures(v.stack), figures, sizeof figures);
+  print_goroutine_header(w, v.id, v.name, state, figures);
+}
+
+}  // namespace
+
 void print_goroutine(Writer& w, const GoroutineView& v, const char* state, const Trace* frames,
                      PrintPolicy p) {
-  print_goroutine_header(w, v.id, v.name, state);
+  print_header(w, v, state);
   if (frames == nullptr) {
     w.put("\tgoroutine running on other thread; stack unavailable\n");
   } else if (frames->total() > 0) {
@@ -300,7 +318,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
   }
   if (v.compacted) {
     // Its frames are in a heap copy, and its stack pages are guarded.
-    print_goroutine_header(w, v.id, v.name, state);
+    print_header(w, v, state);
     w.put("\tstack compacted; frames unavailable\n");
     print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
     return;

@@ -154,7 +154,7 @@ const Entry kTable[] = {
      Source::kStackWalk, [](const Snapshot& s) -> Value { return s.stacks.growth_pages; }},
     {describe("/goro/stacks/high-water:bytes", kHistogram,
               "Stack high-water marks of exited goroutines: bytes from the stack's top down to its "
-              "deepest resident page, measured at exit on one exit in 256 per processor. A stack "
+              "deepest resident page, measured at exit on one exit in 1024 per processor. A stack "
               "reused from a cache counts the pages its earlier goroutines touched."),
      Source::kHistograms,
      [](const Snapshot& s) -> Value { return doubling<detail::StackPeakHistogram>(s.hist.stack_peak, 1.0); }},
@@ -230,7 +230,7 @@ const Entry kTable[] = {
      Source::kSched, [](const Snapshot& s) -> Value { return count(s.sched.waiting); }},
     {describe("/sched/latencies:seconds", kHistogram,
               "Time goroutines spent runnable before they ran (scheduling latency), sampled as Go "
-              "samples it: one runnable transition in 8 per goroutine."),
+              "samples it, but on one runnable transition in 64 per goroutine (Go: 8)."),
      Source::kHistograms,
      [](const Snapshot& s) -> Value { return doubling<detail::LatencyHistogram>(s.hist.latency, 1e-9); }},
     {describe("/sched/threads/total:threads", kGauge,

@@ -356,10 +356,13 @@ std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p) {
   return frames;
 }
 
-void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state) {
+void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state,
+                            const char* after_state) {
   w.put("goroutine ").dec(id).put(' ');
   if (name != nullptr && name[0] != '\0') w.put('"').put(name).put("\" ");
-  w.put('[').put(state).put("]:\n");
+  w.put('[').put(state).put(']');
+  if (after_state != nullptr) w.put(' ').put(after_state);
+  w.put(":\n");
 }
 
 void print_created_by(Writer& w, std::uintptr_t creator_pc, std::uint64_t parent_id, bool is_main,

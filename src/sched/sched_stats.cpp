@@ -12,10 +12,17 @@
 
 namespace goro::detail {
 
-void record_latency(ProcessorStats& s, Goroutine* g) noexcept {
+std::uint32_t g_stack_peak_sample_mask = 1023;
+
+void set_stack_peak_sampling(std::uint32_t every) noexcept {
+  g_stack_peak_sample_mask = std::bit_ceil(std::max<std::uint32_t>(every, 1)) - 1;
+}
+
+void record_latency(Worker* w, Goroutine* g) noexcept {
   std::int64_t waited = nanotime() - g->run_start_coarse_ns;
   g->latency_pending = false;
-  s.latency.add(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
+  if (w->p == nullptr) return;
+  w->p->stats.latency.add(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
 }
 
 void record_stack_peak(ProcessorStats& s, const StackSpan& stack) noexcept {

@@ -87,7 +87,7 @@ void mark_running(Worker* w, Goroutine* g) noexcept {
     compact_claim_for_run(g);
   if (g->shrink_outstanding) [[unlikely]]
     disarm_deferred_shrink(g);
-  note_switch_in(w->p->stats, g);
+  note_switch_in(w, g);
   w->current = g;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   g->wait_reason = WaitReason::kNone;  // park() leaves it set

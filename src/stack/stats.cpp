@@ -92,10 +92,14 @@ goro::stack_stats stack_read_stats() {
   goro::stack_stats out = stack_read_counters();
   std::vector<unsigned char> vec(kStatsChunkPages);
   Tally t;
+  // Reserved bytes again, over the arenas walked: one made since counts in
+  // both or in neither.
+  out.stack_reserved = 0;
   for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) {
     const Arena& a = arena_at(i);
     tally_arena(a, vec.data(), t);
     count_states(a, out);
+    out.stack_reserved += a.bytes;
   }
   out.stack_inuse = t.live_pages * kPageSize;
   out.stack_sys = t.all_pages * kPageSize;
