@@ -3,8 +3,9 @@
 //
 // Every handler builds its whole body before writing it, so a failure
 // (std::bad_alloc) becomes the server's 500 rather than half a response.
-// Handlers run on the connection's goroutine; the walks of every goroutine
-// they make take no lock that a goroutine could hold for long.
+// Handlers run on the connection's goroutine. The dump, the grouped dump
+// and the profile take one at a time (the dump's sampling lock, held for
+// the walk); a second request waits for the first on its worker thread.
 #include "http/debug_stacks.hpp"
 
 #include <goro/debug.hpp>
