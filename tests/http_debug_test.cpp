@@ -189,6 +189,43 @@ TEST(HttpDebug, FullDumpListsEveryGoroutine) {
   });
 }
 
+// Recurses `depth` times, then waits until `release` closes.
+[[gnu::noinline]] int debughttp_recurse(int depth, goro::chan<int>& release) {
+  if (depth == 0) {
+    (void)release.recv();
+    return 0;
+  }
+  int r = debughttp_recurse(depth - 1, release);
+  asm volatile("" : "+r"(r));  // not a tail call: each level keeps its frame
+  return r + 1;
+}
+
+TEST(HttpDebug, GroupedDumpElidesTheMiddleOfDeepStacks) {
+  goro::run([] {
+    constexpr int kDepth = 200;
+    constexpr int kDeep = 3;
+    goro::chan<int> release;
+    goro::wait_group wg;
+    for (int i = 0; i < kDeep; ++i) wg.go([&] { debughttp_recurse(kDepth, release); });
+    while (goro::num_goroutine() < kDeep + 1) goro::sleep_for(1ms);
+    goro::sleep_for(50ms);
+    std::string text = http::debug::goroutines_text(1);
+    release.close();
+    wg.wait();
+    EXPECT_EQ(group_count_with(text, "debughttp_recurse"), kDeep) << text;
+    // The group keeps the first and last frames, and says how many it left
+    // out in between: the recursion is deeper than both together.
+    EXPECT_EQ(occurrences(text, " frames elided...\n"), 1u) << text;
+    std::size_t shown = occurrences(text, "debughttp_recurse");
+    EXPECT_GT(shown, 30u);
+    EXPECT_LT(shown, 70u);
+    std::size_t at = text.find("#\t...");
+    ASSERT_NE(at, std::string::npos);
+    long elided = std::atol(text.c_str() + at + 5);
+    EXPECT_EQ(static_cast<std::size_t>(elided) + shown, static_cast<std::size_t>(kDepth + 1)) << text;
+  });
+}
+
 TEST(HttpDebug, GzipOfStoredBlocksIsReadByGzip) {
   std::string gzip = find_program({"gzip"});
   if (gzip.empty()) GTEST_SKIP() << "gzip is not installed (apt-get install gzip)";
