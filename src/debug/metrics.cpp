@@ -230,7 +230,8 @@ const Entry kTable[] = {
      Source::kSched, [](const Snapshot& s) -> Value { return count(s.sched.waiting); }},
     {describe("/sched/latencies:seconds", kHistogram,
               "Time goroutines spent runnable before they ran (scheduling latency), sampled as Go "
-              "samples it, but on one runnable transition in 64 per goroutine (Go: 8)."),
+              "samples it, but on one runnable transition in 256 per goroutine (Go: 8) and one yield in 256 "
+              "per processor."),
      Source::kHistograms,
      [](const Snapshot& s) -> Value { return doubling<detail::LatencyHistogram>(s.hist.latency, 1e-9); }},
     {describe("/sched/threads/total:threads", kGauge,

@@ -25,8 +25,9 @@ void record_latency(Worker* w, Goroutine* g) noexcept {
   w->p->stats.latency.add(waited > 0 ? static_cast<std::uint64_t>(waited) : 0);
 }
 
-void record_stack_peak(ProcessorStats& s, const StackSpan& stack) noexcept {
-  s.stack_peak.add(stack_resident_depth(stack, stack.limit()));
+void record_stack_peak(ProcessorStats& s, const Goroutine* g) noexcept {
+  if (g->segment_depth != 0) return;
+  s.stack_peak.add(stack_resident_depth(g->stack, g->stack.limit()));
 }
 
 namespace {

@@ -3,14 +3,17 @@
 //
 //   * Scheduling latency (Go's /sched/latencies:seconds), the time from
 //     runnable to running, is sampled the way Go samples it, one runnable
-//     transition in N per goroutine, with N = 64 where Go takes 8: a clock
-//     read costs 20-30 ns on the VMs goro is measured on, and at one in 8
-//     the two reads per sample added 20 ns to a 180 ns channel round trip
-//     (bench/ab.py). Each transition bumps the goroutine's 8-bit sequence;
-//     the sampled one stamps the clock. The switch-in that follows finds the
-//     stamp, records the difference in its processor's histogram and clears
-//     it. An unsampled transition costs an increment and a test, a switch-in
-//     a test.
+//     transition in N per goroutine, but with N = 256 where Go takes 8: a
+//     clock read costs 25-80 ns on the VMs goro is measured on, and at one
+//     in 8 the two reads per sample added 20 ns to a 180 ns channel round
+//     trip (bench/ab.py). Each transition bumps the goroutine's 8-bit
+//     sequence, which starts at the goroutine's id so that short-lived
+//     goroutines are sampled too (one in 256 at its spawn); the sampled
+//     transition stamps the clock. The switch-in that follows finds the
+//     stamp, records the difference in its processor's histogram and
+//     clears it. A yield is sampled by its processor's switch count instead
+//     (one switch in 256), which the switch path has at hand. An unsampled
+//     transition costs a few instructions, a switch-in a test.
 //   * Stack high-water marks are sampled at goroutine exit, one exit in
 //     1024 per processor (one mincore each, a few microseconds; at one in
 //     256 it added 17 ns to a 250 ns spawn and join).
@@ -30,7 +33,7 @@
 
 namespace goro::detail {
 
-inline constexpr std::uint8_t kLatencySampleEvery = 64;
+inline constexpr unsigned kLatencySampleEvery = 256;  // divides 256: sched_seq wraps
 // One exit in this many is measured; tests lower it (a power of two).
 extern std::uint32_t g_stack_peak_sample_mask;  // every - 1
 
@@ -71,18 +74,35 @@ struct Worker;
 // sample of a goroutine switched in on a worker without a processor (back
 // from the system stack inside goro::blocking).
 void record_latency(Worker* w, Goroutine* g) noexcept;
-void record_stack_peak(ProcessorStats& s, const StackSpan& stack) noexcept;
+// Measures nothing for a goroutine that exits on a stack segment.
+void record_stack_peak(ProcessorStats& s, const Goroutine* g) noexcept;
 
 // g becomes runnable (ready, spawn, yield, poller, end of a blocking call).
 // Between a sampled transition and the switch-in, the goroutine's
 // run_start_coarse_ns holds the precise time it became runnable: nothing
 // reads that field while a goroutine is runnable (it is the switch-in
 // time while it runs and the park time while it is parked).
+inline void stamp_runnable(Goroutine* g) noexcept {
+  g->run_start_coarse_ns = nanotime();
+  g->latency_pending = true;
+}
 inline void note_runnable(Goroutine* g) noexcept {
-  if (++g->sched_seq % kLatencySampleEvery == 0) [[unlikely]] {
-    g->run_start_coarse_ns = nanotime();
-    g->latency_pending = true;
-  }
+  if (++g->sched_seq % kLatencySampleEvery == 0) [[unlikely]]
+    stamp_runnable(g);
+}
+
+// A new goroutine, its id set, becomes runnable for the first time.
+inline void note_spawned(Goroutine* g) noexcept {
+  g->sched_seq = static_cast<std::uint8_t>(g->id);
+  note_runnable(g);
+}
+
+// g yields, the processor's switch count being `schedtick`. A yield is
+// sampled by that count rather than by g's sequence, which the yield path
+// would otherwise have to write.
+inline void note_requeued(std::uint32_t schedtick, Goroutine* g) noexcept {
+  if (schedtick % kLatencySampleEvery == 0) [[unlikely]]
+    stamp_runnable(g);
 }
 
 // g is switched in on w, before run_start_coarse_ns is set to the
@@ -95,7 +115,7 @@ inline void note_switch_in(Worker* w, Goroutine* g) noexcept {
 // g exits on that processor, its stack still in place.
 inline void note_exit(ProcessorStats& s, const Goroutine* g) noexcept {
   if ((++s.exits & g_stack_peak_sample_mask) == 0) [[unlikely]]
-    record_stack_peak(s, g->stack);
+    record_stack_peak(s, g);
 }
 
 // Measures one exit in `every` (a power of two, 1024 by default) from now
