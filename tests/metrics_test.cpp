@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -120,6 +121,12 @@ TEST(Metrics, AllDescribesEveryMetricOnce) {
     EXPECT_FALSE(d.unit.empty());
     EXPECT_GT(d.help.size(), 10u);
     EXPECT_EQ(d.cumulative, d.k != metrics::kind::gauge);
+    EXPECT_EQ(d.walks_stacks, d.help.find("walks every stack slot") != std::string_view::npos);
+  }
+  for (const char* name : {"/goro/stacks/inuse:bytes", "/memory/classes/heap/stacks:bytes"}) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.name == name; });
+    ASSERT_NE(it, all.end());
+    EXPECT_TRUE(it->walks_stacks) << name;
   }
   for (const char* name : kRequired) EXPECT_TRUE(names.count(name)) << name << " missing";
 }
