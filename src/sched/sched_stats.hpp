@@ -5,8 +5,9 @@
 //     runnable to running, is sampled the way Go samples it, one runnable
 //     transition in N per goroutine, but with N = 256 where Go takes 8: a
 //     clock read costs 25-80 ns on the VMs goro is measured on, and a first
-//     version sampling one in 8 made a 180 ns channel round trip 20 ns
-//     slower (bench/ab.py). Each transition bumps the goroutine's 8-bit
+//     version sampling one in 8 (whose switch-in the compiler had stopped
+//     inlining, since fixed) made a 180 ns channel round trip 20 ns slower
+//     (bench/ab.py). Each transition bumps the goroutine's 8-bit
 //     sequence, which starts at the goroutine's id so that short-lived
 //     goroutines are sampled too (one in 256 at its spawn); the sampled
 //     transition stamps the clock. The switch-in that follows finds the
