@@ -10,6 +10,7 @@
 //   read_all_us                read_all(): every metric, the stack walk included
 //   read_sched_us              the scheduler's gauges and both histograms (no walk)
 //   read_one_us                /sched/goroutines:goroutines alone
+//   read_walk_us               /goro/stacks/inuse:bytes alone (the stack walk)
 //   dump_ms                    dump_goroutines(), once (with N <= 100,000; it is
 //                              hundreds of bytes per goroutine)
 //   stacks_reserved_gib        /goro/stacks/reserved:bytes, what the walk covers
@@ -61,20 +62,22 @@ int main(int argc, char** argv) {
 
     std::vector<goro::metrics::sample> sched;
     for (const auto& d : goro::metrics::all()) {
-      bool walks = d.help.find("walks every stack slot") != std::string_view::npos;
-      if (!walks && (d.name.starts_with("/sched/") || d.name.starts_with("/goro/sched/")))
+      if (!d.walks_stacks && (d.name.starts_with("/sched/") || d.name.starts_with("/goro/sched/")))
         sched.push_back({d.name, {}});
     }
     std::array<goro::metrics::sample, 1> one{{{"/sched/goroutines:goroutines", {}}}};
     double all_us = median_us(rounds, [] { (void)goro::metrics::read_all(); });
     double sched_us = median_us(rounds, [&] { goro::metrics::read(sched); });
     double one_us = median_us(rounds, [&] { goro::metrics::read(one); });
+    std::array<goro::metrics::sample, 1> walk{{{"/goro/stacks/inuse:bytes", {}}}};
+    double walk_us = median_us(rounds, [&] { goro::metrics::read(walk); });
     std::array<goro::metrics::sample, 1> reserved{{{"/goro/stacks/reserved:bytes", {}}}};
     goro::metrics::read(reserved);
     bench::metric("goroutines", n);
     bench::metric("read_all_us", all_us);
     bench::metric("read_sched_us", sched_us);
     bench::metric("read_one_us", one_us);
+    bench::metric("read_walk_us", walk_us);
     if (n <= 100000) {
       double dump_ms = median_us(1, [] { (void)goro::dump_goroutines(); }) / 1e3;
       bench::metric("dump_ms", dump_ms);

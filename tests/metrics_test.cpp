@@ -3,6 +3,7 @@
 // processors and threads, stacks, the two histograms, timers, netpoll.
 #include <goro/blocking.hpp>
 #include <goro/chan.hpp>
+#include <goro/compact.hpp>
 #include <goro/debug.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/metrics.hpp>
@@ -15,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -120,6 +122,12 @@ TEST(Metrics, AllDescribesEveryMetricOnce) {
     EXPECT_FALSE(d.unit.empty());
     EXPECT_GT(d.help.size(), 10u);
     EXPECT_EQ(d.cumulative, d.k != metrics::kind::gauge);
+    EXPECT_EQ(d.walks_stacks, d.help.find("walks every stack slot") != std::string_view::npos);
+  }
+  for (const char* name : {"/goro/stacks/inuse:bytes", "/memory/classes/heap/stacks:bytes"}) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto& d) { return d.name == name; });
+    ASSERT_NE(it, all.end());
+    EXPECT_TRUE(it->walks_stacks) << name;
   }
   for (const char* name : kRequired) EXPECT_TRUE(names.count(name)) << name << " missing";
 }
@@ -369,6 +377,42 @@ TEST(Metrics, NetpollWaitersAreCounted) {
     ln.close();
     wg.wait();
     EXPECT_EQ(read_count("/goro/netpoll/waiters:goroutines"), 0u);
+  });
+}
+
+TEST(Metrics, CompactedGoroutinesAreCounted) {
+  if (!goro::compaction_supported())
+    GTEST_SKIP() << "compact stacks need MADV_GUARD_INSTALL and process_madvise on the calling process "
+                    "(Linux 6.15)";
+  goro_test::run_on(2, [] {
+    const std::uint64_t compactions = read_count("/goro/compact/compactions:stacks");
+    const std::uint64_t restores = read_count("/goro/compact/restores:stacks");
+    constexpr std::uint64_t kParked = 8;
+    goro::wait_group started, gate, finished;
+    gate.add(1);
+    goro::spawn_options opts;
+    opts.compact_after = 5ms;
+    for (std::uint64_t i = 0; i < kParked; ++i) {
+      started.add(1);
+      finished.add(1);
+      goro::go(opts, [&] {
+        started.done();
+        gate.wait();
+        finished.done();
+      });
+    }
+    started.wait();
+    EXPECT_TRUE(
+        eventually([] { return read_count("/goro/sched/goroutines/compacted:goroutines") >= kParked; }));
+    EXPECT_GE(read_count("/goro/compact/compactions:stacks") - compactions, kParked);
+    EXPECT_GT(read_count("/goro/compact/saved:bytes"), 0u);
+    // Waiting is what the other states leave; running counts a worker
+    // between goroutines for a moment.
+    EXPECT_TRUE(eventually([] { return read_count("/sched/goroutines/waiting:goroutines") >= kParked; }));
+    gate.done();
+    finished.wait();
+    EXPECT_GE(read_count("/goro/compact/restores:stacks") - restores, kParked);
+    EXPECT_TRUE(eventually([] { return read_count("/goro/sched/goroutines/compacted:goroutines") == 0; }));
   });
 }
 

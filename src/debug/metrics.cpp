@@ -108,7 +108,7 @@ constexpr kind kHistogram = kind::histogram;
 // The description of a metric whose unit is the part of `name` after its
 // colon.
 constexpr description describe(std::string_view name, kind k, std::string_view help) {
-  return description{name, name.substr(name.rfind(':') + 1), k, help, k != kind::gauge};
+  return description{name, name.substr(name.rfind(':') + 1), k, help, k != kind::gauge, false};
 }
 
 const Entry kTable[] = {
@@ -149,8 +149,7 @@ const Entry kTable[] = {
      Source::kSched, [](const Snapshot& s) -> Value { return count(s.sched.spinning_threads); }},
     {describe("/goro/stacks/growth:pages", kCounter,
               "Pages committed to goroutine stacks since the process started (first touches, "
-              "again after a page was given back). Reading it walks every stack slot (mincore, "
-              "about a microsecond per MiB reserved)."),
+              "again after a page was given back). Reading it walks every stack slot (mincore)."),
      Source::kStackWalk, [](const Snapshot& s) -> Value { return s.stacks.growth_pages; }},
     {describe("/goro/stacks/high-water:bytes", kHistogram,
               "Stack high-water marks of exited goroutines: bytes from the stack's top down to its "
@@ -160,14 +159,14 @@ const Entry kTable[] = {
      [](const Snapshot& s) -> Value { return doubling<detail::StackPeakHistogram>(s.hist.stack_peak, 1.0); }},
     {describe("/goro/stacks/inuse:bytes", kGauge,
               "Resident bytes in the stacks of live goroutines (Go's StackInuse). Reading it walks "
-              "every stack slot (mincore, about a microsecond per MiB reserved)."),
+              "every stack slot (mincore)."),
      Source::kStackWalk, [](const Snapshot& s) -> Value { return std::uint64_t{s.stacks.stack_inuse}; }},
     {describe("/goro/stacks/live:stacks", kGauge,
               "Stacks in use by live goroutines. Reading it walks every stack slot."),
      Source::kStackWalk, [](const Snapshot& s) -> Value { return std::uint64_t{s.stacks.live_stacks}; }},
     {describe("/goro/stacks/pooled:bytes", kGauge,
               "Resident bytes held by free stacks kept for reuse (pools and per-processor caches). "
-              "Reading it walks every stack slot (mincore, about a microsecond per MiB reserved)."),
+              "Reading it walks every stack slot (mincore)."),
      Source::kStackWalk,
      [](const Snapshot& s) -> Value {
        return std::uint64_t{s.stacks.stack_sys - std::min(s.stacks.stack_sys, s.stacks.stack_inuse)};
@@ -206,7 +205,7 @@ const Entry kTable[] = {
      Source::kSched, [](const Snapshot& s) -> Value { return count(s.sched.timers); }},
     {describe("/memory/classes/heap/stacks:bytes", kGauge,
               "Resident bytes of all goroutine stack memory, live and pooled (Go's StackSys). "
-              "Reading it walks every stack slot (mincore, about a microsecond per MiB reserved)."),
+              "Reading it walks every stack slot (mincore)."),
      Source::kStackWalk, [](const Snapshot& s) -> Value { return std::uint64_t{s.stacks.stack_sys}; }},
     {describe("/sched/gomaxprocs:threads", kGauge,
               "The GOMAXPROCS setting: processors that run goroutines at once, spares excluded."),
@@ -263,7 +262,10 @@ const Entry* find(std::string_view name) {
 const std::vector<description>& all() {
   static const std::vector<description> list = [] {
     std::vector<description> v;
-    for (const Entry* e : by_name()) v.push_back(e->d);
+    for (const Entry* e : by_name()) {
+      v.push_back(e->d);
+      v.back().walks_stacks = e->source == Source::kStackWalk;
+    }
     return v;
   }();
   return list;

@@ -82,10 +82,12 @@ SchedFigures read_sched_figures() noexcept {
     f.threads = static_cast<int>(s.allm.size());
     f.idle_threads = s.n_idle_m;
   }
-  // Counted at different instants: keep the parts within the total.
-  f.running = std::min(f.running, f.goroutines);
-  f.runnable = std::min(f.runnable, f.goroutines - f.running);
-  f.blocking = std::min(f.blocking, f.goroutines - f.running - f.runnable);
+  // Counted at different instants: keep the parts within the total, the
+  // exact count first (blocking, under the lock), the approximate one
+  // (running: a worker between goroutines holds its processor too) last.
+  f.blocking = std::min(f.blocking, f.goroutines);
+  f.runnable = std::min(f.runnable, f.goroutines - f.blocking);
+  f.running = std::min(f.running, f.goroutines - f.blocking - f.runnable);
   f.waiting = f.goroutines - f.running - f.runnable - f.blocking;
   return f;
 }

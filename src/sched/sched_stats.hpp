@@ -4,9 +4,10 @@
 //   * Scheduling latency (Go's /sched/latencies:seconds), the time from
 //     runnable to running, is sampled the way Go samples it, one runnable
 //     transition in N per goroutine, but with N = 256 where Go takes 8: a
-//     clock read costs 25-80 ns on the VMs goro is measured on, and at one
-//     in 8 the two reads per sample added 20 ns to a 180 ns channel round
-//     trip (bench/ab.py). Each transition bumps the goroutine's 8-bit
+//     clock read costs 25-80 ns on the VMs goro is measured on, and a first
+//     version sampling one in 8 (whose switch-in the compiler had stopped
+//     inlining, since fixed) made a 180 ns channel round trip 20 ns slower
+//     (bench/ab.py). Each transition bumps the goroutine's 8-bit
 //     sequence, which starts at the goroutine's id so that short-lived
 //     goroutines are sampled too (one in 256 at its spawn); the sampled
 //     transition stamps the clock. The switch-in that follows finds the
@@ -15,8 +16,8 @@
 //     (one switch in 256), which the switch path has at hand. An unsampled
 //     transition costs a few instructions, a switch-in a test.
 //   * Stack high-water marks are sampled at goroutine exit, one exit in
-//     1024 per processor (one mincore each, a few microseconds; at one in
-//     256 it added 17 ns to a 250 ns spawn and join).
+//     1024 per processor (one mincore each, a few microseconds; the first
+//     version, at one in 256, made a 250 ns spawn and join 17 ns slower).
 //
 // Histograms are per processor, written only by the worker holding it
 // (a relaxed load and store, no locked instruction, no shared cache line),
