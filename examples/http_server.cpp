@@ -8,8 +8,13 @@
 //
 // Routes: GET /            "Hello, World!"
 //         GET /healthz     "ok"
-//         GET /debug/goroutines[?dump=1]  goroutine count, stack statistics,
-//                          buffer pool and connection figures (and a dump)
+//         GET /debug/goro/ the debug endpoints of goro/http/debug.hpp: a
+//                          live dashboard, goroutines[?debug=1],
+//                          pprof/goroutine (for go tool pprof), metrics
+//                          (Prometheus) and metrics.json
+//         GET /debug/goroutines[?dump=1]  this server's own figures: goroutine
+//                          count, stack statistics, buffer pool and
+//                          connections (and a dump)
 //         POST /echo       the request body back
 //
 // The protocol work is goro::http::server's (goro/http/server.hpp):
@@ -25,6 +30,7 @@
 // accepting, close idle connections, let the others finish their request
 // (answered with "Connection: close"), and after --grace close what is left.
 #include <goro/goro.hpp>
+#include <goro/http/debug.hpp>
 #include <goro/http/server.hpp>
 
 #include <csignal>
@@ -137,6 +143,7 @@ int serve(const config& cfg) {
   http::serve_mux mux;
   mux.handle("GET /{$}", [](http::response_writer& w, const http::request&) { w.write("Hello, World!\n"); });
   mux.handle("GET /healthz", [](http::response_writer& w, const http::request&) { w.write("ok\n"); });
+  http::debug::mount(mux, "/debug/goro/");
   mux.handle("GET /debug/goroutines",
              [&srv](http::response_writer& w, const http::request& r) { debug_goroutines(srv, w, r); });
   auto echo = [](http::response_writer& w, const http::request& r) {

@@ -13,7 +13,10 @@
 # Optional: what configure looks for besides, for the benchmarks and their
 # peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
 # them the benchmarks that need them are left out and configure says so;
-# with them installed, configure reports nothing missing.
+# with them installed, configure reports nothing missing. Also optional: the
+# tools that read the debug endpoints in tests (promtool, Chromium, Go's
+# pprof from bookworm-backports when configured); those tests skip without
+# them.
 set -euo pipefail
 
 required=(
@@ -30,13 +33,14 @@ optional=(
   libbenchmark-dev                                         # bench/ (Google Benchmark)
   libboost-fiber-dev                                       # bench/peers/fiber: Boost.Fiber peers
   nlohmann-json3-dev rapidjson-dev                         # bench/json: JSON parser peers
+  prometheus chromium                                      # tests/http_debug_example_test.cpp: promtool, headless Chromium
 )
 
 case ${1:-} in
   --required-only) optional=() ;;
   "") ;;
   -h | --help)
-    sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)
@@ -44,6 +48,11 @@ case ${1:-} in
     exit 2
     ;;
 esac
+# Go (for `go tool pprof` in tests/http_debug*_test.cpp) is in
+# bookworm-backports only: installed when apt knows the package.
+if ((${#optional[@]})) && command -v apt-cache >/dev/null 2>&1 && apt-cache show golang-1.23-go >/dev/null 2>&1; then
+  optional+=(golang-1.23-go)
+fi
 packages=("${required[@]}" "${optional[@]}")
 
 say() { echo "setup-debian: $*"; }

@@ -92,4 +92,18 @@ void print_goroutines(std::ostream& out);
 // Thread-safe. Cost: an atomic store.
 void set_traceback(std::string_view level);
 
+// Per-goroutine stack figures in dumps and reports (beyond Go). When on,
+// each goroutine's header shows its stack's resident bytes, ceiling and
+// high-water mark (read_goroutine_stack's figures) after the state:
+//
+//   goroutine 7 [sleep] stack 12 KiB/208 KiB, peak 64 KiB:
+//
+// Off by default, so that tools written for Go's headers read goro's
+// dumps; GORO_DEBUG=stackfigures=1 (read when the first run() starts)
+// turns it on. Applies to dump_goroutines, print_goroutines, SIGQUIT and
+// fatal reports. Returns the previous setting.
+// Thread-safe. Cost: an atomic exchange; each dumped goroutine then costs
+// a mincore system call more (one per 8 MiB of its stack's depth).
+bool set_dump_stack_figures(bool on) noexcept;
+
 }  // namespace goro

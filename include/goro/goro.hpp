@@ -12,6 +12,7 @@
 #include <goro/debug.hpp>
 #include <goro/error_group.hpp>
 #include <goro/goroutine.hpp>
+#include <goro/metrics.hpp>
 #include <goro/mutex.hpp>
 #include <goro/net.hpp>
 #include <goro/once.hpp>

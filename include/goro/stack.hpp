@@ -80,7 +80,8 @@ stack_stats read_stack_stats();
 
 // One goroutine's stack memory, by resident pages (finer than Go, which
 // reports only totals). A goroutine dump shows them in its header as
-// "stack 12 KiB/208 KiB, peak 64 KiB" (resident/ceiling, peak).
+// "stack 12 KiB/208 KiB, peak 64 KiB" (resident/ceiling, peak) when asked
+// to (goro::set_dump_stack_figures in goro/debug.hpp).
 struct goroutine_stack_figures {
   // Bytes of the goroutine's stack resident now (pages the kernel has
   // committed), including its record and function object at the top.

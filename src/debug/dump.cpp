@@ -1,5 +1,6 @@
-// debug/dump.cpp: goroutine dumps (Go's runtime.Stack(buf, true)), and the
-// record reading that fatal reports share with them.
+// debug/dump.cpp: goroutine dumps (Go's runtime.Stack(buf, true)), the
+// same walk returned as records (records.hpp), and the record reading that
+// fatal reports share with them.
 //
 // A dump is taken in three steps so that no lock is held while it formats:
 //   1. the caller's own frames, on its own stack (trace_here);
@@ -9,8 +10,10 @@
 //      demangling a long name needs more stack than a small goroutine has.
 #include "debug/debug.hpp"
 #include "debug/goroutines.hpp"
+#include "debug/records.hpp"
 #include "debug/sample.hpp"
 #include "debug/symbolize.hpp"
+#include "debug/traceback_level.hpp"
 
 #include "sched/compactor.hpp"
 #include "sched/scheduler.hpp"
@@ -170,7 +173,74 @@ std::string dump_from(std::uintptr_t caller_ra) {
   return out;
 }
 
+// The frames of a goroutine other than the caller, as print_other_goroutine
+// finds them; false when they cannot be read.
+bool trace_other(const GoroutineView& v, Trace* t) {
+  bool suspended = v.status == GStatus::kParked || v.status == GStatus::kRunnable;
+  if (!suspended) {
+    const Trace* sampled = sampled_trace(v.g);
+    if (sampled == nullptr) return false;
+    *t = *sampled;
+    return true;
+  }
+  if (v.compacted) return false;
+  trace_from_saved_context(t, v.saved_sp, reinterpret_cast<std::uintptr_t>(v.stack.base),
+                           reinterpret_cast<std::uintptr_t>(v.stack.top));
+  if (t->total() == 0 && v.entry_pc != 0) t->add(v.entry_pc, true);  // not started: what it will run
+  return true;
+}
+
+GoroutineRecord record_of(const GoroutineView& v, const char* state, const Trace* t) {
+  GoroutineRecord r;
+  r.id = v.id;
+  r.name = v.name;
+  r.state = state;
+  r.creator_pc = v.is_main ? 0 : v.creator_pc;
+  r.parent_id = v.parent_id;
+  if (t != nullptr) {
+    r.frames_known = true;
+    r.frames = printed_frames(*t, PrintPolicy{});
+    r.elided = t->elided();
+    r.elided_at = std::min(r.frames.size(), static_cast<std::size_t>(t->head_count() - t->first()));
+  }
+  return r;
+}
+
+std::vector<GoroutineRecord> records_from(std::uintptr_t caller_ra) {
+  CompactionPause pause;
+  std::lock_guard sampling(g_sampling_mu);
+  sample_goroutines_on_processors();
+  std::vector<GoroutineRecord> out;
+  const Goroutine* self = current_goroutine_checked();
+  GoroutineView self_view;
+  if (self != nullptr && read_goroutine(self, &self_view)) {
+    Trace t;
+    trace_here(&t, reinterpret_cast<std::uintptr_t>(self_view.stack.base),
+               reinterpret_cast<std::uintptr_t>(self_view.stack.top));
+    t.start_at_callee_of(caller_ra);
+    out.push_back(record_of(self_view, "running", &t));
+  }
+  std::vector<IdAndRecord> others;
+  stack_for_each_live(&collect_live, &others);
+  std::sort(others.begin(), others.end());
+  out.reserve(out.size() + others.size());
+  for (const auto& [id, g] : others) {
+    GoroutineView v;
+    if (g == self || !read_goroutine(g, &v)) continue;  // exited meanwhile
+    char state[128];
+    describe_state(v, state, sizeof state);
+    Trace t;
+    bool known = trace_other(v, &t);
+    out.push_back(record_of(v, state, known ? &t : nullptr));
+  }
+  return out;
+}
+
 }  // namespace
+
+[[gnu::noinline]] std::vector<GoroutineRecord> goroutine_records() {
+  return records_from(reinterpret_cast<std::uintptr_t>(__builtin_return_address(0)));
+}
 
 // Not instrumented for TSan: a dump reads records of goroutines that other
 // threads may be retiring at this moment (see read_goroutine).
@@ -209,9 +279,26 @@ __attribute__((no_sanitize("thread"))) bool read_goroutine(const Goroutine* g, G
   return true;
 }
 
+namespace {
+
+// Go's header, with the stack's figures after the state when they are
+// asked for (dump_stack_figures): one mincore for a default stack.
+// Async-signal-safe.
+void print_header(Writer& w, const GoroutineView& v, const char* state) {
+  if (!dump_stack_figures()) {
+    print_goroutine_header(w, v.id, v.name, state);
+    return;
+  }
+  char figures[96];
+  format_stack_figures(stack_figures(v.stack), figures, sizeof figures);
+  print_goroutine_header(w, v.id, v.name, state, figures);
+}
+
+}  // namespace
+
 void print_goroutine(Writer& w, const GoroutineView& v, const char* state, const Trace* frames,
                      PrintPolicy p) {
-  print_goroutine_header(w, v.id, v.name, state);
+  print_header(w, v, state);
   if (frames == nullptr) {
     w.put("\tgoroutine running on other thread; stack unavailable\n");
   } else if (frames->total() > 0) {
@@ -234,7 +321,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
   }
   if (v.compacted) {
     // Its frames are in a heap copy, and its stack pages are guarded.
-    print_goroutine_header(w, v.id, v.name, state);
+    print_header(w, v, state);
     w.put("\tstack compacted; frames unavailable\n");
     print_created_by(w, v.creator_pc, v.parent_id, v.is_main, p);
     return;

@@ -316,28 +316,53 @@ void print_frame(Writer& w, Frame f, PrintPolicy p) {
   print_resolved(w, f, resolve(f, p, buf, sizeof buf));
 }
 
+namespace {
+
+// Print order: head frames [first, head_count), then the tail.
+struct PrintOrder {
+  const Trace& t;
+  int from_head = t.head_count() - t.first();
+  int n = from_head + t.tail_count();
+  const Frame& at(int i) const { return i < from_head ? t.head(t.first() + i) : t.tail(i - from_head); }
+  // Where printing stops: before the entry frames, at most a few at the
+  // very end.
+  int end(PrintPolicy p) const {
+    constexpr int kEntryDepth = 3;
+    int e = n;
+    while (!p.runtime_frames && e > 1 && e > n - kEntryDepth && is_entry_frame(at(e - 1), p)) --e;
+    return e;
+  }
+};
+
+}  // namespace
+
 void print_frames(Writer& w, const Trace& t, PrintPolicy p) {
-  // Print order: head frames [first, head_count), then the tail.
-  const int from_head = t.head_count() - t.first();
-  const int n = from_head + t.tail_count();
-  auto at = [&](int i) -> const Frame& {
-    return i < from_head ? t.head(t.first() + i) : t.tail(i - from_head);
-  };
-  // Leave out the entry frames; there are at most a few, at the very end.
-  constexpr int kEntryDepth = 3;
-  int end = n;
-  while (!p.runtime_frames && end > 1 && end > n - kEntryDepth && is_entry_frame(at(end - 1), p)) --end;
+  PrintOrder order{t};
+  const int end = order.end(p);
   char buf[2048];
   for (int i = 0; i < end; ++i) {
-    if (i == from_head && t.elided() > 0) w.put("...").dec(t.elided()).put(" additional frames elided...\n");
-    print_resolved(w, at(i), resolve(at(i), p, buf, sizeof buf));
+    if (i == order.from_head && t.elided() > 0)
+      w.put("...").dec(t.elided()).put(" additional frames elided...\n");
+    print_resolved(w, order.at(i), resolve(order.at(i), p, buf, sizeof buf));
   }
 }
 
-void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state) {
+std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p) {
+  PrintOrder order{t};
+  const int end = order.end(p);
+  std::vector<Frame> frames;
+  frames.reserve(static_cast<std::size_t>(end));
+  for (int i = 0; i < end; ++i) frames.push_back(order.at(i));
+  return frames;
+}
+
+void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state,
+                            const char* after_state) {
   w.put("goroutine ").dec(id).put(' ');
   if (name != nullptr && name[0] != '\0') w.put('"').put(name).put("\" ");
-  w.put('[').put(state).put("]:\n");
+  w.put('[').put(state).put(']');
+  if (after_state != nullptr) w.put(' ').put(after_state);
+  w.put(":\n");
 }
 
 void print_created_by(Writer& w, std::uintptr_t creator_pc, std::uint64_t parent_id, bool is_main,

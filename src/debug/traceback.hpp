@@ -123,8 +123,15 @@ struct PrintPolicy {
 // the trampoline below it).
 void print_frames(Writer& w, const Trace& t, PrintPolicy p);
 
-// "goroutine 7 "name" [state]:\n"; `name` may be empty.
-void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state);
+// The frames print_frames prints, in its order (head frames, then the
+// tail, without the entry frames it leaves out).
+std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p);
+
+// "goroutine 7 "name" [state]:\n"; `name` may be empty. A non-null
+// `after_state` goes between the bracket and the colon, after a space
+// ("goroutine 7 [sleep] stack 12 KiB/208 KiB, peak 64 KiB:").
+void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const char* state,
+                            const char* after_state = nullptr);
 
 // "created by <function> in goroutine <parent>" and its location; without
 // "in goroutine" when it was started outside any goroutine (parent 0), and

@@ -27,8 +27,15 @@ TracebackLevel parse_traceback_level(std::string_view text) noexcept;
 // The current level. Async-signal-safe.
 TracebackLevel traceback_level() noexcept;
 void set_traceback_level(TracebackLevel level) noexcept;
-// Reads GORO_TRACEBACK (install_fatal_handlers calls it).
+// Reads GORO_TRACEBACK, and stackfigures=0|1 from GORO_DEBUG
+// (install_fatal_handlers calls it).
 void load_traceback_level() noexcept;
+
+// Whether goroutine headers show the stack's figures (resident/ceiling,
+// peak) after the state, beyond Go's format: goro::set_dump_stack_figures
+// or GORO_DEBUG=stackfigures=1. Off by default, so that tools that parse
+// Go's headers read goro's. Async-signal-safe.
+bool dump_stack_figures() noexcept;
 
 // Ends the process after a report: abort() at level crash (with SIGABRT's
 // default action restored, so a core file is written), else _exit(2).

@@ -237,6 +237,14 @@ bool netpoll_has_waiters() noexcept {
   return state().waiters.load(std::memory_order_acquire) > 0;
 }
 
+}  // namespace
+
+std::int64_t netpoll_waiter_count() noexcept {
+  return std::max<std::int64_t>(0, state().waiters.load(std::memory_order_relaxed));
+}
+
+namespace {
+
 void netpoll_interrupt() noexcept {
   PollState& s = state();
   bool expected = false;

@@ -75,4 +75,7 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) no
 // The descriptor of a PollDesc.
 int poll_fd(const PollDesc* pd) noexcept;
 
+// Goroutines parked on a descriptor now (for goro::metrics). Cost: a load.
+std::int64_t netpoll_waiter_count() noexcept;
+
 }  // namespace goro::detail

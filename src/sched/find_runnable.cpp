@@ -43,6 +43,7 @@ void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept {
   while (list != nullptr) {
     Goroutine* g = list;
     list = g->sched_link;
+    note_runnable(g);
     g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
     if (p != nullptr) {
       runq_put(p, g, false);

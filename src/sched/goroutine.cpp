@@ -211,6 +211,7 @@ std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   g->id = next_goid(p);
+  note_spawned(g);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   std::uint64_t id = g->id;
   if (p != nullptr) {
@@ -247,6 +248,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   // A request still queued for it is dropped when it comes due.
   std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
+  note_exit(p->stats, g);
   shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes, false);
   release_goroutine_segments(g);
   if (g->compactable) [[unlikely]] {

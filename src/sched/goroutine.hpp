@@ -87,7 +87,9 @@ struct alignas(64) Goroutine {
   void* closure = nullptr;
   const ClosureOps* closure_ops = nullptr;
   // Shrink heuristics (goroutine.cpp): coarse time it was last switched in
-  // (while parked: when it parked, for dumps). Written by every switch-in.
+  // (while parked: when it parked, for dumps; while runnable with
+  // latency_pending: when it became runnable, precise). Written by every
+  // switch-in.
   std::int64_t run_start_coarse_ns = 0;
   // goro::lock_os_thread: the worker it is locked to (null when not
   // locked), and the nesting count. Written only by the goroutine itself;
@@ -115,7 +117,12 @@ struct alignas(64) Goroutine {
   bool measure_depth = false;      // learn the spawn site's depth at exit
   bool sleep_timer_ready = false;  // sleep_timer constructed for this goroutine
   bool named = false;              // name holds a name (else name[0] is 0)
+  // Scheduling latency sampling (sched_stats.hpp): runnable transitions so
+  // far, modulo 256, and whether the last one was sampled (its time is in
+  // run_start_coarse_ns until the switch-in).
+  std::uint8_t sched_seq = 0;
   std::uint16_t os_thread_locks = 0;
+  bool latency_pending = false;
 
   // Line 2: written at spawn and exit.
   // For reports: who created it and where (also its spawn site,
@@ -142,6 +149,7 @@ struct alignas(64) Goroutine {
   alignas(Timer) unsigned char sleep_timer_bytes[sizeof(Timer)];
   // The name given at spawn (named), NUL-terminated.
   char name[40];
+
   // The wait record acquire_waiter hands out first (in the record, which
   // is resident anyway): built whenever it is handed out (own_waiter_busy).
   alignas(Waiter) unsigned char own_waiter_bytes[sizeof(Waiter)];

@@ -31,6 +31,8 @@ class RunQueue {
   std::uint32_t size_without_next() const noexcept {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
   }
+  // Whether runnext holds a goroutine (a hint, for metrics).
+  bool has_next() const noexcept { return runnext_.load(std::memory_order_relaxed) != nullptr; }
 
   // Owner only. Returns false if the ring is full (caller moves half to the
   // global queue with take_half_for_global).

@@ -29,6 +29,7 @@
 #include "sched/futex.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/runqueue.hpp"
+#include "sched/sched_stats.hpp"
 #include "sched/timers.hpp"
 #include "stack/stack.hpp"
 
@@ -80,6 +81,8 @@ struct alignas(64) Processor {
   std::uint32_t empty_stack_spawns = 0;
   // Net goroutines started minus exited on this processor.
   std::atomic<std::int64_t> goroutines{0};
+  // Histograms for goro::metrics (sched_stats.hpp).
+  ProcessorStats stats;
 };
 
 // What the context that switched away asks its successor to finish.

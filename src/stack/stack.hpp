@@ -220,6 +220,11 @@ std::size_t format_stack_figures(const StackFigures& f, char* buf, std::size_t n
 // Figures for goro::read_stack_stats (see goro/stack.hpp for meanings).
 goro::stack_stats stack_read_stats();
 
+// The figures of stack_read_stats that need no walk: stack_reserved, the
+// shrink and scavenger counters and retain_target; the others are 0.
+// Cost: a load per arena and a few more.
+goro::stack_stats stack_read_counters();
+
 // If `addr` lies in the guard of any slot ever carved, stores that slot's
 // span in *out and returns true. Async-signal-safe (no locks, no allocation).
 bool stack_find_by_guard(const void* addr, StackSpan* out) noexcept;

@@ -76,25 +76,34 @@ void count_states(const Arena& a, goro::stack_stats& out) noexcept {
 
 }  // namespace
 
-goro::stack_stats stack_read_stats() {
+goro::stack_stats stack_read_counters() {
   goro::stack_stats out;
+  for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) out.stack_reserved += arena_at(i).bytes;
+  const Counters& c = counters();
+  out.shrinks = c.shrinks.load(std::memory_order_relaxed);
+  out.shrunk_bytes = c.shrunk_bytes.load(std::memory_order_relaxed);
+  out.scavenged_bytes = c.scavenged_bytes.load(std::memory_order_relaxed);
+  out.scavenger_cpu = std::chrono::nanoseconds(scavenger_cpu_ns());
+  out.retain_target = goro::stack_retain_target();
+  return out;
+}
+
+goro::stack_stats stack_read_stats() {
+  goro::stack_stats out = stack_read_counters();
   std::vector<unsigned char> vec(kStatsChunkPages);
   Tally t;
+  // Reserved bytes again, over the arenas walked: one made since counts in
+  // both or in neither.
+  out.stack_reserved = 0;
   for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) {
     const Arena& a = arena_at(i);
     tally_arena(a, vec.data(), t);
     count_states(a, out);
     out.stack_reserved += a.bytes;
   }
-  const Counters& c = counters();
   out.stack_inuse = t.live_pages * kPageSize;
   out.stack_sys = t.all_pages * kPageSize;
-  out.growth_pages = t.all_pages + c.released_pages.load(std::memory_order_relaxed);
-  out.shrinks = c.shrinks.load(std::memory_order_relaxed);
-  out.shrunk_bytes = c.shrunk_bytes.load(std::memory_order_relaxed);
-  out.scavenged_bytes = c.scavenged_bytes.load(std::memory_order_relaxed);
-  out.scavenger_cpu = std::chrono::nanoseconds(scavenger_cpu_ns());
-  out.retain_target = goro::stack_retain_target();
+  out.growth_pages = t.all_pages + counters().released_pages.load(std::memory_order_relaxed);
   return out;
 }
 
