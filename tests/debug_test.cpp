@@ -249,7 +249,7 @@ TEST(DebugPanic, ExceptionEscapingAGoroutinePrintsPanic) {
                 wait_for_the_crash();
               }),
               testing::ExitedWithCode(2),
-              "panic: boom from a goroutine\n\n"
+              "panic: std::runtime_error: boom from a goroutine\n\n"
               "goroutine [0-9]+ \\[running\\]:\n"
               "__cxa_throw\n.*debug_test_thrower.*created by .*in goroutine 1\n");
 }

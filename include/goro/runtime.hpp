@@ -38,7 +38,7 @@ int run_main(std::function<int()> main_fn);
 // Contract: not reentrant; one run() at a time per process (a second
 // concurrent call throws std::logic_error). run() may be called again after
 // it returns. An exception escaping `f` (or any goroutine) is fatal: it
-// prints "panic: <what()>" with a traceback and exits with status 2.
+// prints "panic: <type>: <what()>" with a traceback and exits with status 2.
 // Cost: starts worker threads (a few tens of microseconds).
 template <typename F>
 int run(F&& f) {

@@ -550,22 +550,33 @@ void copy_text(char* dst, std::size_t cap, const char* src) {
   dst[n] = '\0';
 }
 
-// what() of the exception being handled, or its type's name.
+// The demangled name of the exception type being handled, into buf.
+void copy_current_exception_type(char* buf, std::size_t cap) {
+  const std::type_info* type = abi::__cxa_current_exception_type();
+  if (type == nullptr) {
+    copy_text(buf, cap, "unknown exception");
+    return;
+  }
+  int status = 0;
+  char* name = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
+  copy_text(buf, cap, status == 0 && name != nullptr ? name : type->name());
+  std::free(name);
+}
+
+// The type of the exception being handled, and for a std::exception its
+// what(): "std::runtime_error: boom", as Go's panic report names the
+// value's type for anything that is not a plain error string.
 void describe_current_exception(char* buf, std::size_t cap) {
+  copy_current_exception_type(buf, cap);
   try {
     throw;
   } catch (const std::exception& e) {
-    copy_text(buf, cap, e.what());
-  } catch (...) {
-    const std::type_info* type = abi::__cxa_current_exception_type();
-    if (type == nullptr) {
-      copy_text(buf, cap, "unknown exception");
-      return;
+    std::size_t used = std::strlen(buf);
+    if (used + 2 < cap) {
+      copy_text(buf + used, cap - used, ": ");
+      copy_text(buf + used + 2, cap - used - 2, e.what());
     }
-    int status = 0;
-    char* name = abi::__cxa_demangle(type->name(), nullptr, nullptr, &status);
-    copy_text(buf, cap, status == 0 && name != nullptr ? name : type->name());
-    std::free(name);
+  } catch (...) {
   }
 }
 

@@ -176,7 +176,6 @@ struct alignas(64) Goroutine {
 
   std::byte* lowest_usable() const noexcept { return stack.base; }
   Timer* sleep_timer() noexcept { return std::launder(reinterpret_cast<Timer*>(sleep_timer_bytes)); }
-  Waiter* own_waiter() noexcept { return std::launder(reinterpret_cast<Waiter*>(own_waiter_bytes)); }
   std::string_view name_view() const noexcept { return named ? std::string_view(name) : std::string_view(); }
 };
 
