@@ -355,8 +355,6 @@ const char* wait_reason_string(WaitReason r) noexcept {
       return "syscall";
     case WaitReason::kSemaphore:
       return "semacquire";
-    case WaitReason::kPreempted:
-      return "preempted";
   }
   return "unknown";
 }

@@ -36,7 +36,6 @@ enum class WaitReason : std::uint8_t {
   kIoWait,
   kBlocking,  // in goro::blocking, waiting for a processor
   kSemaphore,
-  kPreempted,  // yielded
 };
 const char* wait_reason_string(WaitReason r) noexcept;
 

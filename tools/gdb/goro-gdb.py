@@ -51,7 +51,6 @@ _WAIT_REASONS = {
     "kIoWait": "IO wait",
     "kBlocking": "syscall",
     "kSemaphore": "semacquire",
-    "kPreempted": "preempted",
 }
 _STATES = {
     "kIdle": "idle",
