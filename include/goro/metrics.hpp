@@ -12,11 +12,13 @@
 //   const auto& h = std::get<goro::metrics::histogram>(s[1].value);
 //
 // A read stops nothing: goroutines keep running while it counts, so figures
-// read together are each exact at some instant of the call, not all at the
-// same one (Go's metrics.Read gives the same promise). Counts by state are
-// derived from the run queues and the processors, not by visiting each
-// goroutine; the few metrics that walk every stack slot say so in their
-// description, and a read pays for that walk only if it asks for one of
+// read together are not all of one instant (Go's metrics.Read promises no
+// more). Counts by state are derived from the run queues and the
+// processors, not by visiting each goroutine, and add up to the total; the
+// running count is approximate (a worker between two goroutines counts as
+// running for that moment), and so the waiting one, the remainder, is too.
+// The few metrics that walk every stack slot say so in their description
+// (walks_stacks), and a read pays for that walk only if it asks for one of
 // them.
 //
 // Names, kinds and units are stable: new metrics may be added, existing
