@@ -27,7 +27,7 @@
 // caller's own goroutine comes first; the others follow in id order. A
 // goroutine running on another thread is shown with the frames it had when
 // its thread was interrupted for an instant by SIGURG (Go uses the same
-// signal to preempt); if that thread does not answer within 100 ms (a
+// signal to preempt); if that thread does not answer within 500 ms (a
 // program that blocks SIGURG), it is listed without frames ("stack
 // unavailable"). Stacks deeper than 60 frames show their first 50 and last
 // 10.

@@ -19,7 +19,9 @@ namespace goro::detail {
 namespace {
 
 constexpr int kSlots = 256;
-constexpr std::int64_t kAnswerWaitNs = 100000000;  // 100 ms
+// Long enough for a thread of a loaded machine to be scheduled; only a
+// thread that blocks SIGURG makes a dump wait this long.
+constexpr std::int64_t kAnswerWaitNs = 500000000;  // 500 ms
 
 struct Sample {
   std::atomic<const Goroutine*> g{nullptr};  // set once trace is complete

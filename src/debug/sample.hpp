@@ -3,7 +3,7 @@
 //
 // sample_running_goroutines() sends SIGURG (as Go does for preemption: no
 // program relies on it) to every other thread of the process and waits up
-// to 100 ms for their answers. On each thread the handler, if that thread
+// to 500 ms for their answers. On each thread the handler, if that thread
 // runs a goroutine on the goroutine's own stack, walks its frame pointers
 // from the interrupted registers into a free slot; sampled_trace(g) then
 // returns them. Threads are found by reading /proc/self/task with
