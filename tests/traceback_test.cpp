@@ -179,6 +179,7 @@ TEST(TracebackLevel, AllShowsEveryGoroutine) {
   EXPECT_TRUE(has(block_of(r.err, "\"parked\" [sleep]:"), "traceback_test_parked")) << r.err;
   EXPECT_TRUE(has(block_of(r.err, "\"spinner\" [running]:"), "traceback_test_spinning")) << r.err;
   EXPECT_FALSE(has(r.err, "goro_context_trampoline")) << "runtime frames are hidden below system\n" << r.err;
+  EXPECT_FALSE(has(r.err, "goro::detail::switch_")) << "switch frames are hidden below system\n" << r.err;
 }
 
 TEST(TracebackLevel, EnvironmentVariableIsRead) {
@@ -191,6 +192,7 @@ TEST(TracebackLevel, SystemShowsTheRuntimeEntryFrames) {
   ChildResult r = run_scenario("fatal-system");
   EXPECT_TRUE(r.exited_with(2)) << r.status;
   EXPECT_TRUE(has(block_of(r.err, "\"parked\" [sleep]:"), "goro_context_trampoline")) << r.err;
+  EXPECT_TRUE(has(block_of(r.err, "\"parked\" [sleep]:"), "goro::detail::switch_")) << r.err;
 }
 
 TEST(TracebackLevel, CrashAbortsForACoreFile) {

@@ -199,9 +199,8 @@ GoroutineRecord record_of(const GoroutineView& v, const char* state, const Trace
   r.parent_id = v.parent_id;
   if (t != nullptr) {
     r.frames_known = true;
-    r.frames = printed_frames(*t, PrintPolicy{});
+    r.frames = printed_frames(*t, PrintPolicy{}, &r.elided_at);
     r.elided = t->elided();
-    r.elided_at = std::min(r.frames.size(), static_cast<std::size_t>(t->head_count() - t->first()));
   }
   return r;
 }

@@ -188,6 +188,23 @@ bool is_entry_frame(Frame f, PrintPolicy p) {
   return name.substr(0, kRuntime.size()) == kRuntime && name.substr(0, kInvoke.size()) != kInvoke;
 }
 
+// A runtime frame that switches contexts (goro::detail::switch_*): the top
+// of every parked goroutine's stack, below its park. Hidden unless runtime
+// frames are asked for, as Go's traceback of a parked goroutine starts at
+// gopark, not at the switch to g0 under it.
+bool is_switch_frame(Frame f, PrintPolicy p) {
+  static constexpr std::string_view kRuntime = "_ZN4goro6detail";
+  Symbol s;
+  if (!symbolize(lookup_pc(f), &s, p.in_signal) || s.name == nullptr) return false;
+  std::string_view name = s.name;
+  if (name.substr(0, kRuntime.size()) != kRuntime) return false;
+  name.remove_prefix(kRuntime.size());
+  std::size_t digits = 0;
+  while (digits < name.size() && name[digits] >= '0' && name[digits] <= '9') ++digits;
+  if (digits == 0) return false;
+  return name.substr(digits).starts_with("switch_");
+}
+
 struct Resolved {
   bool found = false;
   Symbol symbol;
@@ -332,6 +349,12 @@ struct PrintOrder {
     while (!p.runtime_frames && e > 1 && e > n - kEntryDepth && is_entry_frame(at(e - 1), p)) --e;
     return e;
   }
+  // Where printing starts: after the switch frames at the very top.
+  int begin(PrintPolicy p, int e) const {
+    int b = 0;
+    while (!p.runtime_frames && b + 1 < e && b < from_head && is_switch_frame(at(b), p)) ++b;
+    return b;
+  }
 };
 
 }  // namespace
@@ -340,19 +363,22 @@ void print_frames(Writer& w, const Trace& t, PrintPolicy p) {
   PrintOrder order{t};
   const int end = order.end(p);
   char buf[2048];
-  for (int i = 0; i < end; ++i) {
+  for (int i = order.begin(p, end); i < end; ++i) {
     if (i == order.from_head && t.elided() > 0)
       w.put("...").dec(t.elided()).put(" additional frames elided...\n");
     print_resolved(w, order.at(i), resolve(order.at(i), p, buf, sizeof buf));
   }
 }
 
-std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p) {
+std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p, std::size_t* head_printed) {
   PrintOrder order{t};
   const int end = order.end(p);
+  const int begin = order.begin(p, end);
   std::vector<Frame> frames;
-  frames.reserve(static_cast<std::size_t>(end));
-  for (int i = 0; i < end; ++i) frames.push_back(order.at(i));
+  frames.reserve(static_cast<std::size_t>(end - begin));
+  for (int i = begin; i < end; ++i) frames.push_back(order.at(i));
+  if (head_printed != nullptr)
+    *head_printed = static_cast<std::size_t>(std::min(order.from_head, end) - begin);
   return frames;
 }
 

@@ -120,12 +120,16 @@ struct PrintPolicy {
 // Prints the frames of `t` (two lines each, Go's layout), eliding the
 // middle of deep stacks. Like Go, which hides runtime.goexit, it leaves out
 // the runtime frames every goroutine starts with (goro's entry function and
-// the trampoline below it).
+// the trampoline below it), and the context-switch frames a parked
+// goroutine's stack begins with (Go's traceback starts at gopark), unless
+// p.runtime_frames.
 void print_frames(Writer& w, const Trace& t, PrintPolicy p);
 
 // The frames print_frames prints, in its order (head frames, then the
-// tail, without the entry frames it leaves out).
-std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p);
+// tail, without the frames it leaves out). If head_printed is not null, it
+// receives how many of them come from the head, i.e. where the elision
+// mark goes.
+std::vector<Frame> printed_frames(const Trace& t, PrintPolicy p, std::size_t* head_printed = nullptr);
 
 // "goroutine 7 "name" [state]:\n"; `name` may be empty. A non-null
 // `after_state` goes between the bracket and the colon, after a space
