@@ -224,8 +224,17 @@ TEST(Stack, DeepRecursionTo64MiBWithGiBCeiling) {
       wg.done();
     });
     wg.wait();
-    goro::sleep_for(1ms);  // the goroutine has exited and its stack is pooled
-    after_exit = goro::read_stack_stats();
+    // The goroutine exits right after wg.done(), but on a loaded machine its
+    // thread may be held up: its processor's queue can be taken by a spare
+    // processor meanwhile (sysmon), so this goroutine may run before it has
+    // gone. Wait for the release rather than for a fixed time.
+    auto deadline = goro::clock::now() + 10s;
+    do {
+      goro::sleep_for(1ms);
+      after_exit = goro::read_stack_stats();
+    } while (goro::clock::now() < deadline &&
+             (diff(after_exit.stack_sys, before.stack_sys) >= static_cast<std::int64_t>(1 * kMiB) ||
+              diff(after_exit.stack_inuse, before.stack_inuse) >= static_cast<std::int64_t>(64 * kKiB)));
   });
   EXPECT_EQ(result, kDepth + 1);
   EXPECT_LE(remaining_at_start, kGiB);
