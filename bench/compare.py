@@ -275,8 +275,8 @@ def fmt(v, unit=""):
 # behind when it is). Memory rows have no wall metric.
 BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear, plus a share of a "
                 "page-table page) and its guard a share of one `process_madvise` per 64 slots; `bench_fresh_slots` "
-                "measures those two kernel costs alone, with no runtime around them, at about 2.2 us per slot "
-                "(0.6 us guard, 1.6 us fault) on this machine, most of Go's whole figure. Go has no guard pages "
+                "measures those two kernel costs alone, with no runtime around them, at 2.2 to 3.0 us per slot "
+                "(0.6 to 0.7 us guard, 1.6 to 2.3 us fault) on this machine, most of Go's whole figure. Go has no guard pages "
                 "(its compiler checks the stack bound in every function prologue) and carves 2 KiB stacks, two per "
                 "page, out of heap spans; C++ code has no such check, so goro needs the guard and a page of its own "
                 "per stack, and a fresh goroutine cannot cost less than that floor")
