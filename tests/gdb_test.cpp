@@ -58,11 +58,7 @@ TEST(GdbTarget, ParkThenTrap) {
 }
 
 std::string find_gdb() {
-  for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
-    std::string p = std::string(dir) + "/gdb";
-    if (::access(p.c_str(), X_OK) == 0) return p;
-  }
-  return {};
+  return goro_test::find_program({"gdb"});
 }
 
 std::string self_exe() {

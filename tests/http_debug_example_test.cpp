@@ -32,6 +32,8 @@ namespace net = goro::net;
 
 namespace {
 
+using goro_test::find_program;
+
 constexpr int kIdleConns = static_cast<int>(goro_test::scaled3(200, 100, 100));
 // Connections opened and closed first: goro::metrics measures a
 // goroutine's stack high-water mark at one exit in 1024 per processor, so
@@ -42,20 +44,6 @@ std::string example_path(const std::string& name) {
   if (const char* dir = std::getenv("GORO_EXAMPLES_DIR")) return std::string(dir) + "/" + name;
   std::filesystem::path self = net_tools::child_process::self_path();
   return (self.parent_path().parent_path() / "examples" / name).string();
-}
-
-std::string find_program(std::initializer_list<const char*> candidates) {
-  for (const char* c : candidates) {
-    if (c[0] == '/') {
-      if (::access(c, X_OK) == 0) return c;
-      continue;
-    }
-    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
-      std::string p = std::string(dir) + "/" + c;
-      if (::access(p.c_str(), X_OK) == 0) return p;
-    }
-  }
-  return {};
 }
 
 // Runs a shell command; returns its standard output and error.

@@ -34,6 +34,8 @@ namespace net = goro::net;
 
 namespace {
 
+using goro_test::find_program;
+
 // Enough goroutines for grouping to matter, within TSan's fiber limit.
 constexpr std::int64_t kParked = goro_test::scaled3(3000, 2000, 1000);
 
@@ -50,20 +52,6 @@ std::string run(const std::string& cmd, int* status = nullptr) {
     if (status != nullptr) *status = st;
     return out;
   });
-}
-
-std::string find_program(std::initializer_list<const char*> candidates) {
-  for (const char* c : candidates) {
-    if (c[0] == '/') {
-      if (::access(c, X_OK) == 0) return c;
-      continue;
-    }
-    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
-      std::string p = std::string(dir) + "/" + c;
-      if (::access(p.c_str(), X_OK) == 0) return p;
-    }
-  }
-  return {};
 }
 
 // The goroutines the tests count: each waits here until `release` closes.

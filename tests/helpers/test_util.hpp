@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <utility>
 
@@ -128,6 +129,23 @@ int run_on(int procs, F&& f) {
 inline void spin_for(std::chrono::nanoseconds d) {
   const auto end = Clock::now() + d;
   while (Clock::now() < end) spin_work(200);
+}
+
+// The first of `candidates` that is an executable: an absolute path as
+// given, a bare name in /usr/bin, /usr/local/bin or /bin; empty if none
+// is (tests that need the tool then skip).
+inline std::string find_program(std::initializer_list<const char*> candidates) {
+  for (const char* c : candidates) {
+    if (c[0] == '/') {
+      if (::access(c, X_OK) == 0) return c;
+      continue;
+    }
+    for (const char* dir : {"/usr/bin", "/usr/local/bin", "/bin"}) {
+      std::string p = std::string(dir) + "/" + c;
+      if (::access(p.c_str(), X_OK) == 0) return p;
+    }
+  }
+  return {};
 }
 
 }  // namespace goro_test
