@@ -185,10 +185,10 @@ void run_due_shrinks() noexcept {
     std::atomic_ref<std::uint64_t> claim(*d.claim);
     const std::uint64_t armed = d.id << 2 | kShrinkArmed;
     std::uint64_t seen = claim.load(std::memory_order_acquire);
-    if (seen == (d.id << 2)) {
-      push_shrink(d, now + kDeferredShrinkNs);  // running now: look again later
-      continue;
-    }
+    // Running now: drop the request, or every switch-in of a goroutine
+    // that parks often would keep paying for it. A failed drop means the
+    // goroutine has just parked and armed it.
+    if (seen == (d.id << 2) && claim.compare_exchange_strong(seen, 0, std::memory_order_relaxed)) continue;
     // Anything but armed: done or dropped (the goroutine exited, and its
     // record may be another goroutine's now: ids are never repeated).
     if (seen != armed ||

@@ -150,10 +150,12 @@ std::size_t stack_shrink_below(const StackSpan& s, const void* sp) noexcept;
 // goroutine is parked and may be shrunk, or id << 2 while it runs, or
 // id << 2 | kShrinkArmed | kShrinkBusy while the scavenger shrinks it. When
 // the request is due the scavenger moves armed to busy, shrinks below the
-// saved stack pointer, and stores 0; it looks again later if the goroutine
-// is running, and drops the request if the word holds anything else (the
-// goroutine exited). Whoever switches the goroutine in disarms the word, or
-// waits while it is busy; the next park arms it again.
+// saved stack pointer, and stores 0; it drops the request if the goroutine
+// is running (id << 2 to 0, a compare-and-swap against the park that arms
+// it), or if the word holds anything else (the goroutine exited). Whoever
+// switches the goroutine in disarms the word, or waits while it is busy;
+// the next park arms it again with a compare-and-swap, which fails only if
+// the request was dropped.
 struct DeferredShrink {
   const StackSpan* span = nullptr;
   void* const* sp = nullptr;
