@@ -26,11 +26,14 @@ namespace goro::detail {
 
 Scheduler g_sched;
 
+}  // namespace goro::detail
+
+thread_local goro::detail::Worker* goro_tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
+
+namespace goro::detail {
+
 namespace {
 
-// initial-exec: the library is position independent, and the default
-// model for that would make every access a call to __tls_get_addr.
-thread_local Worker* tls_worker __attribute__((tls_model("initial-exec"))) = nullptr;
 std::atomic<FatalReporter> g_fatal_reporter{nullptr};
 
 }  // namespace
@@ -43,28 +46,13 @@ Scheduler& sched() noexcept {
   return g_sched;
 }
 
-// Not inlined and opaque to the optimizer, so that code running on a
-// goroutine re-reads it after every switch (the goroutine may have moved to
-// another thread; compilers cache TLS addresses across calls).
-Worker* current_worker() noexcept {
-  Worker* w = tls_worker;
-  asm volatile("" : "+r"(w));
-  return w;
-}
-
 void set_current_worker(Worker* w) noexcept {
-  tls_worker = w;
+  goro_tls_worker = w;
 }
 
 Goroutine* current_goroutine() noexcept {
   Worker* w = current_worker();
   return w != nullptr ? w->current : nullptr;
-}
-
-std::int64_t coarse_nanotime() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 std::int64_t nanotime() noexcept {

@@ -36,6 +36,7 @@
 #include <pthread.h>
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <mutex>
 #include <span>
@@ -230,7 +231,35 @@ void execute(Worker* w, Goroutine* g, bool count_tick) noexcept;
 void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept;
 // A spinning worker that found work stops spinning (and may start another).
 void reset_spinning(Worker* w) noexcept;
-[[gnu::noinline]] Worker* current_worker() noexcept;
+
+}  // namespace goro::detail
+
+// The current worker, per thread. initial-exec: the library is position
+// independent, and the default model for that would make every access a
+// call to __tls_get_addr. C linkage, so that current_worker() can name it
+// in assembly.
+extern "C" {
+extern thread_local goro::detail::Worker* goro_tls_worker __attribute__((tls_model("initial-exec")));
+}
+
+namespace goro::detail {
+
+// The worker running this thread, or nullptr. Read through the thread
+// pointer at every call: a goroutine may resume on another thread after any
+// switch (DESIGN.md, "Rules"), and a compiler keeps a thread_local's address
+// in a register across calls, which would then name the old thread's
+// variable. The assembly is not cached, and its memory clobber keeps it
+// after any call that may have switched. Inlined: it is on every park and
+// ready.
+inline Worker* current_worker() noexcept {
+#if defined(__x86_64__)
+  Worker* w;
+  asm volatile("movq goro_tls_worker@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(w) : : "memory");
+  return w;
+#else
+#error "current_worker: only x86-64 is supported"
+#endif
+}
 
 // Internal entry points shared by the files of sched/.
 void set_current_worker(Worker* w) noexcept;
@@ -329,7 +358,14 @@ void sysmon_start() noexcept;
 void sysmon_stop() noexcept;
 // A worker took a processor: a monitor asleep because all were idle wakes.
 void sysmon_notice_busy() noexcept;
-std::int64_t coarse_nanotime() noexcept;
+
+// CLOCK_MONOTONIC_COARSE in nanoseconds (one clock tick, 4 ms, of
+// resolution). Inlined: every park reads it. Cost: a vDSO call, no syscall.
+inline std::int64_t coarse_nanotime() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
 
 // Fatal reporting is owned by debug/; it registers a richer reporter here.
 using FatalReporter = void (*)(const char* msg);
