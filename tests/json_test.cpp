@@ -265,9 +265,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"\xEF\xBB\xBF{}", E::unexpected_character, 0, 1, 1, "byte 0xEF"},
         ErrorCase{"[1,\f2]", E::unexpected_character, 3, 1, 4, "byte 0x0C"},
         ErrorCase{"{\n  \"a\": [1,\n        2,,\n  ]\n}", E::unexpected_character, 23, 3, 11, "found ','"}),
-    [](const ::testing::TestParamInfo<ErrorCase>& info) {
-      return std::string(errc_name(info.param.code)) + "_at_" + std::to_string(info.param.offset) + "_" +
-             std::to_string(info.index);
+    [](const ::testing::TestParamInfo<ErrorCase>& param_info) {
+      return std::string(errc_name(param_info.param.code)) + "_at_" +
+             std::to_string(param_info.param.offset) + "_" + std::to_string(param_info.index);
     });
 
 TEST(JsonErrorsMore, ErrorOffsetPointsIntoLongInput) {

@@ -314,7 +314,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
 
   // A connection for u, its deadline set to `deadline` (zero: none).
   std::shared_ptr<pconn> get_conn(const url& u, const context& ctx, clock::time_point deadline,
-                                  clock::duration dial_timeout, const parser_limits& plimits) {
+                                  clock::duration connect_timeout, const parser_limits& plimits) {
     for (;;) {
       std::vector<std::shared_ptr<pconn>> dead;
       std::shared_ptr<pconn> pc;
@@ -340,7 +340,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
         return pc;
       }
       if (dial) {
-        pc = dial_conn(u, deadline, dial_timeout, plimits);
+        pc = dial_conn(u, deadline, connect_timeout, plimits);
         pc->set_deadline(deadline);
         return pc;
       }

@@ -1,6 +1,8 @@
 // stack/arena.hpp: internals of the stack layer shared by its .cpp files:
-// size classes, the arena registry, per-slot state, guards and residency.
-// Nothing outside src/stack includes this.
+// size classes (size_class.cpp), the arena registry (arena.cpp), per-slot
+// state, guards (guard.cpp), residency (residency.cpp) and the errors of
+// mapping and guarding (map_errors.cpp). Nothing outside src/stack includes
+// this.
 //
 // An arena is one mmap'd range cut into equal slots of one size class. The
 // registry of arenas only grows (arenas are never unmapped), so any address
@@ -89,6 +91,18 @@ struct Arena {
   }
 };
 
+// Whether arenas created now get mprotect guards rather than guard markers
+// (no MADV_GUARD_INSTALL, or mprotect forced by a test or
+// GORO_FORCE_MPROTECT_GUARD=1). Fixed per arena at its creation.
+bool new_arenas_use_mprotect() noexcept;
+
+// Throw std::system_error(err) for a failed arena mapping of `bytes` in
+// slots of `slot` bytes, or a failed guard call `how`; on ENOMEM the
+// message counts the mappings in use and names vm.max_map_count. They
+// allocate nothing before the exception itself.
+[[noreturn]] void throw_map_failure(int err, std::size_t bytes, std::size_t slot);
+[[noreturn]] void throw_guard_failure(int err, const char* how);
+
 // Maps and registers a new arena for class `cls`; returns its index.
 // Throws std::system_error naming the size when the mapping fails.
 std::uint32_t new_arena(std::uint32_t cls);
@@ -148,7 +162,7 @@ std::size_t give_back(const Residency& r, std::byte* hi) noexcept;
 // Same, scanning [lo, hi) first.
 std::size_t give_back(std::byte* lo, std::byte* hi) noexcept;
 
-// Global counters behind stack_read_stats.
+// Global counters behind stack_read_stats (stats.cpp).
 struct Counters {
   std::atomic<std::uint64_t> released_pages{0};  // pages ever given back
   std::atomic<std::uint64_t> shrinks{0};
@@ -157,8 +171,9 @@ struct Counters {
 };
 Counters& counters() noexcept;
 
-// Under ASan: clears the poison that exited frames left on a stack's usable
-// range, so its next goroutine does not trip over it. No-op otherwise.
+// Under ASan (alloc.cpp): clears the poison that exited frames left on a
+// stack's usable range, so its next goroutine does not trip over it. No-op
+// otherwise.
 void unpoison_stack(const StackSpan& s) noexcept;
 
 }  // namespace goro::detail::stack_internal

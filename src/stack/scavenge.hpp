@@ -1,4 +1,4 @@
-// stack/scavenge.hpp: between the stack pools (pool.cpp) and the scavenger
+// stack/scavenge.hpp: between the stack pools (pool.cpp, trim.cpp) and the scavenger
 // that gives their memory back (scavenge.cpp). Nothing outside src/stack
 // includes this.
 #pragma once
@@ -20,7 +20,7 @@ inline constexpr std::size_t kPooledStackBytes = 2 * kPageSize;
 // that one mincore and one process_madvise cover.
 inline constexpr std::size_t kScavengeBatch = 256;
 
-// pool.cpp: resident bytes the pools hold (stacks x kPooledStackBytes),
+// trim.cpp: resident bytes the pools hold (stacks x kPooledStackBytes),
 // and trimming up to max_stacks of the least recently pooled stacks, those
 // pooled before `pooled_before` (coarse_now_ns), to cold.
 // trim_oldest_pooled returns how many it trimmed.

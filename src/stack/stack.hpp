@@ -89,7 +89,7 @@ class StackCache {
   void flush() noexcept;
 
  private:
-  friend struct StackCacheAccess;       // stack/pool.cpp
+  friend struct StackCacheAccess;       // stack/cache.hpp
   static constexpr int kClasses = 4;    // distinct limits cached per processor
   static constexpr int kPerClass = 32;  // stacks cached per limit, at most
   // One bin per stack limit (stacks of one size class but different limits

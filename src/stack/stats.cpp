@@ -76,6 +76,15 @@ void count_states(const Arena& a, goro::stack_stats& out) noexcept {
 
 }  // namespace
 
+namespace stack_internal {
+
+Counters& counters() noexcept {
+  static Counters c;
+  return c;
+}
+
+}  // namespace stack_internal
+
 goro::stack_stats stack_read_counters() {
   goro::stack_stats out;
   for (std::uint32_t i = 0, n = arena_count(); i < n; ++i) out.stack_reserved += arena_at(i).bytes;
