@@ -25,6 +25,7 @@
 //   scavenger_cpu_ms           CPU time it spent
 //   scavenger_cpu_share        that CPU time / seconds_to_settle, in % of one CPU
 //   free_os_memory_ms          then: free_os_memory() on what is left, wall time
+//   page_tables_after_free_mib VmPTE the burst added, after free_os_memory
 #include "bench_util.hpp"
 
 #include <goro/goro.hpp>
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     const auto f0 = std::chrono::steady_clock::now();
     goro::free_os_memory();
     const double free_ms = bench::seconds_since(f0) * 1e3;
+    const long pte_after_free = bench::status_bytes(false, true) - pte_before;
     bench::metric("goroutines", n);
     bench::metric("peak_mib", static_cast<double>(peak) / kMiB);
     bench::metric("after_exit_mib", static_cast<double>(after_exit) / kMiB);
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
     bench::metric("scavenger_cpu_ms", cpu_ms);
     bench::metric("scavenger_cpu_share", settled > 0 ? cpu_ms / 10.0 / settled : 0.0);
     bench::metric("free_os_memory_ms", free_ms);
+    bench::metric("page_tables_after_free_mib", static_cast<double>(pte_after_free) / kMiB);
     return 0;
   });
 }

@@ -393,6 +393,69 @@ TEST(StackPool, TrimGivesEverythingBackAndColdSlotsAreReused) {
   for (const auto& s : v) gd::stack_release(nullptr, s);
 }
 
+// Whether this kernel frees a page-table page that MADV_DONTNEED leaves
+// empty (Linux's CONFIG_PT_RECLAIM): one page touched in a 2 MiB region of
+// its own, then given back.
+bool kernel_reclaims_page_tables() {
+  void* raw = ::mmap(nullptr, 4 * kMiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return false;
+  auto* region = reinterpret_cast<std::byte*>((reinterpret_cast<std::uintptr_t>(raw) + 2 * kMiB - 1) &
+                                              ~std::uintptr_t{2 * kMiB - 1});
+  region[0] = std::byte{1};
+  const long before = status_kib("VmPTE:");
+  ::madvise(region, 2 * kMiB, MADV_DONTNEED);
+  const long after = status_kib("VmPTE:");
+  ::munmap(raw, 4 * kMiB);
+  return after < before;
+}
+
+// Slots that all go cold give back their regions' page tables (their guard
+// markers are removed for that), and come back with a guard refitted.
+void burst_trim_reacquire(std::vector<gd::StackSpan>& again, long* pte_kept, long* pte_burst) {
+  constexpr std::size_t kStacks = 2000;
+  constexpr std::size_t kLimit = 300 * kKiB;  // a class no other test uses
+  std::vector<gd::StackSpan> v(kStacks);
+  const long pte0 = status_kib("VmPTE:");
+  for (gd::StackSpan& s : v) {
+    s = gd::stack_acquire(nullptr, kLimit);
+    touch_down(s.top, 8 * kKiB);
+  }
+  *pte_burst = status_kib("VmPTE:") - pte0;
+  for (const auto& s : v) gd::stack_release(nullptr, s);
+  gd::stack_trim_pools();  // what free_os_memory does
+  *pte_kept = status_kib("VmPTE:") - pte0;
+  const std::size_t reserved = gd::stack_read_stats().stack_reserved;
+  again.resize(kStacks);
+  for (gd::StackSpan& s : again) {
+    s = gd::stack_acquire(nullptr, kLimit);
+    std::memset(s.base, 1, s.limit());  // usable to its lowest byte
+  }
+  if (gd::stack_read_stats().stack_reserved != reserved) std::_Exit(21);  // all came from the cold list
+}
+
+TEST(StackPoolDeathTest, FullyColdRegionsGiveBackTheirPageTablesAndGuardsAreRefitted) {
+  if (!gd::stack_guards_use_madvise()) GTEST_SKIP() << "no MADV_GUARD_INSTALL: guards are mappings";
+  use_threadsafe_death_tests();
+  std::vector<gd::StackSpan> again;
+  long pte_kept = 0, pte_burst = 0;
+  burst_trim_reacquire(again, &pte_kept, &pte_burst);
+  RecordProperty("page_tables_of_the_burst_kib", std::to_string(pte_burst));
+  RecordProperty("page_tables_kept_kib", std::to_string(pte_kept));
+#if !defined(GORO_SANITIZER)  // (their shadow memory has page tables of its own)
+  if (kernel_reclaims_page_tables()) {
+    EXPECT_GT(pte_burst, 200) << "2,000 slots of 320 KiB need over 300 page-table pages";
+    EXPECT_LT(pte_kept, pte_burst / 4) << "page tables of the cold regions were kept";
+  }
+#else
+  (void)pte_kept, (void)pte_burst;
+#endif
+  for (std::size_t i : {std::size_t{0}, again.size() / 2, again.size() - 1}) {
+    EXPECT_GT(again[i].guard, 0u);
+    EXPECT_EXIT(fault_at(again[i].base - 1), testing::KilledBySignal(SIGSEGV), "") << i;
+  }
+  for (const auto& s : again) gd::stack_release(nullptr, s);
+}
+
 TEST(StackScavenger, BringsPooledStacksDownToTheRetainedTargetInTheBackground) {
   gd::stack_trim_pools();
   constexpr std::size_t kTarget = 1 * kMiB;

@@ -11,6 +11,8 @@
 // is started by the first burst that passes the target and sleeps on a
 // condition variable otherwise: an idle program gets no wakeups from it.
 // free_os_memory() does the same work at once, on the caller's thread.
+// Once a run of steps has brought the pools down, the page tables of 2 MiB
+// regions left wholly cold go too (cold_regions.cpp).
 //
 // The same thread does the deferred shrinks of parked goroutines
 // (stack_shrink_later): a FIFO of requests, each due kDeferredShrinkNs after
@@ -229,20 +231,35 @@ std::size_t excess_stacks() noexcept {
   return std::min(kScavengeBatch, (have - want + kPooledStackBytes - 1) / kPooledStackBytes);
 }
 
-void scavenge_paced() noexcept {
+// Gives back the page tables of fully cold regions, counting the time as
+// the scavenger's.
+void release_regions_step() noexcept {
+  std::lock_guard lock(g_step_mu);
+  std::uint64_t t0 = thread_cpu_ns();
+  release_cold_regions();
+  g_cpu_ns.fetch_add(thread_cpu_ns() - t0, std::memory_order_relaxed);
+}
+
+// Trims down to the target at the paced rate; returns how many stacks it
+// trimmed.
+std::size_t scavenge_paced() noexcept {
   const double cpus = std::max(1u, std::thread::hardware_concurrency());
   const double sleep_per_work = 1.0 / (kCpuShare * cpus) - 1.0;
+  std::size_t trimmed = 0;
   for (std::size_t want; (want = excess_stacks()) != 0;) {
     run_due_shrinks();
     std::uint64_t spent = 0;
-    if (scavenge_step(want, coarse_now_ns() - kMinAgeNs, &spent) == 0) {
+    std::size_t n = scavenge_step(want, coarse_now_ns() - kMinAgeNs, &spent);
+    if (n == 0) {
       // Over the target, but with stacks too young to trim: look again
       // when the oldest may have aged.
       std::this_thread::sleep_for(std::chrono::nanoseconds(kMinAgeNs / 2));
       continue;
     }
+    trimmed += n;
     std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(spent * sleep_per_work)));
   }
+  return trimmed;
 }
 
 // Sleeps until woken or until the next deferred shrink is due.
@@ -265,7 +282,8 @@ void* scavenger_main(void*) {
     wait_for_work();
     run_due_shrinks();
     do {
-      scavenge_paced();
+      // A burst's stacks are cold now: their regions' page tables can go.
+      if (scavenge_paced() != 0) release_regions_step();
       g_busy.store(false, std::memory_order_seq_cst);
       // A pool that passed the target after the last look but before
       // g_busy fell saw g_busy set and did not wake us: look once more.
@@ -455,6 +473,7 @@ void scavenge_all() noexcept {
   std::uint64_t spent;
   while (scavenge_step(kScavengeBatch, INT64_MAX, &spent) != 0) {
   }
+  release_regions_step();
 }
 
 }  // namespace goro::detail::stack_internal

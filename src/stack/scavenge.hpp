@@ -39,6 +39,13 @@ inline std::int64_t coarse_now_ns() noexcept {
 // Cost: a load and a compare, except once per burst (a futex wake).
 void scavenger_note_pooled(std::size_t pooled_bytes) noexcept;
 
+// cold_regions.cpp: gives back the page-table pages of the 2 MiB regions
+// whose every slot is cold (their guards are removed; fit_guard puts one
+// back when a slot is taken). Returns how many slots lost their guard.
+// Cost: a copy and a sort of the cold lists' regions, two madvise calls per
+// region; the pools' locks are held only to copy and to move slots.
+std::size_t release_cold_regions() noexcept;
+
 // Trims every pooled stack now (free_os_memory), on the calling thread.
 void scavenge_all() noexcept;
 // CPU time the scavenger thread and scavenge_all have spent.
