@@ -22,6 +22,7 @@
 // of faulting.
 #pragma once
 
+#include "debug/lines.hpp"
 #include "debug/symbolize.hpp"
 #include "debug/writer.hpp"
 
@@ -98,6 +99,8 @@ class SymbolCache {
     bool found = false;
     Symbol symbol;
     std::string name;  // readable name, or "??"
+    std::string file;  // source file, when line > 0
+    int line = 0;      // 0: no source line known
   };
   Entry& slot(std::uintptr_t lookup_pc) noexcept;
 
@@ -107,17 +110,21 @@ class SymbolCache {
 };
 
 // How to print: whether we are in a signal handler (symbol lookups never
-// wait), whether names may be demangled (which allocates), and an optional
-// cache (which allocates).
+// wait), whether names may be demangled (which allocates), an optional
+// cache (which allocates), and how source lines are looked up (lines.hpp:
+// in process for dumps, through the helper process for fatal reports).
 struct PrintPolicy {
   bool in_signal = false;
   bool demangle = true;
   SymbolCache* cache = nullptr;
   // Show the runtime's entry frames too (GORO_TRACEBACK=system or crash).
   bool runtime_frames = false;
+  LineSource lines = LineSource::kInProcess;
 };
 
-// Prints the frames of `t` (two lines each, Go's layout), eliding the
+// Prints the frames of `t` (two lines each, Go's layout: the function, then
+// "\t/path/file.cpp:123 +0x1c", or "\t<module>+0x<offset> +0x1c" where no
+// source line is known), eliding the
 // middle of deep stacks. Like Go, which hides runtime.goexit, it leaves out
 // the runtime frames every goroutine starts with (goro's entry function and
 // the trampoline below it), and the context-switch frames a parked

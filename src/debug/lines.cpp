@@ -1,0 +1,325 @@
+// debug/lines.cpp: see lines.hpp.
+#include "debug/lines.hpp"
+
+#include "debug/symbolize.hpp"
+
+#include <elfutils/libdwfl.h>
+#include <link.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <mutex>
+
+namespace goro::detail {
+namespace {
+
+// ---- in process ------------------------------------------------------------
+
+// A libdw session and what it knows of the process's modules.
+struct Session {
+  Dwfl* dwfl = nullptr;
+  int modules = -1;  // loaded modules when they were last reported to dwfl
+};
+
+Session g_session;  // guarded by g_session_mu
+std::mutex g_session_mu;
+
+// Separate debug files are looked for in the usual places, but not through
+// debuginfod: a lookup must never wait on the network.
+int find_local_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+                         const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                         char** debuginfo_file_name) {
+  const char* urls = std::getenv("DEBUGINFOD_URLS");
+  if (urls != nullptr && urls[0] != '\0') return -1;
+  return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file, debuglink_crc,
+                                      debuginfo_file_name);
+}
+
+const Dwfl_Callbacks kCallbacks = {
+    &dwfl_linux_proc_find_elf, &find_local_debuginfo,
+    nullptr,  // section_address: only for relocatable files
+    nullptr,  // debuginfo_path: the default
+};
+
+int count_modules() {
+  int n = 0;
+  dl_iterate_phdr([](dl_phdr_info*, std::size_t, void* count) { return ++*static_cast<int*>(count), 0; }, &n);
+  return n;
+}
+
+// Opens the session, or re-reports the modules if the loader's list
+// changed since: dwfl knows only the modules mapped when it was told.
+bool refresh(Session& s) {
+  if (s.dwfl == nullptr) {
+    s.dwfl = dwfl_begin(&kCallbacks);
+    if (s.dwfl == nullptr) return false;
+  }
+  int modules = count_modules();
+  if (modules == s.modules) return true;
+  dwfl_report_begin(s.dwfl);
+  int failed = dwfl_linux_proc_report(s.dwfl, static_cast<pid_t>(::getpid()));
+  dwfl_report_end(s.dwfl, nullptr, nullptr);
+  s.modules = failed == 0 ? modules : -1;
+  return failed == 0;
+}
+
+void copy_text(char* dst, std::size_t cap, const char* src) {
+  std::size_t n = std::strlen(src);
+  if (n >= cap) n = cap - 1;
+  std::memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+// The readable name of pc's function: the symbol table's (symbolize.hpp),
+// else libdw's, which also reads a separate debug file's symbols.
+bool function_name(Dwfl_Module* mod, std::uintptr_t pc, char* buf, std::size_t cap) {
+  Symbol sym;
+  const char* raw = symbolize(pc, &sym, false) ? sym.name : nullptr;
+  if (raw == nullptr) raw = dwfl_module_addrname(mod, pc);
+  if (raw == nullptr || cap < 2) return false;
+  std::string_view name = readable_name(raw, buf, cap - 1, true);
+  buf[name.size()] = '\0';
+  return true;
+}
+
+bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
+  out->line = 0;
+  if (out->function_cap > 0) out->function[0] = '\0';
+  if (!refresh(s)) return false;
+  Dwfl_Module* mod = dwfl_addrmodule(s.dwfl, pc);
+  if (mod == nullptr) return false;
+  bool known = false;
+  if (Dwfl_Line* l = out->file_cap > 0 ? dwfl_module_getsrc(mod, pc) : nullptr) {
+    int n = 0;
+    const char* path = dwfl_lineinfo(l, nullptr, &n, nullptr, nullptr, nullptr);
+    // Line 0 marks code the compiler made up: no source line to show.
+    if (path != nullptr && n > 0) {
+      copy_text(out->file, out->file_cap, path);
+      out->line = n;
+      known = true;
+    }
+  }
+  if (out->function_cap > 0 && function_name(mod, pc, out->function, out->function_cap)) known = true;
+  return known;
+}
+
+bool look_up_in_process(std::uintptr_t pc, CodeInfo* out) {
+  std::lock_guard lock(g_session_mu);
+  return look_up(g_session, pc, out);
+}
+
+// ---- the helper process --------------------------------------------------------
+
+// An answer on the wire: the line (0: unknown), the lengths of the path
+// and of the function's name, then the two texts.
+struct AnswerHead {
+  std::int32_t line;
+  std::uint32_t file_length;
+  std::uint32_t function_length;
+};
+constexpr std::size_t kMaxPath = 1024;
+constexpr std::size_t kMaxFunction = 1024;
+
+// The first answer reads the executable's DWARF (a second or more for a
+// large binary on a loaded machine, under a sanitizer); later ones are a
+// table lookup. Past these the helper is deemed stuck.
+constexpr std::int64_t kFirstAnswerMs = 10'000;
+constexpr std::int64_t kNextAnswerMs = 2'000;
+
+bool write_all(int fd, const void* data, std::size_t n) {
+  const auto* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t k = ::send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+// Reads exactly n bytes; without a deadline (deadline_ms < 0) it blocks.
+bool read_all(int fd, void* data, std::size_t n, std::int64_t deadline_ms);
+
+std::int64_t now_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+bool read_all(int fd, void* data, std::size_t n, std::int64_t deadline_ms) {
+  auto* p = static_cast<char*>(data);
+  while (n > 0) {
+    if (deadline_ms >= 0) {
+      std::int64_t left = deadline_ms - now_ms();
+      if (left <= 0) return false;
+      pollfd pfd{fd, POLLIN, 0};
+      int ready = ::poll(&pfd, 1, static_cast<int>(left));
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready <= 0) return false;
+    }
+    ssize_t k = ::recv(fd, p, n, 0);
+    if (k < 0 && errno == EINTR) continue;
+    if (k <= 0) return false;
+    p += k;
+    n -= static_cast<std::size_t>(k);
+  }
+  return true;
+}
+
+void reset_to_default(int sig) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  ::sigaction(sig, &dfl, nullptr);
+}
+
+// The helper's life: answer addresses until the parent closes the socket.
+[[noreturn]] void serve_lines(int fd) {
+  // Gone with the reporting process, and a crash here ends only the helper.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) reset_to_default(sig);
+  // A single thread now: the parent's session is usable unless another
+  // thread was inside it when the memory was copied.
+  Session fresh;
+  Session* s = g_session_mu.try_lock() ? &g_session : &fresh;
+  for (;;) {
+    std::uintptr_t pc = 0;
+    if (!read_all(fd, &pc, sizeof pc, -1)) ::_exit(0);
+    static char path[kMaxPath];
+    static char function[kMaxFunction];
+    CodeInfo info{path, sizeof path, 0, function, sizeof function};
+    AnswerHead head{0, 0, 0};
+    if (look_up(*s, pc, &info)) {
+      head.line = info.line;
+      head.file_length = info.line > 0 ? static_cast<std::uint32_t>(std::strlen(path)) : 0;
+      head.function_length = static_cast<std::uint32_t>(std::strlen(function));
+    }
+    if (!write_all(fd, &head, sizeof head) || !write_all(fd, path, head.file_length) ||
+        !write_all(fd, function, head.function_length))
+      ::_exit(0);
+  }
+}
+
+// Only the thread printing a fatal report uses these (lines.hpp).
+struct Helper {
+  long pid = 0;  // 0: not started
+  int fd = -1;
+  bool failed = false;    // could not start, or stopped answering: no more questions
+  bool answered = false;  // has answered at least once (its tables are loaded)
+};
+Helper g_helper;
+
+// fork() runs atfork handlers and takes the allocator's locks; the raw
+// system call copies the process as it is.
+long raw_fork() {
+  return ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+}
+
+bool start_helper() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+  long pid = raw_fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    serve_lines(fds[1]);
+  }
+  ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    return false;
+  }
+  g_helper.pid = pid;
+  g_helper.fd = fds[0];
+  return true;
+}
+
+// An answer of the helper, kept for the length of the report.
+struct CachedAnswer {
+  std::uintptr_t pc;  // 0: empty
+  std::int32_t line;  // 0: no line known
+  char file[256];
+  char function[512];  // "": unknown
+};
+
+bool ask_helper(std::uintptr_t pc, CachedAnswer* a) {
+  if (g_helper.failed) return false;
+  if (g_helper.pid == 0 && !start_helper()) {
+    g_helper.failed = true;
+    return false;
+  }
+  std::int64_t deadline = now_ms() + (g_helper.answered ? kNextAnswerMs : kFirstAnswerMs);
+  AnswerHead head{};
+  char path[kMaxPath];
+  char function[kMaxFunction];
+  if (!write_all(g_helper.fd, &pc, sizeof pc) || !read_all(g_helper.fd, &head, sizeof head, deadline) ||
+      head.file_length >= sizeof path || head.function_length >= sizeof function ||
+      !read_all(g_helper.fd, path, head.file_length, deadline) ||
+      !read_all(g_helper.fd, function, head.function_length, deadline)) {
+    end_line_helper();
+    g_helper.failed = true;
+    return false;
+  }
+  g_helper.answered = true;
+  path[head.file_length] = '\0';
+  function[head.function_length] = '\0';
+  a->pc = pc;
+  a->line = head.line > 0 ? head.line : 0;
+  copy_text(a->file, sizeof a->file, path);
+  copy_text(a->function, sizeof a->function, function);
+  return true;
+}
+
+// Answers of this report by address, direct-mapped (a collision asks
+// again). The reporting thread's only.
+constexpr std::size_t kCachedAnswers = 512;
+CachedAnswer g_answers[kCachedAnswers];
+
+bool ask_helper_cached(std::uintptr_t pc, CodeInfo* out) {
+  CachedAnswer& a = g_answers[(pc * 0x9e3779b97f4a7c15ull >> 40) % kCachedAnswers];
+  if (a.pc != pc && !ask_helper(pc, &a)) return false;
+  out->line = a.line;
+  if (a.line > 0 && out->file_cap > 0) copy_text(out->file, out->file_cap, a.file);
+  if (out->function_cap > 0) copy_text(out->function, out->function_cap, a.function);
+  return a.line > 0 || a.function[0] != '\0';
+}
+
+}  // namespace
+
+bool describe_code(std::uintptr_t pc, LineSource how, CodeInfo* out) noexcept {
+  out->line = 0;
+  if (out->function_cap > 0) out->function[0] = '\0';
+  switch (how) {
+    case LineSource::kNone:
+      return false;
+    case LineSource::kInProcess:
+      try {
+        return look_up_in_process(pc, out);
+      } catch (...) {  // std::system_error from the mutex, std::bad_alloc from libdw's C++ callers
+        return false;
+      }
+    case LineSource::kHelper:
+      return ask_helper_cached(pc, out);
+  }
+  return false;
+}
+
+void end_line_helper() noexcept {
+  if (g_helper.pid == 0) return;
+  ::close(g_helper.fd);
+  ::kill(static_cast<pid_t>(g_helper.pid), SIGKILL);
+  while (::waitpid(static_cast<pid_t>(g_helper.pid), nullptr, 0) < 0 && errno == EINTR) {
+  }
+  g_helper.pid = 0;
+  g_helper.fd = -1;
+}
+
+}  // namespace goro::detail
