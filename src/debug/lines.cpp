@@ -3,6 +3,8 @@
 
 #include "debug/symbolize.hpp"
 
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <link.h>
 #include <poll.h>
@@ -11,12 +13,15 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <string_view>
 
 namespace goro::detail {
 namespace {
@@ -90,9 +95,148 @@ bool function_name(Dwfl_Module* mod, std::uintptr_t pc, char* buf, std::size_t c
   return true;
 }
 
+// Appends "name\n\tfile:line\n" to the inlined frames' text if it fits
+// whole (a frame cut short would break the report's layout).
+void append_frame(CodeInfo* out, std::size_t* len, std::string_view name, std::string_view file, int line) {
+  char number[16];
+  auto end = std::to_chars(number, number + sizeof number, line).ptr;
+  std::string_view digits(number, static_cast<std::size_t>(end - number));
+  std::size_t need = name.size() + 2 + file.size() + 1 + digits.size() + 1;
+  if (*len + need >= out->inlined_cap) return;
+  char* at = out->inlined + *len;
+  for (std::string_view piece :
+       {name, std::string_view("\n\t"), file, std::string_view(":"), digits, std::string_view("\n")}) {
+    std::memcpy(at, piece.data(), piece.size());
+    at += piece.size();
+  }
+  *at = '\0';
+  *len += need;
+}
+
+// The DIE that declares the function an inlined instance expands: through
+// DW_AT_abstract_origin, then DW_AT_specification (a member function's
+// declaration in its class).
+Dwarf_Die declaration_of(Dwarf_Die die) {
+  for (int hops = 0; hops < 4; ++hops) {
+    Dwarf_Attribute attr;
+    Dwarf_Die next;
+    Dwarf_Attribute* ref = dwarf_attr(&die, DW_AT_abstract_origin, &attr);
+    if (ref == nullptr) ref = dwarf_attr(&die, DW_AT_specification, &attr);
+    if (ref == nullptr || dwarf_formref_die(ref, &next) == nullptr) break;
+    die = next;
+  }
+  return die;
+}
+
+// A text built in a fixed buffer, cut at its capacity.
+struct NameBuffer {
+  char* buf;
+  std::size_t cap;
+  std::size_t len = 0;
+  void put(std::string_view text) {
+    std::size_t k = std::min(text.size(), cap - len);
+    std::memcpy(buf + len, text.data(), k);
+    len += k;
+  }
+};
+
+bool is_naming_scope(int tag) {
+  return tag == DW_TAG_namespace || tag == DW_TAG_class_type || tag == DW_TAG_structure_type ||
+         tag == DW_TAG_union_type || tag == DW_TAG_subprogram;
+}
+
+// Puts the name of `die` qualified by the scopes around its declaration
+// ("Server::run::{lambda}::operator()"): the compiler gives a lambda's
+// operator() no linkage name, and its class no name at all.
+void put_qualified(Dwarf_Die die, NameBuffer& out, int depth) {
+  constexpr int kMaxDepth = 8;
+  Dwarf_Die decl = declaration_of(die);
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes_die(&decl, &scopes);
+  // scopes[0] is decl itself, scopes[n - 1] its compilation unit.
+  for (int i = 1; i < n - 1 && depth < kMaxDepth; ++i) {
+    if (!is_naming_scope(dwarf_tag(&scopes[i]))) continue;
+    put_qualified(scopes[i], out, depth + 1);
+    out.put("::");
+    break;
+  }
+  std::free(scopes);
+  const char* name = dwarf_diename(&decl);
+  int tag = dwarf_tag(&decl);
+  if (name != nullptr) {
+    out.put(name);
+  } else if (tag == DW_TAG_namespace) {
+    out.put("(anonymous namespace)");
+  } else if (tag == DW_TAG_class_type || tag == DW_TAG_structure_type) {
+    out.put("{lambda}");  // what the compiler leaves unnamed in a function
+  } else {
+    out.put("??");
+  }
+}
+
+std::string_view qualified_name(Dwarf_Die* die, char* buf, std::size_t cap) {
+  NameBuffer out{buf, cap};
+  put_qualified(*die, out, 0);
+  return {buf, out.len};
+}
+
+// The readable name of an inlined function's instance.
+std::string_view inlined_name(Dwarf_Die* die, char* buf, std::size_t cap) {
+  Dwarf_Attribute attr;
+  const char* raw = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &attr));
+  if (raw == nullptr) raw = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr));
+  if (raw != nullptr) return readable_name(raw, buf, cap, true);
+  return qualified_name(die, buf, cap);
+}
+
+// Where an inlined instance was called from: its DW_AT_call_file and
+// DW_AT_call_line, in the function around it.
+bool call_site(Dwarf_Die* cu, Dwarf_Die* inlined, const char** file, int* line) {
+  Dwarf_Attribute attr;
+  Dwarf_Word index = 0;
+  Dwarf_Word call_line = 0;
+  if (dwarf_formudata(dwarf_attr(inlined, DW_AT_call_file, &attr), &index) != 0 ||
+      dwarf_formudata(dwarf_attr(inlined, DW_AT_call_line, &attr), &call_line) != 0 || call_line == 0)
+    return false;
+  Dwarf_Files* files = nullptr;
+  std::size_t count = 0;
+  if (dwarf_getsrcfiles(cu, &files, &count) != 0 || index >= count) return false;
+  const char* name = dwarf_filesrc(files, index, nullptr, nullptr);
+  if (name == nullptr) return false;
+  *file = name;
+  *line = static_cast<int>(call_line);
+  return true;
+}
+
+// Walks the scopes at pc from the innermost out: each inlined instance is
+// a frame at the current location, and moves the location to its call
+// site. Leaves in (*file, *line) the location in the real function.
+void expand_inlined(Dwfl_Module* mod, std::uintptr_t pc, const char** file, int* line, CodeInfo* out) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
+  if (cu == nullptr) return;
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes(cu, pc - bias, &scopes);
+  std::size_t len = 0;
+  char name[1024];
+  for (int i = 0; i < n; ++i) {
+    int tag = dwarf_tag(&scopes[i]);
+    if (tag == DW_TAG_subprogram) break;
+    if (tag != DW_TAG_inlined_subroutine) continue;
+    const char* caller_file = nullptr;
+    int caller_line = 0;
+    if (!call_site(cu, &scopes[i], &caller_file, &caller_line)) break;
+    append_frame(out, &len, inlined_name(&scopes[i], name, sizeof name), *file, *line);
+    *file = caller_file;
+    *line = caller_line;
+  }
+  std::free(scopes);
+}
+
 bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
   out->line = 0;
   if (out->function_cap > 0) out->function[0] = '\0';
+  if (out->inlined_cap > 0) out->inlined[0] = '\0';
   if (!refresh(s)) return false;
   Dwfl_Module* mod = dwfl_addrmodule(s.dwfl, pc);
   if (mod == nullptr) return false;
@@ -101,6 +245,7 @@ bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
     int n = 0;
     const char* path = dwfl_lineinfo(l, nullptr, &n, nullptr, nullptr, nullptr);
     // Line 0 marks code the compiler made up: no source line to show.
+    if (path != nullptr && n > 0 && out->inlined_cap > 0) expand_inlined(mod, pc, &path, &n, out);
     if (path != nullptr && n > 0) {
       copy_text(out->file, out->file_cap, path);
       out->line = n;
@@ -118,15 +263,17 @@ bool look_up_in_process(std::uintptr_t pc, CodeInfo* out) {
 
 // ---- the helper process --------------------------------------------------------
 
-// An answer on the wire: the line (0: unknown), the lengths of the path
-// and of the function's name, then the two texts.
+// An answer on the wire: the line (0: unknown), the lengths of the path,
+// of the function's name and of the inlined frames' text, then the texts.
 struct AnswerHead {
   std::int32_t line;
   std::uint32_t file_length;
   std::uint32_t function_length;
+  std::uint32_t inlined_length;
 };
 constexpr std::size_t kMaxPath = 1024;
 constexpr std::size_t kMaxFunction = 1024;
+constexpr std::size_t kMaxInlined = 2048;
 
 // The first answer reads the executable's DWARF (a second or more for a
 // large binary on a loaded machine, under a sanitizer); later ones are a
@@ -196,15 +343,17 @@ void reset_to_default(int sig) {
     if (!read_all(fd, &pc, sizeof pc, -1)) ::_exit(0);
     static char path[kMaxPath];
     static char function[kMaxFunction];
-    CodeInfo info{path, sizeof path, 0, function, sizeof function};
-    AnswerHead head{0, 0, 0};
+    static char inlined[kMaxInlined];
+    CodeInfo info{path, sizeof path, 0, function, sizeof function, inlined, sizeof inlined};
+    AnswerHead head{0, 0, 0, 0};
     if (look_up(*s, pc, &info)) {
       head.line = info.line;
       head.file_length = info.line > 0 ? static_cast<std::uint32_t>(std::strlen(path)) : 0;
       head.function_length = static_cast<std::uint32_t>(std::strlen(function));
+      head.inlined_length = static_cast<std::uint32_t>(std::strlen(inlined));
     }
     if (!write_all(fd, &head, sizeof head) || !write_all(fd, path, head.file_length) ||
-        !write_all(fd, function, head.function_length))
+        !write_all(fd, function, head.function_length) || !write_all(fd, inlined, head.inlined_length))
       ::_exit(0);
   }
 }
@@ -248,6 +397,7 @@ struct CachedAnswer {
   std::int32_t line;  // 0: no line known
   char file[256];
   char function[512];  // "": unknown
+  char inlined[2048];  // "": none
 };
 
 bool ask_helper(std::uintptr_t pc, CachedAnswer* a) {
@@ -260,10 +410,12 @@ bool ask_helper(std::uintptr_t pc, CachedAnswer* a) {
   AnswerHead head{};
   char path[kMaxPath];
   char function[kMaxFunction];
+  char inlined[kMaxInlined];
   if (!write_all(g_helper.fd, &pc, sizeof pc) || !read_all(g_helper.fd, &head, sizeof head, deadline) ||
       head.file_length >= sizeof path || head.function_length >= sizeof function ||
-      !read_all(g_helper.fd, path, head.file_length, deadline) ||
-      !read_all(g_helper.fd, function, head.function_length, deadline)) {
+      head.inlined_length >= sizeof inlined || !read_all(g_helper.fd, path, head.file_length, deadline) ||
+      !read_all(g_helper.fd, function, head.function_length, deadline) ||
+      !read_all(g_helper.fd, inlined, head.inlined_length, deadline)) {
     end_line_helper();
     g_helper.failed = true;
     return false;
@@ -271,16 +423,18 @@ bool ask_helper(std::uintptr_t pc, CachedAnswer* a) {
   g_helper.answered = true;
   path[head.file_length] = '\0';
   function[head.function_length] = '\0';
+  inlined[head.inlined_length] = '\0';
   a->pc = pc;
   a->line = head.line > 0 ? head.line : 0;
   copy_text(a->file, sizeof a->file, path);
   copy_text(a->function, sizeof a->function, function);
+  copy_text(a->inlined, sizeof a->inlined, inlined);
   return true;
 }
 
 // Answers of this report by address, direct-mapped (a collision asks
 // again). The reporting thread's only.
-constexpr std::size_t kCachedAnswers = 512;
+constexpr std::size_t kCachedAnswers = 256;
 CachedAnswer g_answers[kCachedAnswers];
 
 bool ask_helper_cached(std::uintptr_t pc, CodeInfo* out) {
@@ -289,6 +443,7 @@ bool ask_helper_cached(std::uintptr_t pc, CodeInfo* out) {
   out->line = a.line;
   if (a.line > 0 && out->file_cap > 0) copy_text(out->file, out->file_cap, a.file);
   if (out->function_cap > 0) copy_text(out->function, out->function_cap, a.function);
+  if (out->inlined_cap > 0) copy_text(out->inlined, out->inlined_cap, a.inlined);
   return a.line > 0 || a.function[0] != '\0';
 }
 
@@ -297,6 +452,7 @@ bool ask_helper_cached(std::uintptr_t pc, CodeInfo* out) {
 bool describe_code(std::uintptr_t pc, LineSource how, CodeInfo* out) noexcept {
   out->line = 0;
   if (out->function_cap > 0) out->function[0] = '\0';
+  if (out->inlined_cap > 0) out->inlined[0] = '\0';
   switch (how) {
     case LineSource::kNone:
       return false;

@@ -42,7 +42,8 @@ enum class LineSource : std::uint8_t {
 
 // What the DWARF and symbol tables tell of the instruction at `pc` (for a
 // return address, pass the address of the call: pc - 1): its source line,
-// and when `function_cap` is not 0 the readable (demangled) name of its
+// the functions inlined there when `inlined_cap` is not 0, and when
+// `function_cap` is not 0 the readable (demangled) name of its
 // function, which libdw also finds for functions that only a separate
 // debug file names (libc's static functions). Texts are NUL-terminated and
 // truncated to fit.
@@ -52,6 +53,11 @@ struct CodeInfo {
   int line = 0;              // set to the line; 0 when none is known
   char* function = nullptr;  // receives the function's name; "" when unknown
   std::size_t function_cap = 0;
+  // Receives the functions inlined at pc, innermost first, in Go's
+  // layout ("name\n\tfile:line\n" each); "" when none. `file` and `line`
+  // then are the call site in the function that holds the code.
+  char* inlined = nullptr;
+  std::size_t inlined_cap = 0;
 };
 
 // Fills `out`; returns false when neither a line nor a name is known: a

@@ -7,6 +7,7 @@
 #include <unwind.h>
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cstring>
 
 // Frame walks read other frames' saved registers: slots a sanitizer may see
@@ -167,6 +168,22 @@ GORO_NO_SANITIZE std::uintptr_t resume_above_foreign(Trace* t, std::uintptr_t fr
   return 0;
 }
 
+// Adds the return address into the function owning the frame record at
+// `record`, called through code without frame records that kept rbp: the
+// highest such address in [from, record) (lower slots may hold stale ones
+// of calls made earlier). Returns whether there was one.
+GORO_NO_SANITIZE bool add_caller_of_foreign(Trace* t, std::uintptr_t from, std::uintptr_t record,
+                                            bool in_signal) noexcept {
+  for (std::uintptr_t at = record - 8; at >= from && at < record; at -= 8) {
+    std::uintptr_t ra = load_word(at);
+    if (in_own_module(ra - 1) && is_return_address(ra, 0, in_signal)) {
+      t->add(ra, false);
+      return true;
+    }
+  }
+  return false;
+}
+
 // Follows the saved-rbp chain from fp. Each frame holds [fp] = the caller's
 // fp and [fp + 8] = the return address into the caller. A return address
 // into code built without frame pointers (a callback called by libc's
@@ -180,9 +197,16 @@ GORO_NO_SANITIZE void walk_frame_pointers(Trace* t, std::uintptr_t fp, std::uint
     if (ra < 4096) return;  // no code there: the chain is not a chain
     t->add(ra, false);
     if (next == 0) return;  // a goroutine's base (goro_make_context)
-    if (!in_own_module(ra - 1) && !is_frame_chain(next, fp + 16, hi, in_signal)) {
-      next = resume_above_foreign(t, fp + 16, hi, in_signal);
-      if (next == 0) return;
+    if (!in_own_module(ra - 1)) {
+      if (is_frame_chain(next, fp + 16, hi, in_signal)) {
+        // The foreign code kept rbp: next is the record of the function
+        // that called it, whose own frame is only the return address into
+        // it, below next.
+        add_caller_of_foreign(t, fp + 16, next, in_signal);
+      } else {
+        next = resume_above_foreign(t, fp + 16, hi, in_signal);
+        if (next == 0) return;
+      }
     }
     if (next <= fp) return;
     fp = next;
@@ -207,16 +231,8 @@ GORO_NO_SANITIZE std::uintptr_t skip_frameless(Trace* t, std::uintptr_t pc, std:
     return is_frame_record(fp, sp, hi, in_signal) ? fp : resume_above_foreign(t, sp, hi, in_signal);
   if (is_frame_chain(fp, sp, hi, in_signal)) {
     // pc is in code that kept rbp intact (libc, built without frame
-    // pointers, called from the function owning fp's record): that
-    // function's own frame is the return address into it, the highest one
-    // below fp.
-    for (std::uintptr_t at = fp - 8; at >= sp; at -= 8) {
-      std::uintptr_t ra = load_word(at);
-      if (in_own_module(ra - 1) && is_return_address(ra, 0, in_signal)) {
-        t->add(ra, false);
-        return fp;
-      }
-    }
+    // pointers, called from the function owning fp's record).
+    if (add_caller_of_foreign(t, sp, fp, in_signal)) return fp;
   }
   // rbp holds the foreign code's data: scan the stack for the caller.
   return resume_above_foreign(t, sp, hi, in_signal);
@@ -264,6 +280,14 @@ bool is_entry_frame(Frame f, PrintPolicy p) {
   return name.substr(0, kRuntime.size()) == kRuntime && name.substr(0, kInvoke.size()) != kInvoke;
 }
 
+// A frame of the runtime (goro::detail).
+bool is_runtime_frame(Frame f, PrintPolicy p) {
+  static constexpr std::string_view kRuntime = "_ZN4goro6detail";
+  Symbol s;
+  return symbolize(lookup_pc(f), &s, p.in_signal) && s.name != nullptr &&
+         std::string_view(s.name).starts_with(kRuntime);
+}
+
 // A runtime frame that switches contexts (goro::detail::switch_*): the top
 // of every parked goroutine's stack, below its park. Hidden unless runtime
 // frames are asked for, as Go's traceback of a parked goroutine starts at
@@ -287,6 +311,7 @@ struct Resolved {
   std::string_view name;
   std::string_view file;  // when line > 0
   int line = 0;
+  std::string_view inlined;  // frames inlined at the address, printed before it
 };
 
 // Buffers for a resolved frame without a cache.
@@ -294,6 +319,7 @@ struct ResolveBuffers {
   char name[2048];
   char file[1024];
   char function[1024];
+  char inlined[2048];
 };
 
 // Symbol, readable name and source line of the frame at lookup pc `pc`.
@@ -307,11 +333,13 @@ Resolved resolve_uncached(std::uintptr_t pc, PrintPolicy p, ResolveBuffers& b) {
   r.name = r.symbol.name != nullptr ? readable_name(r.symbol.name, b.name, sizeof b.name, p.demangle) : "??";
   if (!r.found) return r;
   bool want_function = r.symbol.name == nullptr || (!p.demangle && p.lines == LineSource::kHelper);
-  CodeInfo info{b.file, sizeof b.file, 0, b.function, want_function ? sizeof b.function : 0};
+  CodeInfo info{b.file,    sizeof b.file,   0, b.function, want_function ? sizeof b.function : 0,
+                b.inlined, sizeof b.inlined};
   if (!describe_code(pc, p.lines, &info)) return r;
   if (info.line > 0) {
     r.file = b.file;
     r.line = info.line;
+    r.inlined = b.inlined;
   }
   if (want_function && b.function[0] != '\0') r.name = b.function;
   return r;
@@ -330,8 +358,9 @@ Resolved resolve(Frame f, PrintPolicy p, ResolveBuffers& b) {
     e.name = r.name;
     e.file = r.file;
     e.line = r.line;
+    e.inlined = r.inlined;
   }
-  return Resolved{e.found, e.symbol, e.name, e.file, e.line};
+  return Resolved{e.found, e.symbol, e.name, e.file, e.line, e.inlined};
 }
 
 // Go's "\t/path/file.cpp:123 +0x<off in function>", or where no source
@@ -353,6 +382,7 @@ void print_location(Writer& w, std::uintptr_t pc, const Resolved& r) {
 }
 
 void print_resolved(Writer& w, Frame f, const Resolved& r) {
+  w.put(r.inlined);
   w.put(r.name).put('\n');
   print_location(w, f.pc, r);
 }
@@ -464,10 +494,13 @@ struct PrintOrder {
     while (!p.runtime_frames && e > 1 && e > n - kEntryDepth && is_entry_frame(at(e - 1), p)) --e;
     return e;
   }
-  // Where printing starts: after the switch frames at the very top.
+  // Where printing starts: after the switch frames at the very top, and
+  // for a waiting goroutine after every runtime frame there.
   int begin(PrintPolicy p, int e) const {
     int b = 0;
-    while (!p.runtime_frames && b + 1 < e && b < from_head && is_switch_frame(at(b), p)) ++b;
+    while (!p.runtime_frames && b + 1 < e && b < from_head &&
+           (is_switch_frame(at(b), p) || (p.waiting && is_runtime_frame(at(b), p))))
+      ++b;
     return b;
   }
 };
@@ -512,7 +545,24 @@ void print_created_by(Writer& w, std::uintptr_t creator_pc, std::uint64_t parent
   ResolveBuffers b;
   Frame f{creator_pc, false};
   Resolved r = resolve(f, p, b);
-  w.put("created by ").put(r.name);
+  // Like Go, the function that holds the go statement: the innermost one
+  // inlined at the call, if any ("name\n\tfile:line\n" first in r.inlined).
+  std::string_view name = r.name;
+  if (std::size_t end = r.inlined.find('\n'); end != std::string_view::npos && end + 2 < r.inlined.size()) {
+    std::size_t at = end + 2;
+    std::size_t eol = r.inlined.find('\n', at);
+    std::string_view where = r.inlined.substr(at, eol - at);
+    std::size_t sep = where.rfind(':');
+    int line = 0;
+    if (sep != std::string_view::npos)
+      std::from_chars(where.data() + sep + 1, where.data() + where.size(), line);
+    if (line > 0) {
+      name = r.inlined.substr(0, end);
+      r.file = where.substr(0, sep);
+      r.line = line;
+    }
+  }
+  w.put("created by ").put(name);
   if (parent_id != 0) w.put(" in goroutine ").dec(parent_id);
   w.put('\n');
   print_location(w, f.pc, r);

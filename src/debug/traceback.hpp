@@ -98,9 +98,10 @@ class SymbolCache {
     std::uintptr_t lookup_pc = 0;  // 0: empty
     bool found = false;
     Symbol symbol;
-    std::string name;  // readable name, or "??"
-    std::string file;  // source file, when line > 0
-    int line = 0;      // 0: no source line known
+    std::string name;     // readable name, or "??"
+    std::string file;     // source file, when line > 0
+    int line = 0;         // 0: no source line known
+    std::string inlined;  // the functions inlined there, printed before it (lines.hpp)
   };
   Entry& slot(std::uintptr_t lookup_pc) noexcept;
 
@@ -120,6 +121,10 @@ struct PrintPolicy {
   // Show the runtime's entry frames too (GORO_TRACEBACK=system or crash).
   bool runtime_frames = false;
   LineSource lines = LineSource::kInProcess;
+  // The trace is a waiting goroutine's: the runtime's frames at its top
+  // (park, the channel's wait queue) are left out too, as Go's traceback
+  // of a waiting goroutine starts at the user's frame, not at chanrecv.
+  bool waiting = false;
 };
 
 // Prints the frames of `t` (two lines each, Go's layout: the function, then
