@@ -196,11 +196,17 @@ void print_report();
 
 // A fatal report's policy: source lines come from the helper process
 // (lines.hpp), whatever state the failing frame left malloc and locks in.
+// Under ThreadSanitizer a report from a signal handler goes without: the
+// helper is a copy of the handling thread, and TSan reports (and stalls
+// on) every allocation it makes.
 PrintPolicy fatal_policy(bool in_signal, bool demangle) {
   PrintPolicy p;
   p.in_signal = in_signal;
   p.demangle = demangle;
   p.lines = LineSource::kHelper;
+#if defined(GORO_DEBUG_TSAN)
+  if (in_signal) p.lines = LineSource::kNone;
+#endif
   return p;
 }
 

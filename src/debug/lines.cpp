@@ -6,6 +6,7 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
+#include <fcntl.h>
 #include <link.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -21,21 +22,44 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace goro::detail {
 namespace {
 
 // ---- in process ------------------------------------------------------------
 
+// The longest texts an answer keeps (longer ones are cut).
+constexpr std::size_t kMaxPath = 1024;
+constexpr std::size_t kMaxFunction = 1024;
+constexpr std::size_t kMaxInlined = 2048;
+
 // A libdw session and what it knows of the process's modules.
+// One address's answer, kept by an in-process session.
+struct Answer {
+  bool known = false;
+  int line = 0;
+  std::string file;
+  std::string function;
+  std::string inlined;
+};
+
 struct Session {
   Dwfl* dwfl = nullptr;
   int modules = -1;  // loaded modules when they were last reported to dwfl
+  // Answers by address: finding a unit's scopes walks its DIE tree, which
+  // for a unit that includes large headers takes milliseconds. Emptied
+  // when the modules change (an address may then mean other code), and
+  // when it reaches kMaxAnswers.
+  std::unordered_map<std::uintptr_t, Answer> answers;
 };
+constexpr std::size_t kMaxAnswers = 1 << 16;
 
 Session g_session;  // guarded by g_session_mu
 std::mutex g_session_mu;
+bool g_in_helper = false;  // set in the helper process, which has one thread
 
 // Separate debug files are looked for in the usual places, but not through
 // debuginfod: a lookup must never wait on the network.
@@ -69,6 +93,7 @@ bool refresh(Session& s) {
   }
   int modules = count_modules();
   if (modules == s.modules) return true;
+  s.answers.clear();
   dwfl_report_begin(s.dwfl);
   int failed = dwfl_linux_proc_report(s.dwfl, static_cast<pid_t>(::getpid()));
   dwfl_report_end(s.dwfl, nullptr, nullptr);
@@ -87,7 +112,8 @@ void copy_text(char* dst, std::size_t cap, const char* src) {
 // else libdw's, which also reads a separate debug file's symbols.
 bool function_name(Dwfl_Module* mod, std::uintptr_t pc, char* buf, std::size_t cap) {
   Symbol sym;
-  const char* raw = symbolize(pc, &sym, false) ? sym.name : nullptr;
+  // In the helper, symbolize's cache mutex may have been copied locked.
+  const char* raw = symbolize(pc, &sym, g_in_helper) ? sym.name : nullptr;
   if (raw == nullptr) raw = dwfl_module_addrname(mod, pc);
   if (raw == nullptr || cap < 2) return false;
   std::string_view name = readable_name(raw, buf, cap - 1, true);
@@ -145,24 +171,15 @@ bool is_naming_scope(int tag) {
          tag == DW_TAG_union_type || tag == DW_TAG_subprogram;
 }
 
-// Puts the name of `die` qualified by the scopes around its declaration
-// ("Server::run::{lambda}::operator()"): the compiler gives a lambda's
-// operator() no linkage name, and its class no name at all.
-void put_qualified(Dwarf_Die die, NameBuffer& out, int depth) {
-  constexpr int kMaxDepth = 8;
-  Dwarf_Die decl = declaration_of(die);
-  Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes_die(&decl, &scopes);
-  // scopes[0] is decl itself, scopes[n - 1] its compilation unit.
-  for (int i = 1; i < n - 1 && depth < kMaxDepth; ++i) {
-    if (!is_naming_scope(dwarf_tag(&scopes[i]))) continue;
-    put_qualified(scopes[i], out, depth + 1);
-    out.put("::");
-    break;
-  }
-  std::free(scopes);
-  const char* name = dwarf_diename(&decl);
-  int tag = dwarf_tag(&decl);
+bool declared_elsewhere(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  return dwarf_attr(die, DW_AT_abstract_origin, &attr) != nullptr ||
+         dwarf_attr(die, DW_AT_specification, &attr) != nullptr;
+}
+
+void put_name(Dwarf_Die* die, NameBuffer& out) {
+  const char* name = dwarf_diename(die);
+  int tag = dwarf_tag(die);
   if (name != nullptr) {
     out.put(name);
   } else if (tag == DW_TAG_namespace) {
@@ -172,6 +189,36 @@ void put_qualified(Dwarf_Die die, NameBuffer& out, int depth) {
   } else {
     out.put("??");
   }
+}
+
+// Puts the name of `die` qualified by the scopes around its declaration
+// ("Server::run::{lambda}::operator()"): the compiler gives a lambda's
+// operator() no linkage name, and its class no name at all. One walk of
+// the unit finds the scopes; a scope defined apart from its declaration (a
+// member function defined outside its class) takes one more, for the
+// scopes around that declaration.
+void put_qualified(Dwarf_Die die, NameBuffer& out, int depth) {
+  constexpr int kMaxDepth = 4;
+  Dwarf_Die decl = declaration_of(die);
+  Dwarf_Die* scopes = nullptr;
+  int n = dwarf_getscopes_die(&decl, &scopes);
+  // scopes[0] is decl itself, scopes[n - 1] its compilation unit.
+  int outermost = n - 2;
+  for (int i = 1; i < n - 1 && depth < kMaxDepth; ++i) {
+    if (is_naming_scope(dwarf_tag(&scopes[i])) && declared_elsewhere(&scopes[i])) {
+      put_qualified(scopes[i], out, depth + 1);
+      out.put("::");
+      outermost = i - 1;
+      break;
+    }
+  }
+  for (int i = outermost; i >= 1; --i) {
+    if (!is_naming_scope(dwarf_tag(&scopes[i]))) continue;
+    put_name(&scopes[i], out);
+    out.put("::");
+  }
+  std::free(scopes);
+  put_name(&decl, out);
 }
 
 std::string_view qualified_name(Dwarf_Die* die, char* buf, std::size_t cap) {
@@ -211,12 +258,9 @@ bool call_site(Dwarf_Die* cu, Dwarf_Die* inlined, const char** file, int* line) 
 // Walks the scopes at pc from the innermost out: each inlined instance is
 // a frame at the current location, and moves the location to its call
 // site. Leaves in (*file, *line) the location in the real function.
-void expand_inlined(Dwfl_Module* mod, std::uintptr_t pc, const char** file, int* line, CodeInfo* out) {
-  Dwarf_Addr bias = 0;
-  Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, &bias);
-  if (cu == nullptr) return;
+void expand_inlined(Dwarf_Die* cu, Dwarf_Addr addr, const char** file, int* line, CodeInfo* out) {
   Dwarf_Die* scopes = nullptr;
-  int n = dwarf_getscopes(cu, pc - bias, &scopes);
+  int n = dwarf_getscopes(cu, addr, &scopes);
   std::size_t len = 0;
   char name[1024];
   for (int i = 0; i < n; ++i) {
@@ -233,6 +277,19 @@ void expand_inlined(Dwfl_Module* mod, std::uintptr_t pc, const char** file, int*
   std::free(scopes);
 }
 
+// The compilation unit whose code holds pc; *bias receives the module's
+// load bias (the unit's addresses are pc - bias). libdw finds it through
+// .debug_aranges, which clang does not fill for every unit: then the
+// units are searched one by one by their address ranges.
+Dwarf_Die* unit_of(Dwfl_Module* mod, std::uintptr_t pc, Dwarf_Addr* bias) {
+  if (Dwarf_Die* cu = dwfl_module_addrdie(mod, pc, bias)) return cu;
+  for (Dwarf_Die* cu = dwfl_module_nextcu(mod, nullptr, bias); cu != nullptr;
+       cu = dwfl_module_nextcu(mod, cu, bias)) {
+    if (dwarf_haspc(cu, pc - *bias) > 0) return cu;
+  }
+  return nullptr;
+}
+
 bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
   out->line = 0;
   if (out->function_cap > 0) out->function[0] = '\0';
@@ -241,12 +298,14 @@ bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
   Dwfl_Module* mod = dwfl_addrmodule(s.dwfl, pc);
   if (mod == nullptr) return false;
   bool known = false;
-  if (Dwfl_Line* l = out->file_cap > 0 ? dwfl_module_getsrc(mod, pc) : nullptr) {
+  Dwarf_Addr bias = 0;
+  Dwarf_Die* cu = out->file_cap > 0 ? unit_of(mod, pc, &bias) : nullptr;
+  if (Dwarf_Line* l = cu != nullptr ? dwarf_getsrc_die(cu, pc - bias) : nullptr) {
     int n = 0;
-    const char* path = dwfl_lineinfo(l, nullptr, &n, nullptr, nullptr, nullptr);
+    const char* path = dwarf_linesrc(l, nullptr, nullptr);
     // Line 0 marks code the compiler made up: no source line to show.
-    if (path != nullptr && n > 0 && out->inlined_cap > 0) expand_inlined(mod, pc, &path, &n, out);
-    if (path != nullptr && n > 0) {
+    if (path != nullptr && dwarf_lineno(l, &n) == 0 && n > 0) {
+      if (out->inlined_cap > 0) expand_inlined(cu, pc - bias, &path, &n, out);
       copy_text(out->file, out->file_cap, path);
       out->line = n;
       known = true;
@@ -256,9 +315,31 @@ bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
   return known;
 }
 
+// look_up with every text asked for, through the session's answers.
 bool look_up_in_process(std::uintptr_t pc, CodeInfo* out) {
   std::lock_guard lock(g_session_mu);
-  return look_up(g_session, pc, out);
+  Session& s = g_session;
+  auto found = s.answers.find(pc);
+  if (found == s.answers.end() || s.modules != count_modules()) {
+    static char file[kMaxPath];
+    static char function[kMaxFunction];
+    static char inlined[kMaxInlined];
+    CodeInfo all{file, sizeof file, 0, function, sizeof function, inlined, sizeof inlined};
+    Answer a;
+    a.known = look_up(s, pc, &all);  // may empty the answers: modules changed
+    a.line = all.line;
+    if (a.line > 0) a.file = file;
+    a.function = function;
+    a.inlined = inlined;
+    if (s.answers.size() >= kMaxAnswers) s.answers.clear();
+    found = s.answers.insert_or_assign(pc, std::move(a)).first;
+  }
+  const Answer& a = found->second;
+  out->line = a.line;
+  if (a.line > 0 && out->file_cap > 0) copy_text(out->file, out->file_cap, a.file.c_str());
+  if (out->function_cap > 0) copy_text(out->function, out->function_cap, a.function.c_str());
+  if (out->inlined_cap > 0) copy_text(out->inlined, out->inlined_cap, a.inlined.c_str());
+  return a.known;
 }
 
 // ---- the helper process --------------------------------------------------------
@@ -271,9 +352,6 @@ struct AnswerHead {
   std::uint32_t function_length;
   std::uint32_t inlined_length;
 };
-constexpr std::size_t kMaxPath = 1024;
-constexpr std::size_t kMaxFunction = 1024;
-constexpr std::size_t kMaxInlined = 2048;
 
 // The first answer reads the executable's DWARF (a second or more for a
 // large binary on a loaded machine, under a sanitizer); later ones are a
@@ -334,8 +412,16 @@ void reset_to_default(int sig) {
   // Gone with the reporting process, and a crash here ends only the helper.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) reset_to_default(sig);
+  // Nothing it might print (a sanitizer's warning) may land in the report.
+  int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::close(null);
+  }
   // A single thread now: the parent's session is usable unless another
   // thread was inside it when the memory was copied.
+  g_in_helper = true;
   Session fresh;
   Session* s = g_session_mu.try_lock() ? &g_session : &fresh;
   for (;;) {
