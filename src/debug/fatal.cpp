@@ -33,6 +33,9 @@
 //     not inside the allocator's module (a thread that overflowed inside
 //     malloc holds its arena lock). Under ThreadSanitizer names stay
 //     mangled there: TSan reports any allocation in a signal handler.
+//     Source lines come from a forked helper process that the report waits
+//     for with a deadline (lines.hpp), which also demangles what the
+//     report could not.
 //   * One report at a time: the first failing thread owns the report; others
 //     sleep until its _exit. A fault while printing a report ends the
 //     process at once with a short note.

@@ -7,9 +7,16 @@
 //
 // Three ways to collect frames:
 //   * trace_from_registers: from a signal context (pc, sp, fp): a
-//     frame-pointer walk bounded by the goroutine's stack, which steps over
-//     a frameless leaf or a libc frame to the nearest frame record. Safe in a signal
-//     handler: it reads only inside [lo, hi) and never allocates.
+//     frame-pointer walk bounded by the goroutine's stack. Code built
+//     without frame pointers (libc, most libraries) does not end it: a
+//     frameless leaf's return address is at sp; below code that kept rbp
+//     the walk takes the return address into its caller; where such code
+//     used rbp for data, the walk scans upward from sp for the first
+//     return address into the module built with frame pointers whose
+//     frame record above is confirmed by the next ones, and resumes there.
+//     The same resumption applies when the chain reaches such code higher
+//     up (a callback called by qsort). Safe in a signal handler: it reads
+//     only inside [lo, hi) and never allocates.
 //   * trace_from_saved_context: a parked goroutine, from the frame that
 //     goro_switch_context left (switch_x86_64_sysv.S: saved rbp at
 //     saved_sp + 40, return address at saved_sp + 48).
@@ -19,7 +26,7 @@
 //
 // Frame-pointer walks require each frame pointer to lie in [lo, hi), be
 // 8-aligned and strictly increase, so a corrupt chain ends the walk instead
-// of faulting.
+// of faulting. Printing adds source lines and inlined frames (lines.hpp).
 #pragma once
 
 #include "debug/lines.hpp"
