@@ -36,7 +36,6 @@ constexpr std::size_t kMaxPath = 1024;
 constexpr std::size_t kMaxFunction = 1024;
 constexpr std::size_t kMaxInlined = 2048;
 
-// A libdw session and what it knows of the process's modules.
 // One address's answer, kept by an in-process session.
 struct Answer {
   bool known = false;
@@ -46,6 +45,8 @@ struct Answer {
   std::string inlined;
 };
 
+// A libdw session (kept for the life of the process) and what it knows of
+// the process's modules.
 struct Session {
   Dwfl* dwfl = nullptr;
   int modules = -1;  // loaded modules when they were last reported to dwfl
@@ -61,8 +62,10 @@ Session g_session;  // guarded by g_session_mu
 std::mutex g_session_mu;
 bool g_in_helper = false;  // set in the helper process, which has one thread
 
-// Separate debug files are looked for in the usual places, but not through
-// debuginfod: a lookup must never wait on the network.
+// Separate debug files are looked for in the usual places
+// (/usr/lib/debug), but a lookup must never wait on the network: when
+// DEBUGINFOD_URLS is set, libdw's standard search would ask debuginfod, so
+// then only the modules' own DWARF is read.
 int find_local_debuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
                          const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
                          char** debuginfo_file_name) {
