@@ -18,12 +18,20 @@
 #include <goro/time.hpp>
 
 #include <gtest/gtest.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <csignal>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -192,6 +200,26 @@ std::string dump_once_it_shows(const std::string& needle) {
   return dump;
 }
 
+// Makes every fork-like clone (flags SIGCHLD alone: what fork and the
+// report's helper use, unlike pthread_create's) fail with EAGAIN, as it
+// does when the process may not have more children. Threads still start.
+bool forbid_fork() {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone, 0, 3),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SIGCHLD, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EAGAIN),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) == 0;
+}
+
 }  // namespace
 
 // The programs the fatal-report tests below run in a child process.
@@ -207,6 +235,16 @@ TEST(SourceLinesChild, Scenario) {
   }
   if (s == "libc-overflow-main") goro::run([] { source_lines_test_format_recurse(0); });
   if (s == "panic") {
+    goro::run([] {
+      goro::go([] { source_lines_test_thrower(); });
+      goro::sleep_for(60s);
+    });
+  }
+  if (s == "panic-without-helper") {
+    if (!forbid_fork()) {
+      std::fprintf(stderr, "seccomp unavailable\n");
+      std::_Exit(3);
+    }
     goro::run([] {
       goro::go([] { source_lines_test_thrower(); });
       goro::sleep_for(60s);
@@ -261,6 +299,21 @@ TEST(SourceLines, PanicShowsTheThrowingFunctionWithItsLine) {
   EXPECT_NE(r.err.find("panic: std::runtime_error: thrown on purpose"), std::string::npos) << r.err;
   EXPECT_TRUE(has_frame_with_line(r.err, "source_lines_test_thrower()", kThrowerFirst, kThrowerLast))
       << r.err;
+}
+
+TEST(SourceLines, ReportWithoutItsHelperShowsModuleAndOffset) {
+  // The report cannot start its helper process: it still prints every
+  // frame, with "module+offset" locations.
+  ChildResult r = run_scenario("panic-without-helper");
+  if (r.exited_with(3)) GTEST_SKIP() << "seccomp filters are not available here: " << r.err;
+  EXPECT_TRUE(r.exited_with(2)) << r.err;
+  EXPECT_NE(r.err.find("panic: std::runtime_error: thrown on purpose"), std::string::npos) << r.err;
+  std::vector<std::string> lines = split_lines(r.err);
+  std::size_t at = find_frame(lines, "source_lines_test_thrower()");
+  ASSERT_LT(at + 1, lines.size()) << r.err;
+  EXPECT_TRUE(starts_with(lines[at + 1], "\t/")) << r.err;
+  EXPECT_NE(lines[at + 1].find("goro_source_lines_test+0x"), std::string::npos) << r.err;
+  EXPECT_NE(lines[at + 1].find(" +0x"), std::string::npos) << r.err;
 }
 
 TEST(SourceLines, DeadlockDumpStartsAtTheUsersFrame) {
