@@ -85,5 +85,8 @@ function(goro_install_pc name description cflags libs requires)
   install(FILES "${PROJECT_BINARY_DIR}/${name}.pc" DESTINATION "${GORO_PKGCONFIG_INSTALL_DIR}")
 endfunction()
 
+# libgoro.a is a static archive, so the libdw it calls (source lines in
+# tracebacks) must be on every consumer's link line: a public Requires, as
+# `pkg-config --libs` without --static leaves Requires.private out.
 goro_install_pc(goro "${PROJECT_DESCRIPTION}" "-I\${includedir} ${GORO_PC_CFLAGS}"
-  "-L\${libdir} -lgoro ${GORO_PC_LIBS}" "")
+  "-L\${libdir} -lgoro ${GORO_PC_LIBS}" "libdw")

@@ -6,10 +6,10 @@
 #   scripts/setup-debian.sh                  required and optional packages
 #   scripts/setup-debian.sh --required-only  only what the library and its tests need
 #
-# Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja and
-# pkg-config build the library; GoogleTest, curl, wrk, llvm, python3 and
-# clang's sanitizer runtime run the tests, gdb the gdb extension's test, and
-# clang-format checks the formatting (default, ASan+UBSan and TSan presets).
+# Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja, pkg-config
+# and libdw (elfutils) build the library; GoogleTest, curl, wrk, llvm,
+# python3 and clang's sanitizer runtime run the tests, gdb the gdb
+# extension's test, and clang-format checks the formatting (default, ASan+UBSan and TSan presets).
 # Optional: what configure looks for besides, for the benchmarks and their
 # peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
 # them the benchmarks that need them are left out and configure says so;
@@ -21,6 +21,7 @@ set -euo pipefail
 
 required=(
   build-essential cmake ninja-build g++ clang pkg-config   # toolchain
+  libdw-dev                                                # elfutils' libdw: source lines in tracebacks
   libgtest-dev libgmock-dev googletest                     # tests
   curl wrk                                                 # HTTP clients the http tests drive
   apache2-utils nghttp2-client                             # ab, h2load --h1: goro::http interop tests

@@ -152,7 +152,8 @@ TEST(HttpDebug, GroupedDumpCountsGoroutinesWithTheSameStack) {
     std::int64_t total = std::atoll(text.c_str() + std::strlen("goroutine profile: total "));
     EXPECT_GE(total, kParked + 2);  // the waiters, the server's, the handler's
     EXPECT_EQ(group_count_with(text, "debughttp_wait_for_release"), kParked) << text.substr(0, 4000);
-    // Each frame line: address, function+offset, module+offset.
+    // Each frame line: address, function+offset, file:line (or
+    // module+offset without debug information).
     std::istringstream in(text);
     std::string line;
     int frame_lines = 0;

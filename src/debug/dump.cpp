@@ -199,7 +199,9 @@ GoroutineRecord record_of(const GoroutineView& v, const char* state, const Trace
   r.parent_id = v.parent_id;
   if (t != nullptr) {
     r.frames_known = true;
-    r.frames = printed_frames(*t, PrintPolicy{}, &r.elided_at);
+    PrintPolicy p;
+    p.waiting = v.status == GStatus::kParked;
+    r.frames = printed_frames(*t, p, &r.elided_at);
     r.elided = t->elided();
   }
   return r;
@@ -328,6 +330,7 @@ void print_other_goroutine(Writer& w, const GoroutineView& v, PrintPolicy p) {
   Trace t;
   trace_from_saved_context(&t, v.saved_sp, reinterpret_cast<std::uintptr_t>(v.stack.base),
                            reinterpret_cast<std::uintptr_t>(v.stack.top));
+  p.waiting = v.status == GStatus::kParked;
   print_goroutine(w, v, state, &t, p);
 }
 

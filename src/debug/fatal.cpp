@@ -33,11 +33,15 @@
 //     not inside the allocator's module (a thread that overflowed inside
 //     malloc holds its arena lock). Under ThreadSanitizer names stay
 //     mangled there: TSan reports any allocation in a signal handler.
+//     Source lines come from a forked helper process that the report waits
+//     for with a deadline (lines.hpp), which also demangles what the
+//     report could not.
 //   * One report at a time: the first failing thread owns the report; others
 //     sleep until its _exit. A fault while printing a report ends the
 //     process at once with a short note.
 #include "debug/debug.hpp"
 #include "debug/goroutines.hpp"
+#include "debug/lines.hpp"
 #include "debug/sample.hpp"
 #include "debug/symbolize.hpp"
 #include "debug/traceback.hpp"
@@ -192,6 +196,22 @@ void print_report();
 }
 
 // ---- printing --------------------------------------------------------------
+
+// A fatal report's policy: source lines come from the helper process
+// (lines.hpp), whatever state the failing frame left malloc and locks in.
+// Under ThreadSanitizer a report from a signal handler goes without: the
+// helper is a copy of the handling thread, and TSan reports (and stalls
+// on) every allocation it makes.
+PrintPolicy fatal_policy(bool in_signal, bool demangle) {
+  PrintPolicy p;
+  p.in_signal = in_signal;
+  p.demangle = demangle;
+  p.lines = LineSource::kHelper;
+#if defined(GORO_DEBUG_TSAN)
+  if (in_signal) p.lines = LineSource::kNone;
+#endif
+  return p;
+}
 
 void print_running_goroutine(Writer& w, const Goroutine* g, const Trace& t, PrintPolicy p) {
   if (traceback_level() == TracebackLevel::kNone) return;
@@ -359,6 +379,7 @@ void print_report() {
       break;
   }
   w.flush();
+  end_line_helper();
 }
 
 // ---- stack overflow ------------------------------------------------------------
@@ -426,7 +447,7 @@ bool may_allocate_after_fault(std::uintptr_t pc) noexcept {
   g_report.pc = pc;
   g_report.sp = sp;
   g_report.fp = fp;
-  g_report.policy = PrintPolicy{true, may_allocate_after_fault(pc)};
+  g_report.policy = fatal_policy(true, may_allocate_after_fault(pc));
   print_report_and_exit();
 }
 
@@ -441,7 +462,7 @@ bool may_allocate_after_fault(std::uintptr_t pc) noexcept {
   g_report.pc = pc;
   g_report.sp = sp;
   g_report.fp = fp;
-  g_report.policy = PrintPolicy{true, may_allocate_after_fault(pc)};
+  g_report.policy = fatal_policy(true, may_allocate_after_fault(pc));
   print_report_and_exit();
 }
 
@@ -524,7 +545,7 @@ void on_quit(int, siginfo_t* info, void* ctx) {
   g_report.sigcode = info->si_code;
   Worker* w = current_worker();
   g_report.worker = w != nullptr ? w->id : -1;
-  g_report.policy = PrintPolicy{true, may_allocate_after_quit(g_report.pc)};
+  g_report.policy = fatal_policy(true, may_allocate_after_quit(g_report.pc));
   print_report_and_exit();
 }
 
@@ -593,7 +614,7 @@ void on_terminate() {
   g_report.kind = ReportKind::kPanic;
   g_report.g = g;
   g_report.message = g_panic_text;
-  g_report.policy = PrintPolicy{false, true};
+  g_report.policy = fatal_policy(false, true);
   trace_here(&g_report.trace, reinterpret_cast<std::uintptr_t>(g->stack.base),
              reinterpret_cast<std::uintptr_t>(g->stack.top));
   print_report_and_exit();
@@ -625,7 +646,7 @@ void install_fatal_handlers() {
   g_report.kind = ReportKind::kFatal;
   g_report.message = msg;
   g_report.g = current_goroutine_checked();
-  g_report.policy = PrintPolicy{false, true};
+  g_report.policy = fatal_policy(false, true);
   if (g_report.g != nullptr) {
     trace_here(&g_report.trace, reinterpret_cast<std::uintptr_t>(g_report.g->stack.base),
                reinterpret_cast<std::uintptr_t>(g_report.g->stack.top));

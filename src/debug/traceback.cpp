@@ -3,8 +3,11 @@
 
 #include "debug/symbolize.hpp"
 
+#include <link.h>
 #include <unwind.h>
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <cstring>
 
 // Frame walks read other frames' saved registers: slots a sanitizer may see
@@ -22,20 +25,6 @@ constexpr int kMaxUnboundedFrames = 4096;
 
 GORO_NO_SANITIZE std::uintptr_t load_word(std::uintptr_t addr) noexcept {
   return *reinterpret_cast<const volatile std::uintptr_t*>(addr);
-}
-
-// Follows the saved-rbp chain from fp. Each frame holds [fp] = the caller's
-// fp and [fp + 8] = the return address into the caller.
-GORO_NO_SANITIZE void walk_frame_pointers(Trace* t, std::uintptr_t fp, std::uintptr_t lo,
-                                          std::uintptr_t hi) noexcept {
-  while (fp >= lo && hi >= 16 && fp <= hi - 16 && fp % 8 == 0) {
-    std::uintptr_t next = load_word(fp);
-    std::uintptr_t ra = load_word(fp + 8);
-    if (ra < 4096) return;  // no code there: the chain is not a chain
-    t->add(ra, false);
-    if (next <= fp) return;  // 0 ends a goroutine's chain (goro_make_context)
-    fp = next;
-  }
 }
 
 bool starts_with_endbr64(const unsigned char* code) noexcept {
@@ -91,59 +80,162 @@ GORO_NO_SANITIZE bool is_frame_record(std::uintptr_t fp, std::uintptr_t lo, std:
   return (next == 0 || (next > fp && next < hi)) && is_return_address(load_word(fp + 8), 0, in_signal);
 }
 
-// Whether pc is in the module goro itself is linked into (built, like the
-// code using it, with frame pointers).
-bool in_own_module(std::uintptr_t pc, bool in_signal) noexcept {
-  Symbol mine;
-  Symbol s;
-  return symbolize(reinterpret_cast<std::uintptr_t>(&load_word), &mine, in_signal) &&
-         symbolize(pc, &s, in_signal) && s.bias == mine.bias && s.module == mine.module;
+// A frame record that the next few records above it confirm (or that ends
+// the chain at a goroutine's base): a stray pair of words that looks like
+// one rarely has a second and third.
+GORO_NO_SANITIZE bool is_frame_chain(std::uintptr_t fp, std::uintptr_t lo, std::uintptr_t hi,
+                                     bool in_signal) noexcept {
+  constexpr int kConfirm = 3;
+  for (int i = 0; i < kConfirm; ++i) {
+    if (!is_frame_record(fp, lo, hi, in_signal)) return false;
+    std::uintptr_t next = load_word(fp);
+    if (next == 0) return true;
+    lo = fp + 16;
+    fp = next;
+  }
+  return true;
 }
 
-// How far above the stack pointer a frameless function's return address
-// and its caller's frame record are looked for.
-constexpr std::uintptr_t kScanBytes = 4096;
+// The address range of the module goro itself is linked into, which is
+// built, like the code using goro, with frame pointers; found once.
+struct ModuleRange {
+  std::uintptr_t start = 0;
+  std::uintptr_t end = 0;
+};
+
+ModuleRange own_module_range() noexcept {
+  static std::atomic<std::uintptr_t> start{0};
+  static std::atomic<std::uintptr_t> end{0};
+  if (std::uintptr_t e = end.load(std::memory_order_acquire); e != 0)
+    return ModuleRange{start.load(std::memory_order_relaxed), e};
+  ModuleRange r;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+  dl_find_object found{};
+  if (::_dl_find_object(reinterpret_cast<void*>(&load_word), &found) == 0) {
+    r.start = reinterpret_cast<std::uintptr_t>(found.dlfo_map_start);
+    r.end = reinterpret_cast<std::uintptr_t>(found.dlfo_map_end);
+  }
+#else
+  Symbol mine;
+  if (symbolize(reinterpret_cast<std::uintptr_t>(&load_word), &mine, true)) {
+    // Without the loader's bounds: the module's text from its bias on.
+    r.start = mine.bias;
+    r.end = reinterpret_cast<std::uintptr_t>(&load_word) + (std::uintptr_t{256} << 20);
+  }
+#endif
+  if (r.end != 0) {
+    start.store(r.start, std::memory_order_relaxed);
+    end.store(r.end, std::memory_order_release);
+  }
+  return r;
+}
+
+// Whether pc is in the module goro itself is linked into. A range check:
+// cheap enough for every frame of a walk.
+bool in_own_module(std::uintptr_t pc) noexcept {
+  ModuleRange r = own_module_range();
+  return pc >= r.start && pc < r.end;
+}
+
+// How far above a frame without a frame record (libc's, or another
+// library's built without frame pointers) the next frame of the module
+// built with them is looked for: more than any libc function's frames.
+constexpr std::uintptr_t kResumeScanBytes = std::uintptr_t{256} << 10;
+
+// Finds where the frame-pointer walk resumes above frames of code built
+// without frame pointers, which use rbp for data and leave no frame
+// records: the first word in [from, hi) that is a return address into the
+// module built with frame pointers (the call out of it into that code),
+// with a confirmed frame record above it (the calling function's). Adds
+// that return address to t and returns the record, or 0 if there is none.
+// Reads only words inside [from, hi).
+GORO_NO_SANITIZE std::uintptr_t resume_above_foreign(Trace* t, std::uintptr_t from, std::uintptr_t hi,
+                                                     bool in_signal) noexcept {
+  from = (from + 7) & ~std::uintptr_t{7};
+  if (hi < 16 || from > hi - 16) return 0;
+  std::uintptr_t end = hi - from > kResumeScanBytes ? from + kResumeScanBytes : hi - 8;
+  for (std::uintptr_t at = from; at < end; at += 8) {
+    std::uintptr_t ra = load_word(at);
+    if (!in_own_module(ra - 1) || !is_return_address(ra, 0, in_signal)) continue;
+    for (std::uintptr_t rec = at + 8; rec < end; rec += 8) {
+      if (is_frame_chain(rec, at + 8, hi, in_signal)) {
+        t->add(ra, false);
+        return rec;
+      }
+    }
+    return 0;
+  }
+  return 0;
+}
+
+// Adds the return address into the function owning the frame record at
+// `record`, called through code without frame records that kept rbp: the
+// highest such address in [from, record) (lower slots may hold stale ones
+// of calls made earlier). Returns whether there was one.
+GORO_NO_SANITIZE bool add_caller_of_foreign(Trace* t, std::uintptr_t from, std::uintptr_t record,
+                                            bool in_signal) noexcept {
+  for (std::uintptr_t at = record - 8; at >= from && at < record; at -= 8) {
+    std::uintptr_t ra = load_word(at);
+    if (in_own_module(ra - 1) && is_return_address(ra, 0, in_signal)) {
+      t->add(ra, false);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Follows the saved-rbp chain from fp. Each frame holds [fp] = the caller's
+// fp and [fp + 8] = the return address into the caller. A return address
+// into code built without frame pointers (a callback called by libc's
+// qsort, say) may be followed by a broken link: the walk then resumes at
+// the next frame of the module built with frame pointers.
+GORO_NO_SANITIZE void walk_frame_pointers(Trace* t, std::uintptr_t fp, std::uintptr_t lo, std::uintptr_t hi,
+                                          bool in_signal) noexcept {
+  while (fp >= lo && hi >= 16 && fp <= hi - 16 && fp % 8 == 0) {
+    std::uintptr_t next = load_word(fp);
+    std::uintptr_t ra = load_word(fp + 8);
+    if (ra < 4096) return;  // no code there: the chain is not a chain
+    t->add(ra, false);
+    if (next == 0) return;  // a goroutine's base (goro_make_context)
+    if (!in_own_module(ra - 1)) {
+      if (is_frame_chain(next, fp + 16, hi, in_signal)) {
+        // The foreign code kept rbp: next is the record of the function
+        // that called it, whose own frame is only the return address into
+        // it, below next.
+        add_caller_of_foreign(t, fp + 16, next, in_signal);
+      } else {
+        next = resume_above_foreign(t, fp + 16, hi, in_signal);
+        if (next == 0) return;
+      }
+    }
+    if (next <= fp) return;
+    fp = next;
+  }
+}
 
 // The frame at pc has no frame record of its own (a leaf, or libc and other
 // code built without frame pointers) if fp is not a frame record: then the
-// walk resumes at the first return address above sp and the first frame
-// record above that, which is the nearest caller built with frame pointers.
-// Returns the frame pointer to walk from.
+// walk resumes at the nearest caller built with frame pointers. Returns the
+// frame pointer to walk from (0: none).
 GORO_NO_SANITIZE std::uintptr_t skip_frameless(Trace* t, std::uintptr_t pc, std::uintptr_t start,
-                                               std::uintptr_t sp, std::uintptr_t fp, std::uintptr_t lo,
-                                               std::uintptr_t hi, bool in_signal) noexcept {
-  if (sp < lo || sp >= hi || sp % 8 != 0) return fp;
+                                               std::uintptr_t sp, std::uintptr_t fp, std::uintptr_t hi,
+                                               bool in_signal) noexcept {
+  if (sp >= hi || sp % 8 != 0) return fp;
   // A leaf that pushed nothing: its return address is at sp, fp is the
   // caller's frame.
   if (start != 0 && is_return_address(load_word(sp), start, in_signal)) {
     t->add(load_word(sp), false);
     return fp;
   }
-  if (is_frame_record(fp, sp, hi, in_signal)) {
-    // pc is in another module (libc, built without frame pointers), called
-    // from the function owning fp's record: that function's own frame is the
-    // return address into it, the highest one below fp.
-    if (!in_own_module(pc, in_signal)) {
-      for (std::uintptr_t at = fp - 8; at >= sp; at -= 8) {
-        std::uintptr_t ra = load_word(at);
-        if (in_own_module(ra - 1, in_signal) && is_return_address(ra, 0, in_signal)) {
-          t->add(ra, false);
-          break;
-        }
-      }
-    }
-    return fp;
+  if (in_own_module(pc))
+    return is_frame_record(fp, sp, hi, in_signal) ? fp : resume_above_foreign(t, sp, hi, in_signal);
+  if (is_frame_chain(fp, sp, hi, in_signal)) {
+    // pc is in code that kept rbp intact (libc, built without frame
+    // pointers, called from the function owning fp's record).
+    if (add_caller_of_foreign(t, sp, fp, in_signal)) return fp;
   }
-  std::uintptr_t end = std::min(hi - 8, sp + kScanBytes);
-  for (std::uintptr_t at = sp; at < end; at += 8) {
-    if (!is_return_address(load_word(at), 0, in_signal)) continue;
-    t->add(load_word(at), false);
-    for (std::uintptr_t rec = at + 8; rec < end; rec += 8) {
-      if (is_frame_record(rec, at + 8, hi, in_signal)) return rec;
-    }
-    return 0;
-  }
-  return fp;
+  // rbp holds the foreign code's data: scan the stack for the caller.
+  return resume_above_foreign(t, sp, hi, in_signal);
 }
 
 struct UnwindWalk {
@@ -188,6 +280,14 @@ bool is_entry_frame(Frame f, PrintPolicy p) {
   return name.substr(0, kRuntime.size()) == kRuntime && name.substr(0, kInvoke.size()) != kInvoke;
 }
 
+// A frame of the runtime (goro::detail).
+bool is_runtime_frame(Frame f, PrintPolicy p) {
+  static constexpr std::string_view kRuntime = "_ZN4goro6detail";
+  Symbol s;
+  return symbolize(lookup_pc(f), &s, p.in_signal) && s.name != nullptr &&
+         std::string_view(s.name).starts_with(kRuntime);
+}
+
 // A runtime frame that switches contexts (goro::detail::switch_*): the top
 // of every parked goroutine's stack, below its park. Hidden unless runtime
 // frames are asked for, as Go's traceback of a parked goroutine starts at
@@ -209,41 +309,80 @@ struct Resolved {
   bool found = false;
   Symbol symbol;
   std::string_view name;
+  std::string_view file;  // when line > 0
+  int line = 0;
+  std::string_view inlined;  // frames inlined at the address, printed before it
 };
 
-// Symbol and readable name of a frame; the name lives in `buf` or in the
-// cache.
-Resolved resolve(Frame f, PrintPolicy p, char* buf, std::size_t cap) {
-  std::uintptr_t pc = lookup_pc(f);
-  if (p.cache != nullptr) {
-    SymbolCache::Entry& e = p.cache->slot(pc);
-    if (e.lookup_pc != pc) {
-      e.lookup_pc = pc;
-      e.found = symbolize(pc, &e.symbol, p.in_signal);
-      e.name = e.symbol.name != nullptr ? readable_name(e.symbol.name, buf, cap, p.demangle) : "??";
-    }
-    return Resolved{e.found, e.symbol, e.name};
-  }
+// Buffers for a resolved frame without a cache.
+struct ResolveBuffers {
+  char name[2048];
+  char file[1024];
+  char function[1024];
+  char inlined[2048];
+};
+
+// Symbol, readable name and source line of the frame at lookup pc `pc`.
+// libdw names the function when the symbol tables do not (libc's static
+// functions, from its separate debug file), and the helper of a fatal
+// report demangles when this process may not allocate. The texts live in
+// `b`.
+Resolved resolve_uncached(std::uintptr_t pc, PrintPolicy p, ResolveBuffers& b) {
   Resolved r;
   r.found = symbolize(pc, &r.symbol, p.in_signal);
-  r.name = r.symbol.name != nullptr ? readable_name(r.symbol.name, buf, cap, p.demangle) : "??";
+  r.name = r.symbol.name != nullptr ? readable_name(r.symbol.name, b.name, sizeof b.name, p.demangle) : "??";
+  if (!r.found) return r;
+  bool want_function = r.symbol.name == nullptr || (!p.demangle && p.lines == LineSource::kHelper);
+  CodeInfo info{b.file,    sizeof b.file,   0, b.function, want_function ? sizeof b.function : 0,
+                b.inlined, sizeof b.inlined};
+  if (!describe_code(pc, p.lines, &info)) return r;
+  if (info.line > 0) {
+    r.file = b.file;
+    r.line = info.line;
+    r.inlined = b.inlined;
+  }
+  if (want_function && b.function[0] != '\0') r.name = b.function;
   return r;
 }
 
-// "\t<module>+0x<off> +0x<off in function>": the module offset is what
-// `addr2line -e <module>` takes.
+// The frame's resolution from the cache when there is one.
+Resolved resolve(Frame f, PrintPolicy p, ResolveBuffers& b) {
+  std::uintptr_t pc = lookup_pc(f);
+  if (p.cache == nullptr) return resolve_uncached(pc, p, b);
+  SymbolCache::Entry& e = p.cache->slot(pc);
+  if (e.lookup_pc != pc) {
+    Resolved r = resolve_uncached(pc, p, b);
+    e.lookup_pc = pc;
+    e.found = r.found;
+    e.symbol = r.symbol;
+    e.name = r.name;
+    e.file = r.file;
+    e.line = r.line;
+    e.inlined = r.inlined;
+  }
+  return Resolved{e.found, e.symbol, e.name, e.file, e.line, e.inlined};
+}
+
+// Go's "\t/path/file.cpp:123 +0x<off in function>", or where no source
+// line is known "\t<module>+0x<off> +0x<off in function>": the module
+// offset is what `addr2line -e <module>` takes.
 void print_location(Writer& w, std::uintptr_t pc, const Resolved& r) {
   w.put('\t');
   if (!r.found || r.symbol.module == nullptr) {
     w.hex(pc).put('\n');
     return;
   }
-  w.put(r.symbol.module).put('+').hex(pc - r.symbol.bias);
+  if (r.line > 0) {
+    w.put(r.file).put(':').dec(static_cast<std::uint64_t>(r.line));
+  } else {
+    w.put(r.symbol.module).put('+').hex(pc - r.symbol.bias);
+  }
   if (r.symbol.name != nullptr) w.put(" +").hex(pc - r.symbol.start);
   w.put('\n');
 }
 
 void print_resolved(Writer& w, Frame f, const Resolved& r) {
+  w.put(r.inlined);
   w.put(r.name).put('\n');
   print_location(w, f.pc, r);
 }
@@ -292,13 +431,19 @@ void trace_from_registers(Trace* t, std::uintptr_t pc, std::uintptr_t sp, std::u
     std::uintptr_t slot = return_slot_in_prologue(pc, s.start, sp);
     if (slot >= lo && hi >= 8 && slot <= hi - 8) {
       t->add(load_word(slot), false);
-      walk_frame_pointers(t, fp, std::max(lo, sp), hi);
+      walk_frame_pointers(t, fp, std::max(lo, sp), hi, in_signal);
       return;
     }
     start = s.start;
   }
-  fp = skip_frameless(t, pc, start, sp, fp, lo, hi, in_signal);
-  walk_frame_pointers(t, fp, std::max(lo, sp), hi);
+  if (sp < lo) {
+    // The stack pointer left the stack (a frame jumped the guard): only the
+    // frame records inside it can be followed.
+    walk_frame_pointers(t, fp, lo, hi, in_signal);
+    return;
+  }
+  fp = skip_frameless(t, pc, start, sp, fp, hi, in_signal);
+  walk_frame_pointers(t, fp, sp, hi, in_signal);
 }
 
 void trace_from_saved_context(Trace* t, std::uintptr_t saved_sp, std::uintptr_t lo,
@@ -312,7 +457,7 @@ void trace_from_saved_context(Trace* t, std::uintptr_t saved_sp, std::uintptr_t 
   // and its "return address" is the trampoline's entry, not a call site.
   if (fp == 0 || ra < 4096) return;
   t->add(ra, false);
-  walk_frame_pointers(t, fp, saved_sp + 56, hi);
+  walk_frame_pointers(t, fp, saved_sp + 56, hi, false);
 }
 
 void trace_here(Trace* t, std::uintptr_t lo, std::uintptr_t hi) noexcept {
@@ -320,7 +465,7 @@ void trace_here(Trace* t, std::uintptr_t lo, std::uintptr_t hi) noexcept {
   bool bounded = lo < hi && here >= lo && here < hi;
   UnwindWalk walk{t, bounded ? Trace::kHead : kMaxUnboundedFrames};
   _Unwind_Backtrace(&take_unwound_frame, &walk);
-  if (bounded && walk.frames == walk.limit) walk_frame_pointers(t, walk.fp, here, hi);
+  if (bounded && walk.frames == walk.limit) walk_frame_pointers(t, walk.fp, here, hi, false);
 }
 
 SymbolCache::Entry& SymbolCache::slot(std::uintptr_t lookup_pc) noexcept {
@@ -329,8 +474,8 @@ SymbolCache::Entry& SymbolCache::slot(std::uintptr_t lookup_pc) noexcept {
 }
 
 void print_frame(Writer& w, Frame f, PrintPolicy p) {
-  char buf[2048];
-  print_resolved(w, f, resolve(f, p, buf, sizeof buf));
+  ResolveBuffers b;
+  print_resolved(w, f, resolve(f, p, b));
 }
 
 namespace {
@@ -349,10 +494,13 @@ struct PrintOrder {
     while (!p.runtime_frames && e > 1 && e > n - kEntryDepth && is_entry_frame(at(e - 1), p)) --e;
     return e;
   }
-  // Where printing starts: after the switch frames at the very top.
+  // Where printing starts: after the switch frames at the very top, and
+  // for a waiting goroutine after every runtime frame there.
   int begin(PrintPolicy p, int e) const {
     int b = 0;
-    while (!p.runtime_frames && b + 1 < e && b < from_head && is_switch_frame(at(b), p)) ++b;
+    while (!p.runtime_frames && b + 1 < e && b < from_head &&
+           (is_switch_frame(at(b), p) || (p.waiting && is_runtime_frame(at(b), p))))
+      ++b;
     return b;
   }
 };
@@ -362,11 +510,11 @@ struct PrintOrder {
 void print_frames(Writer& w, const Trace& t, PrintPolicy p) {
   PrintOrder order{t};
   const int end = order.end(p);
-  char buf[2048];
+  ResolveBuffers b;
   for (int i = order.begin(p, end); i < end; ++i) {
     if (i == order.from_head && t.elided() > 0)
       w.put("...").dec(t.elided()).put(" additional frames elided...\n");
-    print_resolved(w, order.at(i), resolve(order.at(i), p, buf, sizeof buf));
+    print_resolved(w, order.at(i), resolve(order.at(i), p, b));
   }
 }
 
@@ -394,10 +542,27 @@ void print_goroutine_header(Writer& w, std::uint64_t id, const char* name, const
 void print_created_by(Writer& w, std::uintptr_t creator_pc, std::uint64_t parent_id, bool is_main,
                       PrintPolicy p) {
   if (creator_pc == 0 || is_main) return;
-  char buf[2048];
+  ResolveBuffers b;
   Frame f{creator_pc, false};
-  Resolved r = resolve(f, p, buf, sizeof buf);
-  w.put("created by ").put(r.name);
+  Resolved r = resolve(f, p, b);
+  // Like Go, the function that holds the go statement: the innermost one
+  // inlined at the call, if any ("name\n\tfile:line\n" first in r.inlined).
+  std::string_view name = r.name;
+  if (std::size_t end = r.inlined.find('\n'); end != std::string_view::npos && end + 2 < r.inlined.size()) {
+    std::size_t at = end + 2;
+    std::size_t eol = r.inlined.find('\n', at);
+    std::string_view where = r.inlined.substr(at, eol - at);
+    std::size_t sep = where.rfind(':');
+    int line = 0;
+    if (sep != std::string_view::npos)
+      std::from_chars(where.data() + sep + 1, where.data() + where.size(), line);
+    if (line > 0) {
+      name = r.inlined.substr(0, end);
+      r.file = where.substr(0, sep);
+      r.line = line;
+    }
+  }
+  w.put("created by ").put(name);
   if (parent_id != 0) w.put(" in goroutine ").dec(parent_id);
   w.put('\n');
   print_location(w, f.pc, r);

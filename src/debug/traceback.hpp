@@ -7,9 +7,16 @@
 //
 // Three ways to collect frames:
 //   * trace_from_registers: from a signal context (pc, sp, fp): a
-//     frame-pointer walk bounded by the goroutine's stack, which steps over
-//     a frameless leaf or a libc frame to the nearest frame record. Safe in a signal
-//     handler: it reads only inside [lo, hi) and never allocates.
+//     frame-pointer walk bounded by the goroutine's stack. Code built
+//     without frame pointers (libc, most libraries) does not end it: a
+//     frameless leaf's return address is at sp; below code that kept rbp
+//     the walk takes the return address into its caller; where such code
+//     used rbp for data, the walk scans upward from sp for the first
+//     return address into the module built with frame pointers whose
+//     frame record above is confirmed by the next ones, and resumes there.
+//     The same resumption applies when the chain reaches such code higher
+//     up (a callback called by qsort). Safe in a signal handler: it reads
+//     only inside [lo, hi) and never allocates.
 //   * trace_from_saved_context: a parked goroutine, from the frame that
 //     goro_switch_context left (switch_x86_64_sysv.S: saved rbp at
 //     saved_sp + 40, return address at saved_sp + 48).
@@ -19,9 +26,10 @@
 //
 // Frame-pointer walks require each frame pointer to lie in [lo, hi), be
 // 8-aligned and strictly increase, so a corrupt chain ends the walk instead
-// of faulting.
+// of faulting. Printing adds source lines and inlined frames (lines.hpp).
 #pragma once
 
+#include "debug/lines.hpp"
 #include "debug/symbolize.hpp"
 #include "debug/writer.hpp"
 
@@ -97,7 +105,10 @@ class SymbolCache {
     std::uintptr_t lookup_pc = 0;  // 0: empty
     bool found = false;
     Symbol symbol;
-    std::string name;  // readable name, or "??"
+    std::string name;     // readable name, or "??"
+    std::string file;     // source file, when line > 0
+    int line = 0;         // 0: no source line known
+    std::string inlined;  // the functions inlined there, printed before it (lines.hpp)
   };
   Entry& slot(std::uintptr_t lookup_pc) noexcept;
 
@@ -107,17 +118,25 @@ class SymbolCache {
 };
 
 // How to print: whether we are in a signal handler (symbol lookups never
-// wait), whether names may be demangled (which allocates), and an optional
-// cache (which allocates).
+// wait), whether names may be demangled (which allocates), an optional
+// cache (which allocates), and how source lines are looked up (lines.hpp:
+// in process for dumps, through the helper process for fatal reports).
 struct PrintPolicy {
   bool in_signal = false;
   bool demangle = true;
   SymbolCache* cache = nullptr;
   // Show the runtime's entry frames too (GORO_TRACEBACK=system or crash).
   bool runtime_frames = false;
+  LineSource lines = LineSource::kInProcess;
+  // The trace is a waiting goroutine's: the runtime's frames at its top
+  // (park, the channel's wait queue) are left out too, as Go's traceback
+  // of a waiting goroutine starts at the user's frame, not at chanrecv.
+  bool waiting = false;
 };
 
-// Prints the frames of `t` (two lines each, Go's layout), eliding the
+// Prints the frames of `t` (two lines each, Go's layout: the function, then
+// "\t/path/file.cpp:123 +0x1c", or "\t<module>+0x<offset> +0x1c" where no
+// source line is known), eliding the
 // middle of deep stacks. Like Go, which hides runtime.goexit, it leaves out
 // the runtime frames every goroutine starts with (goro's entry function and
 // the trampoline below it), and the context-switch frames a parked

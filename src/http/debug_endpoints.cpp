@@ -33,7 +33,11 @@ void put_frame_line(std::string& out, std::uintptr_t pc, const debug_detail::res
   out += '+';
   put_hex(out, r.offset);
   out += '\t';
-  if (r.module.empty()) {
+  if (r.line > 0) {
+    out += r.file;
+    out += ':';
+    out += std::to_string(r.line);
+  } else if (r.module.empty()) {
     out += '?';
   } else {
     out += r.module;
@@ -43,7 +47,8 @@ void put_frame_line(std::string& out, std::uintptr_t pc, const debug_detail::res
   out += '\n';
 }
 
-// Go's goroutine?debug=1 layout, with module+offset where Go has file:line.
+// Go's goroutine?debug=1 layout, with module+offset where no source line
+// is known.
 std::string grouped_goroutines() {
   std::vector<debug_detail::stack_group> groups = debug_detail::group_goroutine_stacks();
   std::map<std::uintptr_t, debug_detail::resolved_frame> frames = debug_detail::resolve_frames(groups);

@@ -206,6 +206,7 @@ class profile_builder {
     const debug_detail::resolved_frame& r = frames_.at(pc);
     proto_writer line;
     line.uint_field(1, function_id(r));
+    if (r.line > 0) line.uint_field(2, static_cast<std::uint64_t>(r.line));
     proto_writer l;
     l.uint_field(1, it->second);
     l.uint_field(2, mapping_id(pc));
@@ -222,7 +223,7 @@ class profile_builder {
     f.uint_field(1, it->second);
     f.uint_field(2, strings_.index(r.function));
     f.uint_field(3, strings_.index(r.system_name));
-    f.uint_field(4, strings_.index(r.module));
+    f.uint_field(4, strings_.index(r.file.empty() ? r.module : r.file));
     functions_.push_back(std::move(f));
     return it->second;
   }

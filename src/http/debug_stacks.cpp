@@ -1,6 +1,7 @@
 // http/debug_stacks.cpp: see debug_stacks.hpp.
 #include "http/debug_stacks.hpp"
 
+#include "debug/lines.hpp"
 #include "debug/symbolize.hpp"
 
 #include <goro/stack.hpp>
@@ -69,6 +70,12 @@ resolved_frame resolve_one(std::uintptr_t pc) {
     out.offset = pc - s.start;
   } else {
     out.function = out.system_name = "??";
+  }
+  char file[1024];
+  detail::CodeInfo info{file, sizeof file};
+  if (found && detail::describe_code(pc, detail::LineSource::kInProcess, &info) && info.line > 0) {
+    out.file = file;
+    out.line = info.line;
   }
   return out;
 }

@@ -32,6 +32,8 @@ struct resolved_frame {
   std::string module;                // object file path, or ""
   std::uintptr_t offset = 0;         // from the function's start
   std::uintptr_t module_offset = 0;  // from the module's load bias
+  std::string file;                  // source file from DWARF, or "" when unknown
+  int line = 0;                      // its line; 0 when unknown
 };
 
 // Every live goroutine grouped by stack (a parked goroutine's stack without
