@@ -244,7 +244,8 @@ void scavenge_paced() noexcept {
       std::this_thread::sleep_for(std::chrono::nanoseconds(kMinAgeNs / 2));
       continue;
     }
-    std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(spent * sleep_per_work)));
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(spent) * sleep_per_work)));
   }
 }
 
