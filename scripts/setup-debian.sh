@@ -9,14 +9,16 @@
 # Required: a C++20 toolchain (g++ 12, clang 14), CMake, Ninja, pkg-config
 # and libdw (elfutils) build the library; GoogleTest, curl, wrk, llvm,
 # python3 and clang's sanitizer runtime run the tests, gdb the gdb
-# extension's test, and clang-format checks the formatting (default, ASan+UBSan and TSan presets).
+# extension's test, clang-format and clang-tidy check the formatting and
+# the source (scripts/check-format.sh, scripts/check-tidy.sh).
 # Optional: what configure looks for besides, for the benchmarks and their
 # peers (Google Benchmark, Boost.Fiber, nlohmann-json, RapidJSON). Without
 # them the benchmarks that need them are left out and configure says so;
 # with them installed, configure reports nothing missing. Also optional: the
 # tools that read the debug endpoints in tests (promtool, Chromium, Go's
 # pprof from bookworm-backports when configured); those tests skip without
-# them.
+# them. Doxygen and Graphviz build the API reference (cmake --build build
+# --target docs; scripts/check-docs.sh).
 set -euo pipefail
 
 required=(
@@ -29,19 +31,21 @@ required=(
   python3                                                  # the docs samples test (tests/docs)
   gdb                                                      # tests/gdb_test.cpp: the gdb extension (tools/gdb)
   clang-format                                             # scripts/check-format.sh
+  clang-tidy-14                                            # scripts/check-tidy.sh
 )
 optional=(
   libbenchmark-dev                                         # bench/ (Google Benchmark)
   libboost-fiber-dev                                       # bench/peers/fiber: Boost.Fiber peers
   nlohmann-json3-dev rapidjson-dev                         # bench/json: JSON parser peers
   prometheus chromium                                      # tests/http_debug_example_test.cpp: promtool, headless Chromium
+  doxygen graphviz                                         # the docs target: API reference (scripts/check-docs.sh)
 )
 
 case ${1:-} in
   --required-only) optional=() ;;
   "") ;;
   -h | --help)
-    sed -n '2,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,22s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit 0
     ;;
   *)

@@ -41,12 +41,14 @@
 
 namespace goro::bufio {
 
+// Default buffer size of readers and writers: one pooled network buffer.
 inline constexpr std::size_t kDefaultSize = net::kPooledBufferSize;
 
 // What a reader reads from, type-erased. `read` blocks (0: end of file);
 // `try_read` and `wait_readable` are optional: with them, the reader waits
 // without holding a buffer.
 struct source {
+  // The object read from, and the functions that read from it.
   void* self = nullptr;
   std::size_t (*read)(void* self, std::span<std::byte> buf) = nullptr;
   std::optional<std::size_t> (*try_read)(void* self, std::span<std::byte> buf) = nullptr;
@@ -55,10 +57,12 @@ struct source {
 
 // What a writer writes to: `write_all` writes everything or throws.
 struct sink {
+  // The object written to, and the function that writes to it.
   void* self = nullptr;
   void (*write_all)(void* self, std::span<const std::byte> buf) = nullptr;
 };
 
+// The source and the sink of a connection, which must outlive them.
 source source_of(net::conn& c) noexcept;
 sink sink_of(net::conn& c) noexcept;
 
@@ -73,6 +77,7 @@ concept byte_writer = requires(S& s, std::span<const std::byte> b) {
   s.write_all(b);
 };
 
+// A buffered reader (Go's bufio.Reader); see above.
 class reader {
  public:
   // Reads from a connection (which must outlive the reader), waiting for
@@ -143,8 +148,12 @@ class reader {
   bool eof_ = false;
 };
 
+// A buffered writer (Go's bufio.Writer); see above.
 class writer {
  public:
+  // Writes to a connection, to any object with write_all(bytes), or to a
+  // sink, through a buffer of `size` bytes (>= 16). The destination must
+  // outlive the writer.
   explicit writer(net::conn& c, std::size_t size = kDefaultSize) : writer(sink_of(c), size) {}
   template <byte_writer S>
   requires(!std::same_as<S, net::conn>) explicit writer(S& s, std::size_t size = kDefaultSize)
@@ -165,6 +174,7 @@ class writer {
   // Writes out everything buffered and gives the buffer back.
   void flush();
 
+  // Bytes written but not yet flushed, and whether it holds a buffer now.
   std::size_t buffered() const noexcept { return n_; }
   bool holds_buffer() const noexcept { return buf_ != nullptr; }
 

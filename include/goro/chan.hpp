@@ -124,6 +124,7 @@ struct ChanAccess;
 
 }  // namespace detail
 
+// A channel of T (Go's chan T): a handle to a shared queue; see above.
 template <typename T>
 class chan {
   static_assert(!std::is_reference_v<T> && !std::is_const_v<T> && !std::is_volatile_v<T>,
@@ -133,6 +134,7 @@ class chan {
                 "(wrap it in std::unique_ptr)");
 
  public:
+  // The element type.
   using value_type = T;
 
   // Makes an unbuffered channel (Go's make(chan T)): a send completes only
@@ -160,8 +162,10 @@ class chan {
   chan(const chan& o) noexcept : core_(o.core_) { detail::chan_retain(core_); }
   chan(chan&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
   chan& operator=(const chan& o) noexcept {
-    detail::chan_retain(o.core_);
-    detail::chan_release(std::exchange(core_, o.core_));
+    if (this != &o) {
+      detail::chan_retain(o.core_);
+      detail::chan_release(std::exchange(core_, o.core_));
+    }
     return *this;
   }
   chan& operator=(chan&& o) noexcept {
@@ -249,12 +253,15 @@ class chan {
   // may move from it.
   class iterator {
    public:
+    // A single-pass input iterator over what the channel receives.
     using iterator_category = std::input_iterator_tag;
     using value_type = T;
     using difference_type = std::ptrdiff_t;
     using pointer = T*;
     using reference = T&;
 
+    // Dereferencing gives the last value received; ++ receives the next (it
+    // blocks); it equals the sentinel once the channel is closed and drained.
     iterator() = default;
     T& operator*() const { return *cur_; }
     T* operator->() const { return std::addressof(*cur_); }
@@ -274,6 +281,7 @@ class chan {
     const chan* ch_ = nullptr;
     mutable std::optional<T> cur_;
   };
+  // begin() receives the first value (it blocks); end() is the sentinel.
   iterator begin() const { return iterator(this); }
   std::default_sentinel_t end() const noexcept { return {}; }
 

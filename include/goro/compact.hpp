@@ -52,6 +52,7 @@ struct compact_stats {
   std::uint64_t compacted = 0;    // stacks compacted now
   std::uint64_t saved_bytes = 0;  // bytes of heap holding those stacks' used parts
 };
+// Reads the figures above. Thread-safe; a racy snapshot.
 compact_stats read_compact_stats() noexcept;
 
 namespace this_goroutine {

@@ -49,6 +49,7 @@ namespace detail {
 struct WaitQueue;
 }  // namespace detail
 
+// A condition variable for goroutines (Go's sync.Cond); see above.
 class cond {
  public:
   // A condition variable nobody waits on. constexpr, so usable as a

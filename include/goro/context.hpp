@@ -58,6 +58,8 @@
 
 namespace goro {
 
+// Why a context is done: its error (Go's context.Canceled and
+// context.DeadlineExceeded), in the error category below.
 enum class context_errc {
   canceled = 1,           // Go's context.Canceled: "context canceled"
   deadline_exceeded = 2,  // Go's context.DeadlineExceeded: "context deadline exceeded"
@@ -68,6 +70,7 @@ enum class context_errc {
 // Timeout() == true.
 const std::error_category& context_category() noexcept;
 
+// The std::error_code of a context_errc (found by argument-dependent lookup).
 inline std::error_code make_error_code(context_errc e) noexcept {
   return {static_cast<int>(e), context_category()};
 }
@@ -106,6 +109,8 @@ class context_key {
   char unique_ = 0;  // keeps distinct keys at distinct addresses
 };
 
+// A context (Go's context.Context): cancellation, a deadline and values for
+// a tree of work; see above.
 class context {
  public:
   // Background: never cancelled, no deadline, no values (Go's
@@ -138,6 +143,7 @@ class context {
     return static_cast<const T*>(find_value(&key));
   }
 
+  // Whether both handles refer to the same context.
   friend bool operator==(const context& a, const context& b) noexcept { return a.node_ == b.node_; }
 
  private:
@@ -158,6 +164,7 @@ class context {
 class cancel_func {
  public:
   cancel_func() noexcept = default;
+  // Cancels the context (Go's CancelFunc). Idempotent. Thread-safe.
   void operator()() const noexcept;
 
  private:
@@ -180,6 +187,7 @@ class cancel_func {
 // ([=] or [ctx] naming `ctx` from `auto [ctx, cancel]`); capture a copy
 // instead ([ctx = ctx]) or use the named members ([ctx = op.ctx]).
 struct context_and_cancel {
+  // The derived context and the function that cancels it.
   context ctx;
   cancel_func cancel;
 

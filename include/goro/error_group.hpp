@@ -46,6 +46,8 @@
 
 namespace goro {
 
+// Goroutines working on subtasks of one task (Go's errgroup.Group); see
+// above.
 class error_group {
  public:
   // A group with no context (Go's zero errgroup.Group).

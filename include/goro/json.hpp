@@ -106,6 +106,7 @@ class value {
   value(array a) noexcept : kind_(kind::array) { new (&array_) json::array(std::move(a)); }
   value(object o) noexcept : kind_(kind::object) { new (&object_) json::object(std::move(o)); }
 
+  // Copies are deep; a moved-from value is null.
   value(const value& other);
   value(value&& other) noexcept { take(std::move(other)); }
   value& operator=(const value& other);
@@ -121,6 +122,7 @@ class value {
   }
   ~value() { destroy(); }
 
+  // What the value holds.
   kind type() const noexcept { return kind_; }
   bool is_null() const noexcept { return kind_ == kind::null; }
   bool is_bool() const noexcept { return kind_ == kind::boolean; }
@@ -234,10 +236,12 @@ enum class parse_mode : std::uint8_t {
   iterative,
 };
 
+// How parse() works (see parse_mode and the limits below).
 struct options {
   // Containers nested deeper than this are an error (errc::depth_exceeded).
   // 0 admits only scalar documents.
   std::size_t max_depth = 10'000;
+  // The parser: recursive (the default) or iterative.
   parse_mode mode = parse_mode::recursive;
 };
 
@@ -260,6 +264,8 @@ enum class errc : std::uint8_t {
 // offending byte (the end of the input when it ended too soon); `line` and
 // `column` are 1-based, lines end at '\n', columns count bytes.
 struct parse_error {
+  // What went wrong, and where: the byte offset into the input, and the line
+  // and column there (both from 1).
   errc code = errc::unexpected_end;
   std::size_t offset = 0;
   std::size_t line = 1;
@@ -268,12 +274,14 @@ struct parse_error {
 
   // "json: line 3, column 7 (byte 42): <message>".
   std::string what() const;
+  // Whether both report the same error at the same place.
   friend bool operator==(const parse_error&, const parse_error&) = default;
 };
 
 // Thrown by result::value() when the result holds an error.
 class parse_exception : public std::runtime_error {
  public:
+  // Carries a parse_error, which error() returns; what() is its message.
   explicit parse_exception(parse_error e) : std::runtime_error(e.what()), error_(std::move(e)) {}
   const parse_error& error() const noexcept { return error_; }
 
@@ -285,9 +293,11 @@ class parse_exception : public std::runtime_error {
 template <typename T>
 class result {
  public:
+  // A result holding a value, or holding the error.
   result(T v) : v_(std::in_place_index<0>, std::move(v)) {}
   result(parse_error e) : v_(std::in_place_index<1>, std::move(e)) {}
 
+  // Whether it holds a value (not an error).
   bool has_value() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 

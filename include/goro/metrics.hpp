@@ -45,10 +45,12 @@ enum class kind { counter, gauge, histogram };
 // [buckets[i], buckets[i + 1]), so buckets.size() == counts.size() + 1. The
 // last boundary may be +infinity.
 struct histogram {
+  // The bucket boundaries and the counts, as described above.
   std::vector<double> buckets;
   std::vector<std::uint64_t> counts;
 };
 
+// A metric's name, unit, kind and meaning (one entry of all()).
 struct description {
   // "/sched/goroutines:goroutines": the path, then after the colon the unit.
   std::string_view name;
@@ -75,6 +77,7 @@ struct description {
 // live as long as the program. Thread-safe. Cost: none (a static table).
 const std::vector<description>& all();
 
+// One metric to read with read(): its name in, its value out.
 struct sample {
   // The metric to read, a name from all(). The string it views must stay
   // alive during read().

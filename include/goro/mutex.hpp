@@ -56,6 +56,7 @@ namespace detail {
 struct WaitQueue;
 }  // namespace detail
 
+// A mutual exclusion lock for goroutines (Go's sync.Mutex); see above.
 class mutex {
  public:
   // An unlocked mutex. constexpr: a global mutex is constant-initialized

@@ -101,8 +101,10 @@ std::error_code make_error_code(errc e) noexcept;
 // Go's format: "<op> <net> <address>: <reason>".
 class error : public std::system_error {
  public:
+  // An error of operation `op` on network `net` at `address`, with cause `ec`.
   error(std::error_code ec, std::string op, std::string net, std::string address);
 
+  // The operation, network and address it failed on (see above).
   const std::string& op() const noexcept { return op_; }
   const std::string& net() const noexcept { return net_; }
   const std::string& address() const noexcept { return address_; }
@@ -149,9 +151,11 @@ class address {
   std::string to_string() const;
   bool is_loopback() const noexcept;
 
+  // The socket address as the system calls take it, and its length.
   const ::sockaddr* data() const noexcept;
   std::size_t size() const noexcept { return len_; }
 
+  // Whether both hold the same socket address, byte for byte.
   friend bool operator==(const address& a, const address& b) noexcept;
   // Writes to_string().
   friend std::ostream& operator<<(std::ostream& os, const address& a);
@@ -196,6 +200,8 @@ inline constexpr std::size_t kPooledBufferSize = 4096;
 class pooled_buffer {
  public:
   pooled_buffer() noexcept = default;
+  // Moves the buffer; the moved-from one is empty. Assigning gives back the
+  // buffer held before.
   pooled_buffer(pooled_buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)) {}
   pooled_buffer& operator=(pooled_buffer&& o) noexcept {
     if (this != &o) {
@@ -206,6 +212,8 @@ class pooled_buffer {
   }
   ~pooled_buffer() { reset(); }
 
+  // The buffer's bytes (null, and an empty span, when empty), its size
+  // (always kPooledBufferSize), and whether it holds a buffer.
   std::byte* data() const noexcept { return data_; }
   static constexpr std::size_t size() noexcept { return kPooledBufferSize; }
   std::span<std::byte> span() const noexcept { return {data_, data_ ? kPooledBufferSize : 0}; }
@@ -225,6 +233,7 @@ class pooled_buffer {
 // Throws std::bad_alloc. Thread-safe. Cost: a few nanoseconds when cached.
 pooled_buffer borrow_buffer();
 
+// The pool's figures (read_buffer_pool_stats); a racy snapshot.
 struct buffer_pool_stats {
   std::int64_t borrowed = 0;    // buffers lent out now (idle connections: none)
   std::int64_t free = 0;        // buffers cached for reuse
@@ -245,6 +254,8 @@ buffer_pool_stats read_buffer_pool_stats();
 class conn {
  public:
   conn() noexcept = default;
+  // Moves the connection; the moved-from one is closed (operator bool is
+  // false). Assigning closes the connection held before.
   conn(conn&& o) noexcept : fd_(std::exchange(o.fd_, nullptr)) {}
   conn& operator=(conn&& o) noexcept;
   // Closes the connection (errors are ignored).
@@ -318,6 +329,7 @@ class conn {
   // Cost: an epoll_ctl and close(2) once the last running call has returned.
   void close();
 
+  // The connection's own and its peer's address.
   address local_address() const;
   address remote_address() const;
   // "tcp" or "unix".
@@ -392,10 +404,13 @@ using listen_options = listen_config;
 class listener {
  public:
   listener() noexcept = default;
+  // Moves the listener; the moved-from one is closed (operator bool is
+  // false). Assigning closes the listener held before.
   listener(listener&& o) noexcept;
   listener& operator=(listener&& o) noexcept;
   ~listener();
 
+  // Whether this holds an open listener.
   explicit operator bool() const noexcept { return fd_ != nullptr; }
 
   // Waits for and returns the next connection. Accepted TCP connections
@@ -417,6 +432,8 @@ class listener {
   // already closed.
   void close();
 
+  // The address it listens on (with the port the kernel picked for ":0"),
+  // and its network: "tcp" or "unix".
   address local_address() const;
   std::string_view network() const noexcept;
   // Deadline for accept() (Go's TCPListener.SetDeadline).
@@ -503,10 +520,13 @@ conn dial_context(const context& ctx, std::string_view network, std::string_view
 class packet_conn {
  public:
   packet_conn() noexcept = default;
+  // Moves the socket; the moved-from one is closed (operator bool is false).
+  // Assigning closes the socket held before.
   packet_conn(packet_conn&& o) noexcept : fd_(std::exchange(o.fd_, nullptr)) {}
   packet_conn& operator=(packet_conn&& o) noexcept;
   ~packet_conn();
 
+  // Whether this holds an open socket.
   explicit operator bool() const noexcept { return fd_ != nullptr; }
 
   // Receives one datagram into buf (a longer one is truncated, as Go's)
@@ -524,6 +544,9 @@ class packet_conn {
     return write_to(std::as_bytes(std::span<const char>(s)), to);
   }
 
+  // As conn's: close() wakes blocked calls (errc::closed); the address it is
+  // bound to; deadlines for reads and writes (both, or each); the file
+  // descriptor, which stays owned by the socket.
   void close();
   address local_address() const;
   void set_deadline(clock::time_point t);
@@ -531,6 +554,7 @@ class packet_conn {
   void set_write_deadline(clock::time_point t);
   int native_handle() const noexcept;
 
+  // Takes over a socket the runtime opened (listen_packet); not for users.
   explicit packet_conn(detail::NetFd* fd) noexcept : fd_(fd) {}
 
  private:

@@ -32,6 +32,7 @@
 
 namespace goro {
 
+// One-time initialization (Go's sync.Once); see above.
 class once {
  public:
   // A once whose function has not run. constexpr, so usable as a constinit

@@ -60,6 +60,7 @@ namespace detail {
 struct WaitQueue;
 }  // namespace detail
 
+// A reader/writer lock for goroutines (Go's sync.RWMutex); see above.
 class rw_mutex {
  public:
   // An unlocked rw_mutex; constexpr, so a global one is constant-initialized.

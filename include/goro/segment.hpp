@@ -54,6 +54,7 @@ decltype(auto) grow_if_needed(std::size_t red_zone, std::size_t segment_size, F&
 // Thrown by depth_guard when nesting passes its limit.
 class depth_exceeded : public std::runtime_error {
  public:
+  // Reports that a recursion went past `limit` levels; limit() gives it.
   explicit depth_exceeded(std::size_t limit)
       : std::runtime_error("goro: nesting depth exceeds the limit of " + std::to_string(limit)),
         limit_(limit) {}
@@ -69,6 +70,8 @@ class depth_exceeded : public std::runtime_error {
 // Cost: an increment and a compare.
 class depth_guard {
  public:
+  // Counts one level of recursion in `depth` for the guard's lifetime. Throws
+  // depth_exceeded when it would pass `limit`.
   depth_guard(std::size_t& depth, std::size_t limit) : depth_(depth) {
     if (depth_ >= limit) throw depth_exceeded(limit);
     ++depth_;

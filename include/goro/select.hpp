@@ -295,6 +295,7 @@ std::size_t select(Cases&&... cases) {
 template <typename T>
 class select_case {
  public:
+  // What a case does: receive, send, or the default case.
   enum class kind : std::uint8_t { recv, send, default_case };
 
   // case <-ch. A nil channel is never ready.
@@ -304,6 +305,7 @@ class select_case {
   // default: chosen when no other case is ready. At most one per select.
   static select_case default_case() { return select_case(kind::default_case, chan<T>::nil(), std::nullopt); }
 
+  // What the case does, and the channel it works on.
   kind what() const noexcept { return kind_; }
   const chan<T>& channel() const noexcept { return ch_; }
   // The value a send case sends (after it was chosen: moved from).
@@ -321,6 +323,9 @@ class select_case {
 // (Go's recvOK false). Empty for a send or default case.
 template <typename T>
 struct select_result {
+  // Which case ran (its position among the cases), and the value it received
+  // (empty for send and default cases, and for a receive from a closed
+  // channel).
   std::size_t index;
   std::optional<T> value;
 };

@@ -58,6 +58,7 @@ void block_signals(std::initializer_list<int> signals);
 // cannot be created. Thread-safe. Cost: a few system calls.
 void signal_notify(const chan<int>& ch, std::initializer_list<int> signals);
 
+// Same, with the signals as arguments: signal_notify(ch, SIGINT, SIGTERM).
 template <typename... Signals>
 requires(sizeof...(Signals) > 0 && (std::is_convertible_v<Signals, int> &&
                                     ...)) void signal_notify(const chan<int>& ch, Signals... signals) {

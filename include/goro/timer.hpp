@@ -113,6 +113,7 @@ class timer {
     c_ = detail::ChanAccess::adopt<clock::time_point>(ch);
   }
 
+  // Moves the timer; the moved-from one is empty (operator bool is false).
   timer(timer&& o) noexcept : core_(std::exchange(o.core_, nullptr)), c_(std::move(o.c_)) {}
   timer& operator=(timer&& o) noexcept {
     if (this != &o) {
@@ -148,6 +149,7 @@ class timer {
     return detail::timer_reset(core_, detail::deadline_after(d), 0);
   }
 
+  // Whether this holds a timer (false once moved from).
   explicit operator bool() const noexcept { return core_ != nullptr; }
 
  private:
@@ -175,6 +177,7 @@ class ticker {
     c_ = detail::ChanAccess::adopt<clock::time_point>(ch);
   }
 
+  // Moves the ticker; the moved-from one is empty (operator bool is false).
   ticker(ticker&& o) noexcept : core_(std::exchange(o.core_, nullptr)), c_(std::move(o.c_)) {}
   ticker& operator=(ticker&& o) noexcept {
     if (this != &o) {
@@ -188,6 +191,7 @@ class ticker {
   // Drops the handle; with no copy of c() left the ticker is stopped.
   ~ticker() { detail::timer_release(core_); }
 
+  // The channel the ticks are delivered on (Go's Ticker.C).
   const chan<clock::time_point>& c() const noexcept { return c_; }
 
   // Stops the ticker (Go's Ticker.Stop); no tick from before the call is
@@ -205,6 +209,7 @@ class ticker {
     detail::timer_reset(core_, detail::deadline_after(d), period);
   }
 
+  // Whether this holds a ticker (false once moved from).
   explicit operator bool() const noexcept { return core_ != nullptr; }
 
  private:

@@ -51,6 +51,8 @@ namespace detail {
 struct WaitQueue;
 }  // namespace detail
 
+// Waits for a collection of goroutines to finish (Go's sync.WaitGroup);
+// see above.
 class wait_group {
  public:
   // A wait_group with counter zero. constexpr, so usable as a constinit

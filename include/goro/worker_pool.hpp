@@ -119,6 +119,7 @@ class Task {
 
 }  // namespace detail
 
+// A fixed set of worker goroutines fed by a channel; see above.
 class worker_pool {
  public:
   // Starts `workers` worker goroutines and a queue of `queue_capacity`
@@ -179,6 +180,7 @@ class worker_pool {
   // call). Thread-safe.
   void wait();
 
+  // The number of worker goroutines. Thread-safe.
   std::size_t workers() const noexcept { return workers_; }
   // Tasks queued and not yet taken by a worker (a snapshot).
   std::size_t pending() const noexcept { return tasks_.len(); }

@@ -4,7 +4,11 @@
 // It never waits for an event: holders only run bounded code and never park
 // while holding it. If the holder's thread was descheduled by the kernel, a
 // waiter yields its thread after a short spin instead of burning the core.
+// It is a lock to clang's thread-safety analysis (thread_safety.hpp): hold
+// it with LockGuard (lock_guard.hpp) where fields are GORO_GUARDED_BY it.
 #pragma once
+
+#include "arch/thread_safety.hpp"
 
 #include <sched.h>
 #include <atomic>
@@ -19,9 +23,9 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-class SpinLock {
+class GORO_CAPABILITY("spinlock") SpinLock {
  public:
-  void lock() noexcept {
+  void lock() noexcept GORO_ACQUIRE() {
     for (int spins = 0;; ++spins) {
       if (!locked_.exchange(true, std::memory_order_acquire)) return;
       while (locked_.load(std::memory_order_relaxed)) {
@@ -33,10 +37,10 @@ class SpinLock {
       }
     }
   }
-  bool try_lock() noexcept {
+  bool try_lock() noexcept GORO_TRY_ACQUIRE(true) {
     return !locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire);
   }
-  void unlock() noexcept { locked_.store(false, std::memory_order_release); }
+  void unlock() noexcept GORO_RELEASE() { locked_.store(false, std::memory_order_release); }
 
  private:
   std::atomic<bool> locked_{false};

@@ -174,7 +174,7 @@ namespace {
 // channel is touched after the unlock: the partner may then take the value
 // and destroy the channel (a goroutine sends its result on a channel the
 // receiver owns, and the receiver returns).
-chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept {
+chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept GORO_RELEASE(c->lock) {
   const ElemOps* ops = c->ops;
   c->lock.unlock();
   h.finish(ops);
@@ -185,7 +185,7 @@ chan_status end_step(ChanCore* c, Step step, const Handoff& h) noexcept {
 // With c->lock held: queues the caller on q with `elem` (its value to send,
 // or its slot to receive into) and waits until a partner completes the
 // operation (ok) or close() wakes it (closed). Returns without the lock.
-chan_status queue_and_wait(ChanCore* c, WaitList& q, void* elem, WaitReason why) {
+chan_status queue_and_wait(ChanCore* c, WaitList& q, void* elem, WaitReason why) GORO_RELEASE(c->lock) {
   Waiter* w = waiter_locked(c);
   w->elem = elem;
   w->channel = c;

@@ -39,6 +39,7 @@
 #pragma once
 
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
 #include "sched/wait_list.hpp"
@@ -91,8 +92,8 @@ struct ChanCore : ChanBase {
   std::size_t recvx = 0;  // next slot to empty
   const ElemOps* ops = nullptr;
   std::byte* buf = nullptr;
-  WaitList recvq;  // guarded by lock
-  WaitList sendq;  // guarded by lock
+  WaitList recvq GORO_GUARDED_BY(lock);
+  WaitList sendq GORO_GUARDED_BY(lock);
   // Called when the last handle goes, before the buffer is destroyed (a
   // timer stops itself when its channel becomes unreachable).
   void (*on_free)(void* arg) noexcept = nullptr;
@@ -100,12 +101,13 @@ struct ChanCore : ChanBase {
 
   std::byte* slot(std::size_t i) const noexcept { return buf + i * ops->size; }
   void advance(std::size_t& i) const noexcept { i = i + 1 == cap ? 0 : i + 1; }
-  // Whether a send would have to wait (ignores closed).
-  bool full() const noexcept {
+  // Whether a send would have to wait (ignores closed). Without the lock: a
+  // hint (maybe_empty is one atomic load) that the caller confirms under it.
+  bool full() const noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
     return cap == 0 ? recvq.maybe_empty() : count.load(std::memory_order_acquire) == cap;
   }
-  // Whether a receive would have to wait (ignores closed).
-  bool empty() const noexcept {
+  // Whether a receive would have to wait (ignores closed). A hint, as full().
+  bool empty() const noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
     return cap == 0 ? sendq.maybe_empty() : count.load(std::memory_order_acquire) == 0;
   }
 };
@@ -134,8 +136,8 @@ enum class Step : std::uint8_t { kDone, kClosed, kNotReady };
 
 // With c->lock held: one attempt at a send / receive that does not wait.
 // kDone may leave a Handoff to finish after unlocking.
-Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept;
-Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept;
+Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept GORO_REQUIRES(c->lock);
+Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept GORO_REQUIRES(c->lock);
 
 // Removes every buffered value (timers: Go 1.23's "no stale value after
 // Stop/Reset"). Returns whether there was one.

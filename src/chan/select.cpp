@@ -27,6 +27,10 @@
 //     walks the heap records. A record's channel is unlocked only after its
 //     last record in lock order has been passed: once a channel is unlocked,
 //     records queued on it may change hands.
+//   * Which channels are locked depends on the cases, so clang's
+//     thread-safety analysis cannot follow it: the functions that lock,
+//     unlock or touch the queues of the cases' channels are marked
+//     GORO_NO_THREAD_SAFETY_ANALYSIS, and the protocol above is their proof.
 #include "chan/chan_core.hpp"
 
 #include "sched/scheduler.hpp"
@@ -80,7 +84,8 @@ void make_lock_order(const SelectCase* cases, const std::uint16_t* poll, int k,
   }
 }
 
-void lock_all(const SelectCase* cases, const std::uint16_t* order, int k) noexcept {
+void lock_all(const SelectCase* cases, const std::uint16_t* order,
+              int k) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
   ChanCore* prev = nullptr;
   for (int i = 0; i < k; ++i) {
     ChanCore* c = chan_at(cases, order[i]);
@@ -89,7 +94,8 @@ void lock_all(const SelectCase* cases, const std::uint16_t* order, int k) noexce
   }
 }
 
-void unlock_all(const SelectCase* cases, const std::uint16_t* order, int k) noexcept {
+void unlock_all(const SelectCase* cases, const std::uint16_t* order,
+                int k) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
   for (int i = k - 1; i >= 0; --i) {
     ChanCore* c = chan_at(cases, order[i]);
     if (i == 0 || chan_at(cases, order[i - 1]) != c) c->lock.unlock();
@@ -98,7 +104,8 @@ void unlock_all(const SelectCase* cases, const std::uint16_t* order, int k) noex
 
 // Step 2: the first ready case in poll order, or -1. On success every lock
 // is released and the partner (if any) has been finished.
-int poll_ready(SelectCase* cases, const std::uint16_t* poll, const std::uint16_t* order, int k) {
+int poll_ready(SelectCase* cases, const std::uint16_t* poll, const std::uint16_t* order,
+               int k) GORO_NO_THREAD_SAFETY_ANALYSIS {
   for (int i = 0; i < k; ++i) {
     std::uint16_t idx = poll[i];
     SelectCase& sc = cases[idx];
@@ -116,7 +123,7 @@ int poll_ready(SelectCase* cases, const std::uint16_t* poll, const std::uint16_t
 }
 
 // The park commit: unlock each channel after its last record (see the top).
-bool unlock_select(Goroutine*, void* first) {
+bool unlock_select(Goroutine*, void* first) GORO_NO_THREAD_SAFETY_ANALYSIS {
   for (auto* w = static_cast<Waiter*>(first); w != nullptr;) {
     Waiter* next = w->wait_link;
     auto* c = static_cast<ChanCore*>(w->channel);
@@ -149,7 +156,7 @@ class SelectRecords {
   }
 
   // Queues the records in lock order, chained through wait_link.
-  Waiter* enqueue() noexcept {
+  Waiter* enqueue() noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
     Waiter* first = nullptr;
     Waiter** link = &first;
     for (int i = 0; i < k_; ++i) {
@@ -170,7 +177,7 @@ class SelectRecords {
   }
 
   // With every lock held: unlinks the records that did not win.
-  void dequeue_losers(int winner) noexcept {
+  void dequeue_losers(int winner) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
     for (int i = 0; i < k_; ++i) {
       std::uint16_t idx = order_[i];
       if (idx == winner) continue;

@@ -730,7 +730,9 @@ response transport::round_trip_until(const client_request& req, const context& c
       if (ec == std::errc::timed_out) ec = std::make_error_code(std::errc::timed_out);
       // The server may close an idle connection just as it is reused.
       if (was_reused && !answered && replayable && attempt == 0) continue;
-      throw client_error(ec, "http: " + what + ": " + why);
+      std::string msg = "http: " + what;
+      msg.append(": ").append(why);
+      throw client_error(ec, std::move(msg));
     }
 
     response r;

@@ -25,7 +25,7 @@ bool enter_blocking() noexcept {
   bool has_work =
       !p->runq.empty() || !p->timers.empty() || sched().runq_size.load(std::memory_order_acquire) > 0;
   {
-    std::lock_guard lk(sched().lock);
+    LockGuard lk(sched().lock);
     release_p(w);
     sched().n_blocking++;
     if (!has_work) idle_p_put(p);
@@ -39,7 +39,7 @@ void exit_blocking() noexcept {
   Goroutine* g = w->current;
   Processor* p = nullptr;
   {
-    std::lock_guard lk(sched().lock);
+    LockGuard lk(sched().lock);
     sched().n_blocking--;
     // If the runtime ended while we were away, the goroutine is abandoned
     // and this thread goes back to its scheduler loop, which ends it: run()

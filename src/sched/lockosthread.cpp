@@ -41,7 +41,7 @@ Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
   // The note is cleared, and the goroutine looked for, under the lock that
   // hand_to_locked_worker sets next_g under: its wakeup is never lost, even
   // if it came before this worker got here.
-  std::unique_lock lk(s.lock);
+  LockGuard lk(s.lock);
   if (own != nullptr) {
     release_p(w);
     if (!has_work) idle_p_put(own);
@@ -79,7 +79,7 @@ void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept {
   Worker* locked = g->locked_to;
   reset_spinning(w);
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     Processor* p = w->p;
     release_p(w);
     locked->next_p = p;
@@ -99,7 +99,7 @@ void end_locked_thread(Worker* w) noexcept {
   if (p != nullptr) {
     bool has_work = !p->runq.empty() || !p->timers.empty() || s.runq_size.load(std::memory_order_acquire) > 0;
     {
-      std::lock_guard lk(s.lock);
+      LockGuard lk(s.lock);
       release_p(w);
       if (!has_work) idle_p_put(p);
     }
@@ -109,7 +109,7 @@ void end_locked_thread(Worker* w) noexcept {
   w->exit_thread = false;
   // m0 waits for the end of the runtime, counted as a waiting worker.
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     w->locked_waiting = true;
     s.n_locked_waiting++;
     check_deadlock_locked();
@@ -119,7 +119,7 @@ void end_locked_thread(Worker* w) noexcept {
     if (s.stopping.load(std::memory_order_acquire)) break;
     w->note.sleep(0);
   }
-  std::lock_guard lk(s.lock);
+  LockGuard lk(s.lock);
   w->locked_waiting = false;
   s.n_locked_waiting--;
 }

@@ -83,7 +83,7 @@ int default_maxprocs() {
 }
 
 // With sched().lock held.
-void idle_p_remove(Processor* p) noexcept {
+void idle_p_remove(Processor* p) noexcept GORO_REQUIRES(g_sched.lock) {
   Processor** link = &g_sched.idle_p;
   while (*link != nullptr && *link != p) link = &(*link)->idle_link;
   if (*link != p) return;
@@ -92,7 +92,7 @@ void idle_p_remove(Processor* p) noexcept {
   g_sched.n_idle_p.fetch_sub(1, std::memory_order_release);
 }
 
-bool is_idle(Processor* p) noexcept {
+bool is_idle(Processor* p) noexcept GORO_REQUIRES(g_sched.lock) {
   for (Processor* q = g_sched.idle_p; q != nullptr; q = q->idle_link) {
     if (q == p) return true;
   }
@@ -100,7 +100,7 @@ bool is_idle(Processor* p) noexcept {
 }
 
 // With sched().lock held: a processor to put in service, retired or new.
-Processor* revive_or_make() {
+Processor* revive_or_make() GORO_REQUIRES(g_sched.lock) {
   Scheduler& s = g_sched;
   for (Processor* p : all_processors(s)) {
     if (p->retired && !p->draining) return p;
@@ -117,7 +117,7 @@ Processor* revive_or_make() {
 // With sched().lock held: takes processors out of service until `surplus`
 // are gone, idle ones first (highest index first), then busy ones by asking
 // their holders. Returns the idle ones retired here, to be drained.
-int retire_surplus(int surplus, Processor** drained) noexcept {
+int retire_surplus(int surplus, Processor** drained) noexcept GORO_REQUIRES(g_sched.lock) {
   Scheduler& s = g_sched;
   std::span<Processor* const> all = all_processors(s);
   int n = 0;
@@ -141,7 +141,7 @@ int retire_surplus(int surplus, Processor** drained) noexcept {
 
 // A processor in service other than p, for p's timers.
 Processor* heir_of(Processor* p) noexcept {
-  std::lock_guard lk(g_sched.lock);
+  LockGuard lk(g_sched.lock);
   for (Processor* q : all_processors(g_sched)) {
     if (q != p && !q->retired && !q->retire_wanted.load(std::memory_order_relaxed)) return q;
   }
@@ -176,7 +176,7 @@ void drain_retired(Processor* p) noexcept {
   }
   p->stacks.flush();
   {
-    std::lock_guard lk(g_sched.lock);
+    LockGuard lk(g_sched.lock);
     p->draining = false;
   }
   if (moved) wake_worker_if_needed();
@@ -197,7 +197,7 @@ int resolve_maxprocs() noexcept {
 }
 
 void start_processors(Scheduler& s, int n) {
-  std::lock_guard lk(s.lock);
+  LockGuard lk(s.lock);
   for (int i = 0; i < n; i++) {
     auto* p = new Processor;
     p->id = i;
@@ -237,6 +237,9 @@ void free_processors(Scheduler& s) {
     }
     delete p;
   }
+  // Every worker has exited: the lock is free, and taken only so that the
+  // fields it guards are written the way the analysis checks.
+  LockGuard lk(s.lock);
   std::fill(std::begin(s.allp), std::end(s.allp), nullptr);
   s.allp_len.store(0);
   s.nprocs.store(0);
@@ -259,7 +262,7 @@ void resize_processors(int gomaxprocs, int spares) noexcept {
   int n_drained = 0;
   bool grew = false;
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     if (s.stopping.load(std::memory_order_acquire)) return;
     if (gomaxprocs <= 0) gomaxprocs = s.gomaxprocs;
     if (spares < 0) spares = s.spare_procs;
@@ -292,7 +295,7 @@ void retire_held_processor(Worker* w) noexcept {
   Scheduler& s = g_sched;
   Processor* p = w->p;
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     // resize_processors may have taken the request back meanwhile.
     if (!p->retire_wanted.exchange(false, std::memory_order_relaxed)) return;
     p->retired = true;
@@ -322,7 +325,7 @@ int set_maxprocs(int n) {
 int maxprocs() {
   detail::Scheduler& s = detail::sched();
   if (s.running.load(std::memory_order_acquire)) {
-    std::lock_guard lk(s.lock);
+    detail::LockGuard lk(s.lock);
     if (s.gomaxprocs > 0) return s.gomaxprocs;
   }
   return detail::resolve_maxprocs();

@@ -23,7 +23,7 @@ void global_put_locked(Goroutine* g) noexcept {
 
 // With sched().lock held: takes one goroutine to run and moves a fair share
 // of the rest to p's local queue (at most max, 0 meaning no limit).
-Goroutine* global_get_locked(Processor* p, int max) noexcept {
+Goroutine* global_get_locked(Processor* p, int max) noexcept GORO_REQUIRES(g_sched.lock) {
   Scheduler& s = g_sched;
   int size = s.runq_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
@@ -39,12 +39,12 @@ Goroutine* global_get_locked(Processor* p, int max) noexcept {
 
 Goroutine* global_get(Processor* p, int max) noexcept {
   if (g_sched.runq_size.load(std::memory_order_acquire) == 0) return nullptr;
-  std::lock_guard lk(g_sched.lock);
+  LockGuard lk(g_sched.lock);
   return global_get_locked(p, max);
 }
 
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept {
-  std::lock_guard lk(g_sched.lock);
+  LockGuard lk(g_sched.lock);
   for (std::uint32_t i = 0; i < n; i++) global_put_locked(gs[i]);
 }
 
@@ -134,7 +134,7 @@ Worker* idle_m_get() noexcept {
 void start_worker(Processor* p, bool spinning) noexcept {
   Worker* w = nullptr;
   {
-    std::lock_guard lk(g_sched.lock);
+    LockGuard lk(g_sched.lock);
     if (p == nullptr) p = idle_p_get();
     if (p == nullptr) {
       if (spinning) g_sched.n_spinning.fetch_sub(1, std::memory_order_acq_rel);

@@ -75,7 +75,7 @@ SchedFigures read_sched_figures() noexcept {
   f.idle_processors = s.n_idle_p.load(std::memory_order_relaxed);
   f.external_waiters = s.external_waiters.load(std::memory_order_relaxed);
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     f.blocking = s.n_blocking;
     f.gomaxprocs = s.gomaxprocs;
     f.spare_processors = s.spare_procs;

@@ -26,6 +26,9 @@
 // processor.
 #pragma once
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/runqueue.hpp"
@@ -154,33 +157,33 @@ inline constexpr int kMaxProcs = 1024;
 inline constexpr int kMaxSpareProcs = 256;
 
 struct Scheduler {
-  std::mutex lock;  // Go's sched.lock: idle lists, global queue, workers
+  Mutex lock;  // Go's sched.lock: idle lists, global queue, workers
 
   // Every processor of the run, in service or retired. Entries below
   // allp_len are written once (under lock, before allp_len is published)
   // and stay valid until the run ends: readers need no lock.
   Processor* allp[kMaxProcs + kMaxSpareProcs] = {};
   std::atomic<int> allp_len{0};
-  std::atomic<int> nprocs{0};  // processors in service, spares included
-  int gomaxprocs = 0;          // guarded by lock: the setting, spares excluded
-  int spare_procs = 0;         // guarded by lock
-  Processor* idle_p = nullptr;
+  std::atomic<int> nprocs{0};                // processors in service, spares included
+  int gomaxprocs GORO_GUARDED_BY(lock) = 0;  // the setting, spares excluded
+  int spare_procs GORO_GUARDED_BY(lock) = 0;
+  Processor* idle_p GORO_GUARDED_BY(lock) = nullptr;
   std::atomic<int> n_idle_p{0};
 
-  std::vector<Worker*> allm;
-  Worker* idle_m = nullptr;
-  int n_idle_m = 0;
-  int n_locked_waiting = 0;  // workers waiting for their locked goroutine
+  std::vector<Worker*> allm GORO_GUARDED_BY(lock);
+  Worker* idle_m GORO_GUARDED_BY(lock) = nullptr;
+  int n_idle_m GORO_GUARDED_BY(lock) = 0;
+  int n_locked_waiting GORO_GUARDED_BY(lock) = 0;  // workers waiting for their locked goroutine
   std::atomic<int> n_spinning{0};
-  int n_blocking = 0;  // workers inside blocking() without a processor
+  int n_blocking GORO_GUARDED_BY(lock) = 0;  // workers inside blocking() without a processor
 
   // Global run queue (Go's sched.runq), FIFO; runq_size is read without
   // the lock as a hint.
-  GlobalRunQueue runq;
+  GlobalRunQueue runq GORO_GUARDED_BY(lock);
   std::atomic<int> runq_size{0};
 
   // The one worker sleeping with a deadline, and that deadline.
-  Worker* timed_sleeper = nullptr;
+  Worker* timed_sleeper GORO_GUARDED_BY(lock) = nullptr;
   std::atomic<std::int64_t> sleep_deadline{INT64_MAX};
 
   std::atomic<bool> running{false};
@@ -213,7 +216,7 @@ extern std::atomic<bool> g_poll_blocked;  // a worker waits inside poll()
 extern std::atomic<std::int64_t> g_last_poll_ns;
 std::int64_t nanotime() noexcept;
 // With sched().lock held.
-void global_put_locked(Goroutine* g) noexcept;
+void global_put_locked(Goroutine* g) noexcept GORO_REQUIRES(g_sched.lock);
 // Takes one goroutine from the global queue and moves a fair share of the
 // rest to p's local queue (at most max, 0 meaning no limit).
 Goroutine* global_get(Processor* p, int max) noexcept;
@@ -266,10 +269,10 @@ void set_current_worker(Worker* w) noexcept;
 void acquire_p(Worker* w, Processor* p) noexcept;
 void release_p(Worker* w) noexcept;
 // With sched().lock held.
-void idle_p_put(Processor* p) noexcept;
-Processor* idle_p_get() noexcept;
-void idle_m_remove(Worker* w) noexcept;
-Worker* idle_m_get() noexcept;
+void idle_p_put(Processor* p) noexcept GORO_REQUIRES(g_sched.lock);
+Processor* idle_p_get() noexcept GORO_REQUIRES(g_sched.lock);
+void idle_m_remove(Worker* w) noexcept GORO_REQUIRES(g_sched.lock);
+Worker* idle_m_get() noexcept GORO_REQUIRES(g_sched.lock);
 // Hands p (or an idle processor when null) to an idle or new worker.
 void start_worker(Processor* p, bool spinning) noexcept;
 // Creates a worker thread that starts holding p (worker.cpp).
@@ -351,7 +354,7 @@ void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept;
 void end_locked_thread(Worker* w) noexcept;
 // With sched().lock held: fatal if every worker sleeps and nothing can
 // ever wake one.
-void check_deadlock_locked() noexcept;
+void check_deadlock_locked() noexcept GORO_REQUIRES(g_sched.lock);
 
 // The system monitor (sysmon.cpp, Go's sysmon).
 void sysmon_start() noexcept;

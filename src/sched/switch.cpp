@@ -188,7 +188,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       note_runnable(prev);
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       {
-        std::lock_guard lk(g_sched.lock);
+        LockGuard lk(g_sched.lock);
         global_put_locked(prev);
       }
       wake_worker_if_needed();
@@ -326,7 +326,7 @@ void ready(Goroutine* g) noexcept {
   Worker* w = current_worker();
   if (w == nullptr || w->p == nullptr) {
     {
-      std::lock_guard lk(g_sched.lock);
+      LockGuard lk(g_sched.lock);
       global_put_locked(g);
     }
     wake_worker_if_needed();

@@ -210,7 +210,7 @@ void print_schedtrace(std::int64_t since_start) noexcept {
   int idle_threads = 0;
   int global = 0;
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     gomaxprocs = s.gomaxprocs;
     spares = s.spare_procs;
     threads = static_cast<int>(s.allm.size());

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
 
@@ -176,14 +177,16 @@ void wake_thread(Waiter* w) noexcept;
 // park()'s commit for block(): releases the SpinLock at `lock`.
 bool unlock_in_commit(Goroutine* g, void* lock);
 // block() for a plain thread: sleeps on this thread's note.
-void block_thread(Waiter* w, SpinLock& lock) noexcept;
+void block_thread(Waiter* w, SpinLock& lock) noexcept GORO_RELEASE(lock);
 
 // Blocks the owner of `w` until someone wake()s it. On entry `lock` is held
 // and `w` is linked in a list it guards; the lock is released once the
 // caller can be woken. Returns without the lock. Not for select, which
 // holds several locks (chan/select.cpp). Inline: on every operation that
-// waits.
-inline void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept {
+// waits. The analysis cannot see the release: for a goroutine, the park
+// commit does it on the scheduler's side of the switch.
+inline void block(Waiter* w, SpinLock& lock, WaitReason why) noexcept
+    GORO_RELEASE(lock) GORO_NO_THREAD_SAFETY_ANALYSIS {
   if (w->g != nullptr) {
     park(&unlock_in_commit, &lock, why);
   } else {

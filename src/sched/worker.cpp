@@ -78,7 +78,7 @@ void* worker_main(void* arg) {
 // list, which then joins it.
 void leave_worker_list(Worker* w) noexcept {
   Scheduler& s = sched();
-  std::unique_lock lk(s.lock);
+  LockGuard lk(s.lock);
   auto it = std::find(s.allm.begin(), s.allm.end(), w);
   if (it == s.allm.end()) return;
   s.allm.erase(it);
@@ -90,7 +90,7 @@ void leave_worker_list(Worker* w) noexcept {
 void join_workers(Scheduler& s, Worker* m0) {
   std::vector<Worker*> workers;
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     workers.swap(s.allm);
     s.allm.push_back(m0);
   }
@@ -152,7 +152,7 @@ void start_main_goroutine(F&& fn) {
   Goroutine* g = new_goroutine(never_compact, &storage, __builtin_return_address(0));
   g->is_main = true;
   static_assert(sizeof(F) <= kInlineClosureBytes);
-  ::new (storage) F(std::move(fn));
+  ::new (storage) F(std::forward<F>(fn));
   start_goroutine(g, &InlineClosure<F>::ops);
 }
 
@@ -162,7 +162,7 @@ void spawn_worker_thread(Processor* p, bool spinning) noexcept {
   Scheduler& s = sched();
   auto* w = new Worker;
   {
-    std::lock_guard lk(s.lock);
+    LockGuard lk(s.lock);
     if (s.stopping.load()) {
       idle_p_put(p);
       if (spinning) s.n_spinning.fetch_sub(1);
@@ -186,7 +186,7 @@ void begin_shutdown() noexcept {
   Scheduler& s = sched();
   s.stopping.store(true, std::memory_order_release);
   interrupt_poller();
-  std::lock_guard lk(s.lock);
+  LockGuard lk(s.lock);
   // Idle workers, and those waiting for a locked goroutine (a wakeup of a
   // worker that is neither is harmless: it clears its note before sleeping).
   for (Worker* w : s.allm) w->note.wake();
@@ -205,7 +205,10 @@ int run_scheduler(std::function<int()> main_fn) {
   start_processors(s, resolve_maxprocs());
   auto* m0 = new Worker;
   m0->is_m0 = true;
-  s.allm.push_back(m0);
+  {
+    LockGuard lk(s.lock);  // no other worker yet: uncontended
+    s.allm.push_back(m0);
+  }
   init_thread_context(m0);
   acquire_p(m0, s.allp[0]);
 

@@ -46,7 +46,7 @@ std::map<std::uint32_t, ClassPool*>& big_pools() {
 
 // Index from the newest end of a resident stack of exactly `limit` among the
 // kMatchScan newest, or npos.
-std::size_t find_resident(const ClassPool& p, std::size_t limit) noexcept {
+std::size_t find_resident(const ClassPool& p, std::size_t limit) noexcept GORO_REQUIRES(p.mu) {
   for (std::size_t i = 0, n = std::min(p.resident.size(), kMatchScan); i < n; ++i) {
     if (p.resident.from_newest(i).limit() == limit) return i;
   }
@@ -72,7 +72,7 @@ std::size_t find_limit(const std::vector<StackSpan>& v, std::size_t limit) noexc
 
 // ---- carving new slots (callers hold p.mu) ---------------------------------------
 
-void add_arena(ClassPool& p) {
+void add_arena(ClassPool& p) GORO_REQUIRES(p.mu) {
   const std::size_t slots = p.slot <= kArenaBytes ? kArenaBytes / p.slot : 1;
   const std::size_t need = p.carved_capacity + slots;
   // Before mapping, so there is nothing to undo if it throws; doubling keeps
@@ -85,7 +85,7 @@ void add_arena(ClassPool& p) {
   p.carved_capacity = need;
 }
 
-StackSpan carve(ClassPool& p, std::size_t limit) {
+StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
   if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) add_arena(p);
   if (p.next_slot >= p.guarded_end) {
     // Guard the next slots in one go: a burst of spawns carves them one
@@ -106,7 +106,7 @@ StackSpan carve(ClassPool& p, std::size_t limit) {
 // Any free stack of the class, best first: same limit resident or cold (no
 // syscall), then one needing a new guard size (resident ones have their
 // pages that become guard given back by fit_guard), then a new slot.
-StackSpan take_any(ClassPool& p, std::size_t limit) {
+StackSpan take_any(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
   if (std::size_t i = find_resident(p, limit); i != SIZE_MAX) return p.resident.take_from_newest(i);
   if (std::size_t i = find_limit(p.cold, limit); i != SIZE_MAX) return pop_at(p.cold, i);
   if (!p.resident.empty()) return p.resident.take_from_newest(0);
@@ -156,7 +156,7 @@ void for_each_pool(void (*fn)(ClassPool&, void*), void* ctx) {
 // ---- taking and putting -------------------------------------------------------------
 
 int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n, int* resident) noexcept {
-  std::lock_guard lock(p.mu);
+  LockGuard lock(p.mu);
   int got = 0;
   for (std::size_t i; got < n && (i = find_resident(p, limit)) != SIZE_MAX;)
     out[got++] = p.resident.take_from_newest(i);
@@ -168,7 +168,7 @@ int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n, int* r
 void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
   const std::int64_t now = coarse_now_ns();
   {
-    std::lock_guard lock(p.mu);
+    LockGuard lock(p.mu);
     for (std::size_t i = 0; i < n; ++i) {
       set_slot_state(spans[i], SlotState::kPooled);
       p.resident.push_newest(spans[i], now);
@@ -182,7 +182,7 @@ StackSpan acquire_from_pool(ClassPool& p, std::size_t limit) {
   StackSpan s;
   bool was_resident;
   {
-    std::lock_guard lock(p.mu);
+    LockGuard lock(p.mu);
     std::size_t before = p.resident.size();
     s = take_any(p, limit);
     was_resident = p.resident.size() != before;

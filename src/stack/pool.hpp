@@ -35,7 +35,9 @@
 #include "stack/arena.hpp"
 #include "stack/span_ring.hpp"
 
+#include "arch/lock_guard.hpp"
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 
 #include <atomic>
 #include <cstddef>
@@ -50,13 +52,15 @@ struct ClassPool {
   SpinLock mu;  // short holds; only carving (a guard call per 64 slots, an mmap per arena) syscalls under it
   const std::uint32_t cls;
   const std::size_t slot;
-  SpanRing resident;                 // guarded by mu
-  std::vector<StackSpan> cold;       // guarded by mu; nothing resident
-  std::size_t carved_capacity = 0;   // guarded by mu; slots in all arenas of this class
-  std::uint32_t arena = UINT32_MAX;  // guarded by mu; arena being carved
-  std::uint32_t next_slot = 0;
-  std::uint32_t guarded_end = 0;  // slots of `arena` below it are guarded for guarded_limit
-  std::size_t guarded_limit = 0;
+  SpanRing resident GORO_GUARDED_BY(mu);
+  std::vector<StackSpan> cold GORO_GUARDED_BY(mu);      // nothing resident
+  std::size_t carved_capacity GORO_GUARDED_BY(mu) = 0;  // slots in all arenas of this class
+  // The carving state: the arena being carved, its next slot, and the end
+  // of the slots below it already guarded for guarded_limit.
+  std::uint32_t arena GORO_GUARDED_BY(mu) = UINT32_MAX;
+  std::uint32_t next_slot GORO_GUARDED_BY(mu) = 0;
+  std::uint32_t guarded_end GORO_GUARDED_BY(mu) = 0;
+  std::size_t guarded_limit GORO_GUARDED_BY(mu) = 0;
 };
 
 // Stacks in all resident rings; read without locks by the scavenger.

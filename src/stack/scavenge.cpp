@@ -39,7 +39,9 @@
 //     never inherits a pool lock held by a thread that does not exist there.
 #include "stack/scavenge.hpp"
 
+#include "arch/lock_guard.hpp"
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 
 #include <goro/stack.hpp>
 
@@ -146,8 +148,9 @@ struct ShrinkQueue {
     DeferredShrink d;
     std::int64_t due = 0;
   };
-  Entry ring[kSize];            // guarded by lock
-  std::size_t head = 0, n = 0;  // guarded by lock
+  Entry ring[kSize] GORO_GUARDED_BY(lock);
+  std::size_t head GORO_GUARDED_BY(lock) = 0;
+  std::size_t n GORO_GUARDED_BY(lock) = 0;
 };
 ShrinkQueue& shrink_queue() noexcept {
   static auto* q = new ShrinkQueue;
@@ -157,14 +160,14 @@ ShrinkQueue& shrink_queue() noexcept {
 // When the oldest queued shrink is due (INT64_MAX if none).
 std::int64_t next_shrink_due() noexcept {
   ShrinkQueue& q = shrink_queue();
-  std::lock_guard lock(q.lock);
+  LockGuard lock(q.lock);
   return q.n == 0 ? INT64_MAX : q.ring[q.head].due;
 }
 
 // Appends a request due at `due`; false if the queue is full.
 bool push_shrink(const DeferredShrink& d, std::int64_t due) noexcept {
   ShrinkQueue& q = shrink_queue();
-  std::lock_guard lock(q.lock);
+  LockGuard lock(q.lock);
   if (q.n == ShrinkQueue::kSize) return false;
   q.ring[(q.head + q.n) % ShrinkQueue::kSize] = ShrinkQueue::Entry{d, due};
   ++q.n;
@@ -178,7 +181,7 @@ void run_due_shrinks() noexcept {
     DeferredShrink d;
     const std::int64_t now = coarse_now_ns();
     {
-      std::lock_guard lock(q.lock);
+      LockGuard lock(q.lock);
       if (q.n == 0 || q.ring[q.head].due > now) return;
       d = q.ring[q.head].d;
       q.head = (q.head + 1) % ShrinkQueue::kSize;
@@ -257,7 +260,8 @@ std::size_t scavenge_paced() noexcept {
       continue;
     }
     trimmed += n;
-    std::this_thread::sleep_for(std::chrono::nanoseconds(static_cast<std::int64_t>(spent * sleep_per_work)));
+    std::this_thread::sleep_for(
+        std::chrono::nanoseconds(static_cast<std::int64_t>(static_cast<double>(spent) * sleep_per_work)));
   }
   return trimmed;
 }

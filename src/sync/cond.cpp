@@ -31,8 +31,8 @@ bool ticket_before(std::uint32_t a, std::uint32_t b) noexcept {
   return static_cast<std::int32_t>(a - b) < 0;
 }
 
-// Unlinks the waiter holding `ticket`, if it is queued yet.
-detail::Waiter* unlink_ticket(detail::WaitQueue& q, std::uint32_t ticket) noexcept {
+// Unlinks the waiter holding `ticket`, if it is queued yet. With q.lock held.
+detail::Waiter* unlink_ticket(detail::WaitQueue& q, std::uint32_t ticket) noexcept GORO_REQUIRES(q.lock) {
   for (detail::Waiter* w = q.waiters.front(); w != nullptr; w = w->next) {
     if (w->ticket == ticket) {
       q.waiters.remove(w);

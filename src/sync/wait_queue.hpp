@@ -24,6 +24,7 @@
 #pragma once
 
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/park.hpp"
 #include "sched/wait_list.hpp"
 
@@ -41,7 +42,7 @@ struct WaitQueue {
   // changed without it.
   std::atomic<std::uint32_t> sema{0};
   std::atomic<std::uint32_t> nwait{0};
-  WaitList waiters;  // guarded by lock
+  WaitList waiters GORO_GUARDED_BY(lock);
 };
 
 // The queue of a primitive, installed on first use. Throws std::bad_alloc

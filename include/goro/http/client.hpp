@@ -70,13 +70,16 @@ struct url {
   // Resolves a redirect's Location against this URL (absolute, or
   // absolute-path reference).
   url resolve(std::string_view location) const;
+  // The URL as text: scheme://host/target.
   std::string to_string() const { return scheme + "://" + host + target; }
 };
 
 // A request to send (Go's http.Request, client side).
 struct client_request {
+  // The method, "GET" unless set.
   std::string method = "GET";
-  std::string url;   // "http://host:port/path?query"
+  std::string url;  // "http://host:port/path?query"
+  // The response's header fields.
   header headers;    // sent as given; Host, Content-Length and
                      // Transfer-Encoding are the client's
   std::string body;  // sent with a Content-Length (when not streaming)
@@ -94,9 +97,11 @@ class response {
  public:
   response();
   ~response();
+  // Moves the response, its unread body included.
   response(response&&) noexcept;
   response& operator=(response&&) noexcept;
 
+  // The status code: 200, 404...
   int status = 0;
   std::string reason;   // "OK"
   int proto_minor = 1;  // HTTP/1.<proto_minor>
@@ -132,9 +137,12 @@ class transport {
   std::size_t max_idle_conns = 100;         // idle connections in all (0: no limit)
   std::size_t max_idle_conns_per_host = 2;  // Go's DefaultMaxIdleConnsPerHost
   std::size_t max_conns_per_host = 0;       // dialing, active and idle (0: no limit)
+  // How long an idle connection is kept (Go's IdleConnTimeout).
   clock::duration idle_conn_timeout = std::chrono::seconds(90);
   clock::duration response_header_timeout{};  // from the request sent to the head read; 0: none
   clock::duration expect_continue_timeout = std::chrono::seconds(1);  // wait for 100 before the body
+  // How long a dial may take, and whether to close each connection after
+  // one request (Go's DisableKeepAlives).
   clock::duration dial_timeout = std::chrono::seconds(30);
   bool disable_keep_alives = false;
   parser_limits response_limits{};  // head limits for responses
@@ -184,6 +192,8 @@ class client {
   // Sends req, following 301, 302, 303 (as GET without a body), 307 and 308
   // (same method and body). Throws client_error. Thread-safe.
   response do_request(client_request req, const context& ctx = {});
+  // A GET of `url`, and a POST of `body` as `content_type`, through
+  // do_request.
   response get(std::string_view url, const context& ctx = {});
   response post(std::string_view url, std::string_view content_type, std::string body,
                 const context& ctx = {});

@@ -25,11 +25,14 @@ bool iequals(std::string_view a, std::string_view b) noexcept;
 // "keep-alive, Upgrade") holds `token`, compared case-insensitively.
 bool has_token(std::string_view list, std::string_view token) noexcept;
 
+// One field of a header section.
 struct header_field {
+  // Its name as received or set (compared case-insensitively), and its value.
   std::string name;
   std::string value;
 };
 
+// An HTTP header section (Go's http.Header); see above.
 class header {
  public:
   // The value of the first field called `name`, or "" if there is none.
@@ -50,6 +53,7 @@ class header {
   // Forgets every field, keeping the allocated capacity.
   void clear() noexcept { n_ = 0; }
 
+  // The fields in order, how many, and whether there are none.
   std::span<const header_field> fields() const noexcept { return {f_.data(), n_}; }
   std::size_t size() const noexcept { return n_; }
   bool empty() const noexcept { return n_ == 0; }

@@ -86,6 +86,8 @@ enum class parse_errc : int {
   unexpected_eof,                // input ended inside a message                  400
 };
 
+// The error category of parse_errc, and the std::error_code of a
+// parse_errc (found by argument-dependent lookup).
 const std::error_category& http_category() noexcept;
 std::error_code make_error_code(parse_errc e) noexcept;
 
@@ -106,9 +108,12 @@ struct parser_limits {
   std::size_t max_leading_empty_lines = 8;  // skipped before a request line
 };
 
+// An incremental HTTP/1.1 message parser; see above. Not thread-safe.
 class parser {
  public:
+  // Which messages it parses: requests (a server) or responses (a client).
   enum class side { request, response };
+  // Where it is in the current message.
   enum class state {
     head,      // reading the start line and the header section
     body,      // reading the body (parse_body)
@@ -118,6 +123,7 @@ class parser {
   // How the body is delimited (RFC 9112 section 6.3).
   enum class framing { none, length, chunked, until_close };
 
+  // A parser of side `s`'s messages within `limits`, ready for a head.
   explicit parser(side s, parser_limits limits = {});
 
   // Prepares for the next message on the same connection, keeping the
@@ -133,6 +139,7 @@ class parser {
   // once warm except for lines split across calls.
   std::size_t parse_head(std::string_view in);
 
+  // What parse_body returns.
   struct body_piece {
     std::size_t consumed = 0;  // bytes of `in` used (framing included)
     std::string_view data;     // decoded body bytes: a view into `in`
@@ -147,6 +154,7 @@ class parser {
   // Returns true if the state is now complete.
   bool finish();
 
+  // The state, and whether it is failed.
   state current_state() const noexcept { return state_; }
   bool failed() const noexcept { return state_ == state::failed; }
   // The error once failed; empty otherwise.
@@ -167,6 +175,7 @@ class parser {
   // Trailer fields of a chunked body (complete state).
   const header& trailers() const noexcept { return trailers_; }
 
+  // How the body is delimited, known once the head is complete.
   framing body_framing() const noexcept { return framing_; }
   // The Content-Length for framing::length.
   std::uint64_t content_length() const noexcept { return length_; }

@@ -81,6 +81,7 @@ class body_reader {
 // A malformed or oversized request body, found while a handler reads it.
 class body_error : public std::system_error {
  public:
+  // An error reading a request body: `ec` and a message.
   explicit body_error(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
 };
 
@@ -163,6 +164,7 @@ class serve_mux {
  public:
   serve_mux();
   ~serve_mux();
+  // Moves the routes.
   serve_mux(serve_mux&&) noexcept;
   serve_mux& operator=(serve_mux&&) noexcept;
 
@@ -246,6 +248,7 @@ class server {
   // Go's Server.Close: closes listeners and every connection at once.
   void close();
 
+  // The server's figures now (see server_stats). Thread-safe.
   server_stats stats() const noexcept;
 
   struct state;  // internal

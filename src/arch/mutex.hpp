@@ -1,0 +1,33 @@
+// arch/mutex.hpp: Mutex, a std::mutex that clang's thread-safety analysis
+// knows as a lock (thread_safety.hpp), for runtime state that is held for
+// longer than a SpinLock should be (the scheduler's lock).
+//
+// Invariant: it is exactly a std::mutex (same size, same cost); only the
+// annotations are added. Lock it with LockGuard (lock_guard.hpp) so the
+// analysis sees where it is held.
+#pragma once
+
+#include "arch/thread_safety.hpp"
+
+#include <mutex>
+
+namespace goro::detail {
+
+class GORO_CAPABILITY("mutex") Mutex {
+ public:
+  Mutex() = default;
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  // Blocks the calling thread until it holds the lock. Not recursive.
+  void lock() GORO_ACQUIRE() { mu_.lock(); }
+  // Takes the lock if it is free; true when it did.
+  bool try_lock() GORO_TRY_ACQUIRE(true) { return mu_.try_lock(); }
+  // Releases the lock, which the calling thread holds.
+  void unlock() GORO_RELEASE() { mu_.unlock(); }
+
+ private:
+  std::mutex mu_;
+};
+
+}  // namespace goro::detail
