@@ -147,7 +147,8 @@ bool periodic_shrink_due(Goroutine* g, std::int64_t now) noexcept {
 // goroutine is off its stack. A goroutine that opted into compaction is
 // shrunk at once instead: the compactor owns its parked stack.
 // Inlined: park() calls it every time, and at_park is then a constant.
-[[gnu::always_inline]] inline void shrink_if_grown(Worker* w, Goroutine* g, const void* sp, bool at_park) noexcept {
+[[gnu::always_inline]] inline void shrink_if_grown(Worker* w, Goroutine* g, const void* sp,
+                                                   bool at_park) noexcept {
   // At a park the clock is read here; at an exit goroutine_main has just
   // read it. The next goroutine this worker switches to directly is
   // stamped with this reading, so only a long run makes the stamp stale.
