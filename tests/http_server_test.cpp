@@ -460,11 +460,12 @@ TEST(HttpServer, IdleAndReadTimeoutsCloseTheConnection) {
 }
 
 TEST(HttpServer, WriteTimeoutCutsOffAClientThatDoesNotRead) {
-  std::atomic<bool> write_failed{false};
+  std::atomic<bool> write_failed{false}, handler_started{false};
   with_server(
       [&](http::server& s) {
         s.write_timeout = 300ms;
         s.handler = [&](http::response_writer& w, const http::request&) {
+          handler_started = true;
           std::string chunk(64 << 10, 'w');
           try {
             for (int i = 0; i < 1024; i++) w.write(chunk);  // 64 MiB: far more than the socket buffers
@@ -478,8 +479,10 @@ TEST(HttpServer, WriteTimeoutCutsOffAClientThatDoesNotRead) {
         client_conn c(addr);
         c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");  // and never read the answer
         auto t0 = goro::clock::now();
-        // The connection's goroutine must exist before its end is awaited.
-        while (srv.stats().open == 0 && goro::clock::now() - t0 < 5s) goro::sleep_for(1ms);
+        // The connection's goroutine must exist before its end is awaited
+        // (the server counts a connection open just before it spawns it).
+        while (!handler_started && goro::clock::now() - t0 < 5s) goro::sleep_for(1ms);
+        EXPECT_TRUE(handler_started.load());
         EXPECT_TRUE(goroutines_back_to(2));
         EXPECT_GE(goro::clock::now() - t0, 250ms);
         EXPECT_EQ(srv.stats().open, 0);
