@@ -9,6 +9,8 @@
 // Functions whose names a report must show have external linkage, so they
 // are in the dynamic symbol table (-rdynamic), and are kept out of line
 // and out of tail position, so each call is a real frame.
+#include "helpers/child_report.hpp"
+
 #include "debug/debug.hpp"
 #include "sched/park.hpp"
 #include "stack/stack.hpp"
@@ -46,6 +48,9 @@
 #endif
 
 using namespace std::chrono_literals;
+using goro_test::ends_with;
+using goro_test::split_lines;
+using goro_test::starts_with;
 
 // ---- functions that must show up in reports (external linkage) ------------
 
@@ -298,20 +303,6 @@ TEST(DebugFatal, FromAPlainThreadPrintsEveryGoroutine) {
 // trips a false -Wmaybe-uninitialized in g++ 12 sanitizer builds).
 
 namespace {
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
-}
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 // The lines of the goroutine whose header line contains `header_part`,
 // from its header to the blank line after it; empty if there is none.

@@ -9,6 +9,7 @@
 // kept out of line and out of tail position, so each call is a real frame.
 // The markers around them (kXxxFirst, kXxxLast) are their first and last
 // lines.
+#include "helpers/child_report.hpp"
 #include "helpers/test_util.hpp"
 
 #include <goro/chan.hpp>
@@ -40,6 +41,10 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using goro_test::ChildResult;
+using goro_test::run_child_scenario;
+using goro_test::split_lines;
+using goro_test::starts_with;
 
 // In tests/helpers/nodebug_module.cpp: built without DWARF and frame pointers.
 extern "C" int goro_test_nodebug_call(int (*f)(void*), void* arg);
@@ -94,45 +99,9 @@ constexpr int kThroughLast = __LINE__ - 1;
 
 namespace {
 
-struct ChildResult {
-  int status = 0;
-  std::string err;
-  bool exited_with(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
-};
-
-// Runs this binary again with only SourceLinesChild.Scenario selected and
-// GORO_TEST_SCENARIO=scenario, and collects its stderr.
+// This binary's SourceLinesChild.Scenario run as `scenario` in a fresh process.
 ChildResult run_scenario(const std::string& scenario) {
-  int pipefd[2];
-  EXPECT_EQ(::pipe(pipefd), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipefd[1], STDERR_FILENO);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    ::setenv("GORO_TEST_SCENARIO", scenario.c_str(), 1);
-    ::execl("/proc/self/exe", "source_lines_test", "--gtest_filter=SourceLinesChild.Scenario", nullptr);
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  ChildResult r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
-    r.err.append(buf, static_cast<std::size_t>(n));
-  ::close(pipefd[0]);
-  ::waitpid(pid, &r.status, 0);
-  return r;
-}
-
-std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.rfind(prefix, 0) == 0;
+  return run_child_scenario("SourceLinesChild.Scenario", scenario);
 }
 
 // The line number of "\t<this file>:<line> +0x<hex>", or 0 if `location`

@@ -1,6 +1,7 @@
 // Tests of SIGQUIT dumps and of GORO_TRACEBACK's levels: each runs a
 // program in a child process (this binary again, with one scenario) and
 // checks its stderr and exit status against Go's.
+#include "helpers/child_report.hpp"
 #include "helpers/test_util.hpp"
 
 #include <goro/debug.hpp>
@@ -25,6 +26,8 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using goro_test::ChildResult;
+using goro_test::run_child_scenario;
 
 // Outside any namespace, with external linkage, so their names show in
 // tracebacks as written here.
@@ -69,38 +72,9 @@ void with_a_parked_and_a_running_goroutine(F then) {
   goro::detail::fatal_error("test: fatal on purpose");
 }
 
-// What a child process printed on stderr and how it ended.
-struct ChildResult {
-  int status = 0;
-  std::string err;
-  bool exited_with(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
-  bool killed_by(int sig) const { return WIFSIGNALED(status) && WTERMSIG(status) == sig; }
-};
-
-// Runs this test binary again with only TracebackChild.Scenario selected
-// and GORO_TEST_SCENARIO=scenario (plus `env`, NAME=VALUE), and collects
-// its stderr. A fresh process: no goro runtime has run in it before.
+// This binary's TracebackChild.Scenario run as `scenario` in a fresh process.
 ChildResult run_scenario(const std::string& scenario, const std::vector<std::string>& env = {}) {
-  int pipefd[2];
-  EXPECT_EQ(::pipe(pipefd), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(pipefd[1], STDERR_FILENO);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    ::setenv("GORO_TEST_SCENARIO", scenario.c_str(), 1);
-    for (const std::string& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    ::execl("/proc/self/exe", "traceback_test", "--gtest_filter=TracebackChild.Scenario", nullptr);
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  ChildResult r;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(pipefd[0], buf, sizeof buf)) > 0;)
-    r.err.append(buf, static_cast<std::size_t>(n));
-  ::close(pipefd[0]);
-  ::waitpid(pid, &r.status, 0);
-  return r;
+  return run_child_scenario("TracebackChild.Scenario", scenario, env);
 }
 
 bool has(const std::string& text, const std::string& part) {
