@@ -48,14 +48,7 @@ std::string example_path(const std::string& name) {
 
 // Runs a shell command; returns its standard output and error.
 std::string run(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-  if (p == nullptr) return out;
-  char buf[4096];
-  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  int st = ::pclose(p);
-  if (status != nullptr) *status = st;
-  return out;
+  return goro_test::run_command(cmd, status);
 }
 
 // A scratch directory removed at the end of the test.

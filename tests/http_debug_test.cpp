@@ -42,16 +42,7 @@ constexpr std::int64_t kParked = goro_test::scaled3(3000, 2000, 1000);
 // Runs a shell command off the goroutine's processor (the server keeps
 // serving meanwhile); returns its standard output and error.
 std::string run(const std::string& cmd, int* status = nullptr) {
-  return goro::blocking([&] {
-    std::string out;
-    std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
-    if (p == nullptr) return out;
-    char buf[4096];
-    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-    int st = ::pclose(p);
-    if (status != nullptr) *status = st;
-    return out;
-  });
+  return goro::blocking([&] { return goro_test::run_command(cmd, status); });
 }
 
 // The goroutines the tests count: each waits here until `release` closes.

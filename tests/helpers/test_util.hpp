@@ -1,6 +1,7 @@
 // tests/helpers/test_util.hpp: small helpers shared by the runtime's tests
 // (core_test.cpp, sched_test.cpp): build flavour, process figures from /proc
-// and getrusage, thread ids, and a run() that pins the processor count.
+// and getrusage, thread ids, a run() that pins the processor count, and
+// finding and running external programs.
 #pragma once
 
 #include <unistd.h>
@@ -146,6 +147,19 @@ inline std::string find_program(std::initializer_list<const char*> candidates) {
     }
   }
   return {};
+}
+
+// Runs a shell command; returns its standard output and error, and its
+// wait status in *status.
+inline std::string run_command(const std::string& cmd, int* status = nullptr) {
+  std::string out;
+  std::FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int st = ::pclose(p);
+  if (status != nullptr) *status = st;
+  return out;
 }
 
 }  // namespace goro_test
