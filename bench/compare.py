@@ -304,6 +304,8 @@ ROWS = [
     ("switch: two tasks yielding to each other, 1 processor", "switch", "switch_cpu_ns", "switch_ns", " ns", None),
     ("ping-pong round trip over wait_groups, 1 processor (fiber: condition variable)", "switch", "pingpong_cpu_ns",
      "pingpong_ns", " ns", None),
+    ("ping-pong round trip over two mutexes, 1 processor", "switch", "mutex_pingpong_cpu_ns",
+     "mutex_pingpong_ns", " ns", None),
     ("unbuffered channel ping-pong round trip, 1 processor (fiber: one thread)", "pingpong@1", "pingpong_rt_cpu_ns",
      "pingpong_rt_ns", " ns", "both switch straight to the partner; what is left is the channel path "
      "itself: a spin lock per operation, a pooled wait record, the run queue's atomics (ARCHITECTURE.md, "

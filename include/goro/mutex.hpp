@@ -25,12 +25,14 @@
 //     goroutines arriving on the fast path, which usually win (they are
 //     already running). A woken waiter that loses goes back to the front of
 //     the queue. This keeps throughput high.
-//   * Starvation mode: a waiter that has waited more than 1 ms switches the
-//     mutex to starvation mode. unlock() then hands ownership directly to the
-//     waiter at the front of the queue, together with the unlocking
-//     goroutine's processor; arriving goroutines do not try to take the lock
-//     and queue at the back. The mutex returns to normal mode when a waiter
-//     that got it waited less than 1 ms or was the last one.
+//   * Starvation mode: a woken waiter that has kept losing the lock for more
+//     than 1 ms (counted from its first loss, so that a waiter that wins
+//     reads no clock) switches the mutex to starvation mode. unlock() then
+//     hands ownership directly to the waiter at the front of the queue,
+//     together with the unlocking goroutine's processor; arriving goroutines
+//     do not try to take the lock and queue at the back. The mutex returns
+//     to normal mode when a waiter that got it had lost it for less than
+//     1 ms, or was the last one.
 //   * The wait queue (a small spin-locked list of pooled wait records) is
 //     allocated on the mutex's first contention and freed by its destructor.
 //

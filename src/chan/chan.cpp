@@ -75,9 +75,13 @@ void block_forever(WaitReason why) {
 }
 
 // ---------------------------------------------------------------------------
-// The locked steps, shared with select.
+// The locked steps, shared with select. Inlined into send and receive, which
+// run them on every operation.
 
-Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept {
+namespace {
+
+[[gnu::always_inline]] inline Step send_step(ChanCore* c, void* src, Handoff& h) noexcept
+    GORO_REQUIRES(c->lock) {
   if (c->closed.load(std::memory_order_relaxed)) return Step::kClosed;
   if (Waiter* r = dequeue(c->recvq)) {
     // A receiver waits, so the buffer is empty: hand the value over.
@@ -94,7 +98,8 @@ Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept {
   return Step::kNotReady;
 }
 
-Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept {
+[[gnu::always_inline]] inline Step recv_step(ChanCore* c, void* dst, Handoff& h) noexcept
+    GORO_REQUIRES(c->lock) {
   const ElemOps* ops = c->ops;
   if (Waiter* s = dequeue(c->sendq)) {
     if (c->cap == 0) {
@@ -123,6 +128,16 @@ Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept {
   }
   if (c->closed.load(std::memory_order_relaxed)) return Step::kClosed;
   return Step::kNotReady;
+}
+
+}  // namespace
+
+Step try_send_locked(ChanCore* c, void* src, Handoff& h) noexcept {
+  return send_step(c, src, h);
+}
+
+Step try_recv_locked(ChanCore* c, void* dst, Handoff& h) noexcept {
+  return recv_step(c, dst, h);
 }
 
 bool chan_drain(ChanCore* c) noexcept {
@@ -211,7 +226,7 @@ chan_status chan_send(ChanBase* base, void* src, bool block) {
 
   Handoff h;
   c->lock.lock();
-  Step step = try_send_locked(c, src, h);
+  Step step = send_step(c, src, h);
   if (step != Step::kNotReady || !block) return end_step(c, step, h);
   // Woken by a receiver (it moved our value) or by close().
   return queue_and_wait(c, c->sendq, src, WaitReason::kChanSend);
@@ -232,7 +247,7 @@ chan_status chan_recv(ChanBase* base, void* dst, bool block) {
 
   Handoff h;
   c->lock.lock();
-  Step step = try_recv_locked(c, dst, h);
+  Step step = recv_step(c, dst, h);
   if (step != Step::kNotReady || !block) return end_step(c, step, h);
   // A sender filled *dst, or close() left it empty.
   return queue_and_wait(c, c->recvq, dst, WaitReason::kChanRecv);

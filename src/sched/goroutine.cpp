@@ -15,26 +15,28 @@
 //
 // Shrink after a park: a goroutine that ran a long time since it was
 // switched in may have faulted in many stack pages (64 MB of recursion takes
-// tens of milliseconds of page faults). When it parks more than
-// kShrinkCheckNs of coarse clock time after its switch-in, it asks for a
-// shrink: the worker that finishes the park queues a request, and the
-// scavenger thread gives back what lies well below its stack pointer once it
-// has stayed parked kDeferredShrinkNs (20 ms), as Go shrinks stacks at the
-// next garbage collection rather than at the park. A goroutine that parks
-// briefly between two deep runs keeps its pages. One word per goroutine
-// (shrink_claim: armed while parked, disarmed while running, busy while
-// shrunk) settles the request against the switch-in, which only reads a flag
-// unless a request is outstanding. At exit the shrink is done at once. The
-// switch-in stamp is the worker's cached coarse time, refreshed at least
-// every 61 switches, so it can be stale and cause a needless request right
-// after a long run, never a missed one. Every kShrinkCheckParks-th park asks
-// as well, for goroutines that grow a little on each of many short runs, but
-// at most once per kPeriodicShrinkGapNs: while a request is outstanding every
-// switch-in pays a compare-and-swap, and a goroutine that parks thousands of
-// times a second (a channel ping-pong) is found running when its request
-// comes due, which then drops it. The common park pays one read of the coarse clock (7 ns here; the cycle
-// counter costs 20 ns on the virtual machines we measured, so it is not read
-// per switch).
+// tens of milliseconds of page faults). When a run of it was seen by the
+// system monitor at two of its ticks (5 ms apart; sysmon.cpp marks the
+// processor's long_run_tick), its next park asks for a shrink: the worker
+// that finishes the park queues a request, and the scavenger thread gives
+// back what lies well below its stack pointer once it has stayed parked
+// kDeferredShrinkNs (20 ms), as Go shrinks stacks at the next garbage
+// collection rather than at the park. A goroutine that parks briefly between
+// two deep runs keeps its pages. One word per goroutine (shrink_claim: armed
+// while parked, disarmed while running, busy while shrunk) settles the
+// request against the switch-in, which only reads a flag unless a request is
+// outstanding. At exit the shrink is done at once. Every kShrinkCheckParks-th
+// park asks as well, for goroutines that grow a little on each of many short
+// runs, but at most once per kPeriodicShrinkGapNs: while a request is
+// outstanding every switch-in pays a compare-and-swap, and a goroutine that
+// parks thousands of times a second (a channel ping-pong) is found running
+// when its request comes due, which then drops it.
+//
+// A park reads no clock: the monitor's mark tells a long run, and the
+// worker's cached coarse time (coarse_now, refreshed by every pass through
+// its scheduler loop, so at least every 61 switches) stamps when a goroutine
+// parked, for dumps and the periodic check. Reading the coarse clock at
+// every park cost about 7 ns of a 130 ns channel round trip.
 #include "arch/spinlock.hpp"
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
@@ -59,10 +61,8 @@ namespace goro::detail {
 namespace {
 
 constexpr std::uint64_t kGoidBatch = 16;
-constexpr std::int64_t kShrinkCheckNs = 8000000;
 constexpr std::uint32_t kShrinkCheckParks = 1024;
 constexpr std::int64_t kPeriodicShrinkGapNs = 1'000'000'000;
-constexpr int kWaiterCacheMax = 128;
 
 std::atomic<std::size_t> g_max_stack{kDefaultStackLimit};
 
@@ -116,6 +116,15 @@ void retire_heap_record(Goroutine* g) noexcept {
   stack_set_owner(g->stack, nullptr);
 }
 
+// Whether the goroutine running on w's processor ran long (see the file
+// comment). A goroutine without a processor (in goro::blocking) is not
+// looked at.
+bool ran_long(const Worker* w) noexcept {
+  const Processor* p = w->p;
+  return p != nullptr &&
+         p->long_run_tick.load(std::memory_order_relaxed) == p->schedtick.load(std::memory_order_relaxed);
+}
+
 [[noreturn]] void goroutine_main(void*) {
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
@@ -125,11 +134,9 @@ void retire_heap_record(Goroutine* g) noexcept {
   finish_switch(w);
   self->closure_ops->invoke(self->closure);
   self->closure_ops->destroy(self->closure);
-  // The goroutine this worker switches to next is stamped with coarse_now
-  // (mark_running); refreshed here as park() does, or a stale stamp would
-  // make that goroutine look long-running and pay a shrink check later.
+  // Judged now: once switched away, schedtick belongs to the next run.
   w = current_worker();
-  w->coarse_now = coarse_nanotime();
+  self->shrink_wanted = ran_long(w);
   switch_away(w, self, SwitchAction::kExit);
   __builtin_unreachable();
 }
@@ -141,28 +148,28 @@ bool periodic_shrink_due(Goroutine* g, std::int64_t now) noexcept {
   return ++g->park_count % kShrinkCheckParks == 0 && now - g->shrink.last_check_ns >= kPeriodicShrinkGapNs;
 }
 
+// The shrink shrink_if_grown decided on, out of line: the common park
+// then saves no registers.
+[[gnu::noinline]] void shrink_grown(Goroutine* g, const void* sp, bool at_park, std::int64_t now) noexcept {
+  if (at_park && !g->compactable) {
+    g->shrink_wanted = true;
+    g->shrink.last_check_ns = now;
+    return;
+  }
+  stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
+}
+
 // Gives back stack pages far below `sp` if the goroutine may have grown
 // since its last park (see the file comment). At a park the shrink is only
 // asked for (shrink_wanted): request_deferred_shrink queues it once the
 // goroutine is off its stack. A goroutine that opted into compaction is
 // shrunk at once instead: the compactor owns its parked stack.
 // Inlined: park() calls it every time, and at_park is then a constant.
-[[gnu::always_inline]] inline void shrink_if_grown(Worker* w, Goroutine* g, const void* sp,
-                                                   bool at_park) noexcept {
-  // At a park the clock is read here; at an exit goroutine_main has just
-  // read it. The next goroutine this worker switches to directly is
-  // stamped with this reading, so only a long run makes the stamp stale.
-  if (at_park) w->coarse_now = coarse_nanotime();
+[[gnu::always_inline]] inline void shrink_if_grown(Worker* w, Goroutine* g, const void* sp, bool at_park,
+                                                   bool long_run) noexcept {
   std::int64_t now = w->coarse_now;
-  bool ran_long = now - g->run_start_coarse_ns >= kShrinkCheckNs;
-  if (ran_long || periodic_shrink_due(g, now)) {
-    if (at_park && !g->compactable) {
-      g->shrink_wanted = true;
-      g->shrink.last_check_ns = now;
-      return;
-    }
-    stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
-  }
+  if (long_run || periodic_shrink_due(g, now)) [[unlikely]]
+    shrink_grown(g, sp, at_park, now);
 }
 
 }  // namespace
@@ -263,7 +270,8 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
   note_exit(p->stats, g);
-  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes, false);
+  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes, false, g->shrink_wanted);
+  g->shrink_wanted = false;
   release_goroutine_segments(g);
   if (g->compactable) [[unlikely]] {
     retire_heap_record(g);
@@ -331,7 +339,7 @@ void disarm_deferred_shrink(Goroutine* g) noexcept {
 void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept {
   Worker* w = current_worker();
   Goroutine* self = w->current;
-  shrink_if_grown(w, self, __builtin_frame_address(0), true);
+  shrink_if_grown(w, self, __builtin_frame_address(0), true, ran_long(w));
   w->park_commit = commit;
   w->park_arg = arg;
   self->wait_reason = why;
@@ -375,77 +383,6 @@ const char* wait_reason_string(WaitReason r) noexcept {
       return "semacquire";
   }
   return "unknown";
-}
-
-// ---------------------------------------------------------------------------
-// Wait records (Go's sudog cache).
-
-namespace {
-SpinLock g_waiter_lock;
-Waiter* g_waiter_pool = nullptr;
-}  // namespace
-
-Waiter* acquire_waiter() {
-  Worker* w = current_worker();
-  Goroutine* g = w != nullptr ? w->current : nullptr;
-  if (g != nullptr && !g->own_waiter_busy) {
-    g->own_waiter_busy = true;
-    Waiter* x = ::new (g->own_waiter_bytes) Waiter{};
-    x->embedded_in = g;
-    return x;
-  }
-  Processor* p = w != nullptr ? w->p : nullptr;
-  if (p != nullptr && p->waiter_cache == nullptr) {
-    // Refill half the cache from the global pool.
-    std::lock_guard lk(g_waiter_lock);
-    while (p->waiter_count < kWaiterCacheMax / 2 && g_waiter_pool != nullptr) {
-      Waiter* x = g_waiter_pool;
-      g_waiter_pool = x->next;
-      x->next = p->waiter_cache;
-      p->waiter_cache = x;
-      p->waiter_count++;
-    }
-  }
-  Waiter* x = nullptr;
-  if (p != nullptr && p->waiter_cache != nullptr) {
-    x = p->waiter_cache;
-    p->waiter_cache = x->next;
-    p->waiter_count--;
-  } else if (p == nullptr) {
-    std::lock_guard lk(g_waiter_lock);
-    if ((x = g_waiter_pool) != nullptr) g_waiter_pool = x->next;
-  }
-  if (x == nullptr) x = new Waiter;
-  *x = Waiter{};
-  return x;
-}
-
-void release_waiter(Waiter* x) noexcept {
-  if (Goroutine* owner = x->embedded_in) {
-    owner->own_waiter_busy = false;
-    return;
-  }
-  Worker* w = current_worker();
-  Processor* p = w != nullptr ? w->p : nullptr;
-  if (p == nullptr) {
-    std::lock_guard lk(g_waiter_lock);
-    x->next = g_waiter_pool;
-    g_waiter_pool = x;
-    return;
-  }
-  x->next = p->waiter_cache;
-  p->waiter_cache = x;
-  if (++p->waiter_count > kWaiterCacheMax) {
-    // Move half to the global pool.
-    std::lock_guard lk(g_waiter_lock);
-    while (p->waiter_count > kWaiterCacheMax / 2) {
-      Waiter* y = p->waiter_cache;
-      p->waiter_cache = y->next;
-      p->waiter_count--;
-      y->next = g_waiter_pool;
-      g_waiter_pool = y;
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------

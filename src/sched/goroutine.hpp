@@ -150,7 +150,7 @@ struct alignas(64) Goroutine {
   // The name given at spawn (named), NUL-terminated.
   char name[40];
 
-  // The wait record acquire_waiter hands out first (in the record, which
+  // The wait record acquire_wait_record hands out first (in the record, which
   // is resident anyway): built whenever it is handed out (own_waiter_busy).
   alignas(Waiter) unsigned char own_waiter_bytes[sizeof(Waiter)];
 

@@ -80,7 +80,7 @@ std::uint64_t goroutine_id(const Goroutine* g) noexcept;
 //                accesses). A select's shared record (chan_core.hpp) is the
 //                exception: its ticket is the select's winner word, changed
 //                only by compare-and-swap.
-//   embedded_in  set once by acquire_waiter() on a goroutine's own record.
+//   embedded_in  set by acquire_wait_record() on a goroutine's own record.
 struct Waiter {
   Goroutine* g = nullptr;  // the goroutine to ready; null for a plain thread
   Waiter* next = nullptr;
@@ -95,19 +95,17 @@ struct Waiter {
   Goroutine* embedded_in = nullptr;  // set on a goroutine's own record
 };
 
-// Takes a wait record: the calling goroutine's own (kept in its record, so
-// a goroutine parked on one primitive costs no heap memory), else one from
-// the current processor's cache (refilled in batches from a global pool).
-// Never fails short of std::bad_alloc. Cost: no lock in the common cases.
-Waiter* acquire_waiter();
-void release_waiter(Waiter* w) noexcept;
-
 // Brackets a time during which something outside the scheduler (a plain
 // thread, a C library callback) will ready a parked goroutine, so the
 // deadlock detector does not declare "all goroutines are asleep".
 // Thread-safe; calls must balance. Cost: an atomic add.
 void external_wait_begin() noexcept;
 void external_wait_end() noexcept;
+
+// Whether more than one processor is in service (spares included), so that
+// a lock's holder may be running elsewhere and spinning for it may pay.
+// Thread-safe. Cost: one relaxed load, no lock (unlike goro::maxprocs()).
+bool several_processors() noexcept;
 
 // Monotonic nanoseconds (CLOCK_MONOTONIC, the same clock as goro::clock).
 std::int64_t nanotime() noexcept;

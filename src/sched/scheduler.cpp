@@ -55,6 +55,10 @@ Goroutine* current_goroutine() noexcept {
   return w != nullptr ? w->current : nullptr;
 }
 
+bool several_processors() noexcept {
+  return g_sched.nprocs.load(std::memory_order_relaxed) > 1;
+}
+
 std::int64_t nanotime() noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -70,6 +70,10 @@ struct alignas(64) Processor {
   std::atomic<bool> retire_wanted{false};
   RunQueue runq;
   std::atomic<std::uint32_t> schedtick{0};
+  // The schedtick of a run the system monitor saw last for at least one of
+  // its ticks (sysmon.cpp): while it equals schedtick, the goroutine now
+  // running has run long. Written by the monitor, read by the holder.
+  std::atomic<std::uint32_t> long_run_tick{UINT32_MAX};
   // Switches in a row that took runnext (Go's inheritTime). Written only by
   // the holder; at kRunnextBudget the head of the ring goes first.
   std::uint32_t runnext_streak = 0;

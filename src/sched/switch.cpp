@@ -31,6 +31,7 @@
 
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
+#include "sched/wait_list.hpp"
 
 #include <cxxabi.h>
 
@@ -138,14 +139,27 @@ void execute(Worker* w, Goroutine* g, bool count_tick) noexcept {
 
 namespace {
 
+// Runs park()'s commit; false means the wait was cancelled. Most parks come
+// from block(), whose commit only releases the primitive's lock: that one is
+// done here directly rather than through the pointer, on every park.
+[[gnu::always_inline]] inline bool commit_park(Worker* w,
+                                               Goroutine* prev) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
+  bool (*commit)(Goroutine*, void*) = w->park_commit;
+  if (commit == &unlock_in_commit) {
+    static_cast<SpinLock*>(w->park_arg)->unlock();
+    return true;
+  }
+  return commit == nullptr || commit(prev, w->park_arg);
+}
+
 // A compactable goroutine becomes compactable only once its park commit has
 // run (the commit may read its stack), and only if it was not switched in
 // again meanwhile (compactor.hpp).
 [[gnu::noinline]] void finish_compactable_park(Worker* w, Goroutine* prev) noexcept {
   ParkSnapshot snapshot = compact_park_snapshot(prev);
-  std::int64_t parked_at = w->coarse_now;
+  std::int64_t parked_at = coarse_nanotime();  // compact_after counts from here
   prev->status.store(GStatus::kParked, std::memory_order_release);
-  if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
+  if (!commit_park(w, prev)) ready(prev);
   compact_release_parked(prev, snapshot, parked_at);
 }
 
@@ -167,7 +181,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       if (prev->shrink_wanted || prev->shrink_outstanding) [[unlikely]]
         arm_deferred_shrink(prev);
       prev->status.store(GStatus::kParked, std::memory_order_release);
-      if (w->park_commit != nullptr && !w->park_commit(prev, w->park_arg)) ready(prev);
+      if (!commit_park(w, prev)) ready(prev);
       break;
     case SwitchAction::kRequeue:
       note_requeued(w->p->schedtick.load(std::memory_order_relaxed), prev);
@@ -233,15 +247,13 @@ namespace {
 
 // Whether p's earliest timer may be due: then the switch goes through the
 // scheduler loop, which runs it. The coarse clock lags by at most one tick
-// (4 ms), so a timer is looked at from one tick before it is due. A parking
-// goroutine has just read the clock into `parked_on`'s coarse_now (park's
-// shrink check); other switches read it here, and only if a timer exists.
-bool timer_may_be_due(Processor* p, Worker* parked_on) noexcept {
+// (4 ms), so a timer is looked at from one tick before it is due. The clock
+// is read only if a timer exists.
+bool timer_may_be_due(Processor* p) noexcept {
   constexpr std::int64_t kCoarseTickNs = 4000000;
   std::int64_t when = p->timers.earliest();
   if (when == 0) return false;
-  std::int64_t now = parked_on != nullptr ? parked_on->coarse_now : coarse_nanotime();
-  return when - kCoarseTickNs <= now;
+  return when - kCoarseTickNs <= coarse_nanotime();
 }
 
 // The partner did not run next: make the wakeup ready() skipped, if it did.
@@ -292,7 +304,7 @@ void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept {
                  !g_sched.stopping.load(std::memory_order_relaxed);
   if (keeps_p) {
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed) + 1;
-    if (tick % kFairnessTick != 0 && !timer_may_be_due(p, action == SwitchAction::kPark ? w : nullptr)) {
+    if (tick % kFairnessTick != 0 && !timer_may_be_due(p)) {
       next = runq_get(p);
       if (next != nullptr && next->locked_to != nullptr) [[unlikely]] {
         runq_put(p, next, true);  // its own worker must run it: the loop hands it over

@@ -14,9 +14,11 @@
 // Spares are retired once the stuck count has stayed lower for
 // kSpareLingerNs, so a processor that switches again gives its spare back.
 //
-// The monitor also polls the network when every worker is busy and nobody
-// polled for 10 ms, and prints Go's schedtrace lines (and a line for each
-// stuck processor) when GORO_DEBUG contains schedtrace=<ms>.
+// It also marks a run it saw at two of its ticks as long (long_run_tick), so
+// that a park need not read the clock to tell. And it polls the network when
+// every worker is busy and nobody polled for 10 ms, and prints Go's
+// schedtrace lines (and a line for each stuck processor) when GORO_DEBUG
+// contains schedtrace=<ms>.
 //
 // Cost: while any processor is held the monitor wakes every kTickNs; when
 // every processor is idle it sleeps on a futex until a worker takes one
@@ -139,6 +141,9 @@ int count_stuck(std::vector<Watch>& watch, std::int64_t now, bool report) noexce
       w = Watch{tick, now, tid, tid != 0 ? thread_cpu_ns(tid) : 0, false};
       continue;
     }
+    // Seen running at two ticks: long enough that its stack may have
+    // grown, which its next park checks (goroutine.cpp, shrink after a park).
+    p->long_run_tick.store(tick, std::memory_order_relaxed);
     if (now - w.since < kStuckNs) continue;
     if (!w.confirmed && !really_stuck(w, now)) {
       w = Watch{tick, now, tid, thread_cpu_ns(tid), false};

@@ -135,9 +135,10 @@ class WaitList {
 // Records, blocking and waking.
 
 // A wait record for the caller, zeroed, with `g` set to the calling
-// goroutine (null on a plain thread). From the goroutine's own embedded
-// record or the processor's cache (park.hpp's acquire_waiter). Throws
-// std::bad_alloc. Cost: no lock in the common cases.
+// goroutine (null on a plain thread): the goroutine's own, kept in its
+// record (so a goroutine parked on one primitive costs no heap memory), else
+// one from the current processor's cache, refilled in batches from a global
+// pool. Throws std::bad_alloc. Cost: no lock in the common cases.
 Waiter* acquire_wait_record();
 void release_wait_record(Waiter* w) noexcept;
 

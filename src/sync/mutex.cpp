@@ -68,7 +68,7 @@ std::uint64_t waiters(std::uint64_t s) noexcept {
 // without its look at the local run queue, which sync/ cannot see).
 bool spinning_may_pay() noexcept {
   static const bool multicore = std::thread::hardware_concurrency() > 1;
-  return multicore && goro::maxprocs() > 1;
+  return multicore && detail::several_processors();
 }
 
 void spin_pause() noexcept {
@@ -110,7 +110,8 @@ void mutex::lock_slow() {
   detail::WaitQueue& q = detail::wait_queue_of(queue_);
   const detail::ScopedWaitRecord record;
   const bool may_spin = spinning_may_pay();
-  std::int64_t wait_start = 0;
+  std::int64_t wait_start = 0;  // when it first lost the lock after a wakeup
+  bool slept = false;
   bool starving = false;
   bool awoke = false;
   int iter = 0;
@@ -133,12 +134,15 @@ void mutex::lock_slow() {
       continue;  // `old` was reloaded
     }
     if ((old & (kLocked | kStarving)) == 0) return;  // took it with the CAS
-    // Registered as a waiter: sleep. One that already waited keeps its
-    // place at the front of the queue.
-    const bool requeue = wait_start != 0;
-    if (!requeue) wait_start = nanotime();
-    detail::sema_acquire(q, record.get(), requeue, detail::WaitReason::kMutex);
-    starving = starving || nanotime() - wait_start > kStarvationNs;
+    // Registered as a waiter: sleep. One that was woken and lost the lock
+    // keeps its place at the front of the queue, and its 1 ms towards
+    // starvation count from that first loss: a waiter that wins when it is
+    // woken (the common case) never reads the clock, which would cost more
+    // than the rest of the handoff on a virtual machine.
+    if (slept && wait_start == 0) wait_start = nanotime();
+    detail::sema_acquire(q, record.get(), slept, detail::WaitReason::kMutex);
+    slept = true;
+    if (wait_start != 0) starving = starving || nanotime() - wait_start > kStarvationNs;
     old = state_.load(std::memory_order_acquire);
     if ((old & kStarving) != 0) {
       // Handed to us: unlock() left the lock bit clear and our waiter count
