@@ -35,7 +35,9 @@
 // comes due, which then drops it. The common park pays one read of the coarse clock (7 ns here; the cycle
 // counter costs 20 ns on the virtual machines we measured, so it is not read
 // per switch).
+#include "arch/lock_guard.hpp"
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"
@@ -382,7 +384,7 @@ const char* wait_reason_string(WaitReason r) noexcept {
 
 namespace {
 SpinLock g_waiter_lock;
-Waiter* g_waiter_pool = nullptr;
+Waiter* g_waiter_pool GORO_GUARDED_BY(g_waiter_lock) = nullptr;  // linked by next
 }  // namespace
 
 Waiter* acquire_waiter() {
@@ -397,7 +399,7 @@ Waiter* acquire_waiter() {
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p != nullptr && p->waiter_cache == nullptr) {
     // Refill half the cache from the global pool.
-    std::lock_guard lk(g_waiter_lock);
+    LockGuard lk(g_waiter_lock);
     while (p->waiter_count < kWaiterCacheMax / 2 && g_waiter_pool != nullptr) {
       Waiter* x = g_waiter_pool;
       g_waiter_pool = x->next;
@@ -412,7 +414,7 @@ Waiter* acquire_waiter() {
     p->waiter_cache = x->next;
     p->waiter_count--;
   } else if (p == nullptr) {
-    std::lock_guard lk(g_waiter_lock);
+    LockGuard lk(g_waiter_lock);
     if ((x = g_waiter_pool) != nullptr) g_waiter_pool = x->next;
   }
   if (x == nullptr) x = new Waiter;
@@ -428,7 +430,7 @@ void release_waiter(Waiter* x) noexcept {
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p == nullptr) {
-    std::lock_guard lk(g_waiter_lock);
+    LockGuard lk(g_waiter_lock);
     x->next = g_waiter_pool;
     g_waiter_pool = x;
     return;
@@ -437,7 +439,7 @@ void release_waiter(Waiter* x) noexcept {
   p->waiter_cache = x;
   if (++p->waiter_count > kWaiterCacheMax) {
     // Move half to the global pool.
-    std::lock_guard lk(g_waiter_lock);
+    LockGuard lk(g_waiter_lock);
     while (p->waiter_count > kWaiterCacheMax / 2) {
       Waiter* y = p->waiter_cache;
       p->waiter_cache = y->next;

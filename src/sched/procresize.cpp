@@ -153,11 +153,9 @@ Processor* heir_of(Processor* p) noexcept {
 void move_timers(Processor* from, Processor* to) noexcept {
   Processor* first = from->id < to->id ? from : to;
   Processor* second = first == from ? to : from;
-  first->timers.lock().lock();
-  second->timers.lock().lock();
+  LockGuard first_lk(first->timers.lock());
+  LockGuard second_lk(second->timers.lock());
   while (Timer* t = from->timers.pop_due(INT64_MAX)) to->timers.push(t, to);
-  second->timers.lock().unlock();
-  first->timers.lock().unlock();
 }
 
 // Empties a processor just retired, held by nobody: its queue to the
@@ -216,12 +214,11 @@ namespace {
 // run(), a context deadline) must not point into freed processors: they are
 // marked as no longer in any heap, which their owners read as "fired".
 void detach_timers(Processor* p) noexcept {
-  p->timers.lock().lock();
+  LockGuard lk(p->timers.lock());
   while (p->timers.size() > 0) {
     Timer* t = p->timers.pop_due(INT64_MAX);
     if (t == nullptr) break;
   }
-  p->timers.lock().unlock();
 }
 
 }  // namespace
