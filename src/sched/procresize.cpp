@@ -148,14 +148,24 @@ Processor* heir_of(Processor* p) noexcept {
   return nullptr;
 }
 
+// Moves every timer of `from` to `to`, both heaps locked by the caller.
+void move_timers_locked(Processor* from, Processor* to) noexcept
+    GORO_REQUIRES(from->timers.lock(), to->timers.lock()) {
+  while (Timer* t = from->timers.pop_due(INT64_MAX)) to->timers.push(t, to);
+}
+
 // Moves every timer of `from` to `to`, both heaps locked (in id order) so
 // that a concurrent modify or delete never finds the timer in neither.
 void move_timers(Processor* from, Processor* to) noexcept {
-  Processor* first = from->id < to->id ? from : to;
-  Processor* second = first == from ? to : from;
-  LockGuard first_lk(first->timers.lock());
-  LockGuard second_lk(second->timers.lock());
-  while (Timer* t = from->timers.pop_due(INT64_MAX)) to->timers.push(t, to);
+  if (from->id < to->id) {
+    LockGuard from_lk(from->timers.lock());
+    LockGuard to_lk(to->timers.lock());
+    move_timers_locked(from, to);
+  } else {
+    LockGuard to_lk(to->timers.lock());
+    LockGuard from_lk(from->timers.lock());
+    move_timers_locked(from, to);
+  }
 }
 
 // Empties a processor just retired, held by nobody: its queue to the
