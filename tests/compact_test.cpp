@@ -15,6 +15,8 @@
 #include <goro/time.hpp>
 #include <goro/wait_group.hpp>
 
+#include "helpers/test_util.hpp"
+
 #include <gtest/gtest.h>
 
 #include <sys/syscall.h>
@@ -409,6 +411,43 @@ TEST(Compact, AllowCompactionForbidsAndAllows) {
     reparked.wait();
     EXPECT_TRUE(wait_compacted(before.compacted));
     gate2.done();
+    done.wait();
+    return 0;
+  });
+}
+
+// The scan period follows the shortest compact_after registered: a goroutine
+// that asks for 1 ms while the compactor sleeps out a 250 ms period (set by
+// one that asked for 2 s) wakes it, and the period is cut at once, not after
+// the long one ends.
+TEST(Compact, ShorterCompactAfterShortensTheCurrentPeriod) {
+  if (!goro::compaction_supported()) GTEST_SKIP() << "no MADV_GUARD_INSTALL";
+  goro::run([] {
+    goro::wait_group slow_parked, gate, done;
+    slow_parked.add(1);
+    gate.add(1);
+    done.add(2);
+    goro::spawn_options slow;
+    slow.compact_after = 2s;
+    goro::go(slow, [&] {
+      slow_parked.done();
+      gate.wait();
+      done.done();
+    });
+    slow_parked.wait();
+    goro::sleep_for(20ms);  // the compactor is asleep for its 250 ms period now
+    goro::compact_stats before = goro::read_compact_stats();
+    auto t0 = std::chrono::steady_clock::now();
+    goro::go(compact_soon(), [&] {
+      gate.wait();
+      done.done();
+    });
+    EXPECT_TRUE(wait_compacted(before.compacted));
+    auto took = std::chrono::steady_clock::now() - t0;
+    if (timing_checks()) {
+      EXPECT_LT(took, 150ms) << "the compactor slept out the 250 ms period of the 2 s goroutine";
+    }
+    gate.done();
     done.wait();
     return 0;
   });

@@ -4,7 +4,8 @@
 //
 // Invariant: it is exactly a std::mutex (same size, same cost); only the
 // annotations are added. Lock it with LockGuard (lock_guard.hpp) so the
-// analysis sees where it is held.
+// analysis sees where it is held; wait on it with CondVar (cond_var.hpp),
+// the one other type that reaches the std::mutex inside.
 #pragma once
 
 #include "arch/thread_safety.hpp"
@@ -12,6 +13,8 @@
 #include <mutex>
 
 namespace goro::detail {
+
+class CondVar;
 
 class GORO_CAPABILITY("mutex") Mutex {
  public:
@@ -27,6 +30,7 @@ class GORO_CAPABILITY("mutex") Mutex {
   void unlock() GORO_RELEASE() { mu_.unlock(); }
 
  private:
+  friend class CondVar;  // hands mu_ to std::condition_variable::wait
   std::mutex mu_;
 };
 

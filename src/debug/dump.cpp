@@ -15,6 +15,9 @@
 #include "debug/symbolize.hpp"
 #include "debug/traceback_level.hpp"
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/compactor.hpp"
 #include "sched/scheduler.hpp"
 
@@ -26,7 +29,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <mutex>
 #include <ostream>
 #include <utility>
 #include <vector>
@@ -115,13 +117,15 @@ struct CompactionPause {
   CompactionPause& operator=(const CompactionPause&) = delete;
 };
 
-// One dump samples at a time (fatal reports, which also sample, exit).
-std::mutex g_sampling_mu;
+// One dump samples at a time (fatal reports, which also sample, exit): the
+// sampler keeps one round of samples (sample.cpp), which a dump reads until
+// it has printed them.
+Mutex g_sampling_mu;
 
 // Outside a signal handler a dump samples only the threads that hold a
 // processor, and so may be running a goroutine: an idle worker asleep in
 // the kernel may answer late (under TSan, not until it wakes).
-void sample_goroutines_on_processors() {
+void sample_goroutines_on_processors() GORO_REQUIRES(g_sampling_mu) {
   std::vector<int> tids;
   const int self = static_cast<int>(gettid());
   for (Processor* p : all_processors(sched())) {
@@ -133,7 +137,7 @@ void sample_goroutines_on_processors() {
 
 std::string dump_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
-  std::lock_guard sampling(g_sampling_mu);
+  LockGuard sampling(g_sampling_mu);
   sample_goroutines_on_processors();
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
@@ -209,7 +213,7 @@ GoroutineRecord record_of(const GoroutineView& v, const char* state, const Trace
 
 std::vector<GoroutineRecord> records_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
-  std::lock_guard sampling(g_sampling_mu);
+  LockGuard sampling(g_sampling_mu);
   sample_goroutines_on_processors();
   std::vector<GoroutineRecord> out;
   const Goroutine* self = current_goroutine_checked();

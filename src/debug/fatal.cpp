@@ -49,6 +49,9 @@
 #include "debug/writer.hpp"
 
 #include "arch/context.hpp"
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/compactor.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/scheduler.hpp"
@@ -66,7 +69,6 @@
 #include <cstring>
 #include <exception>
 #include <initializer_list>
-#include <mutex>
 #include <typeinfo>
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -101,7 +103,11 @@ constexpr std::uintptr_t kBelowSpSlack = 4096;
 
 // ---- process-wide state ------------------------------------------------------
 
-std::mutex g_install_mu;
+// g_install_mu serialises install_fatal_handlers and the functions that
+// require it; what they write below is published by g_installed's release
+// and read by signal handlers without the lock, so it carries no
+// GORO_GUARDED_BY.
+Mutex g_install_mu;
 std::atomic<bool> g_installed{false};
 struct sigaction g_prev_segv {};
 struct sigaction g_prev_bus {};
@@ -156,7 +162,7 @@ void begin_report() noexcept {
   for (;;) ::pause();  // the owner's _exit ends this thread too
 }
 
-void reserve_report_stack() noexcept {
+void reserve_report_stack() noexcept GORO_REQUIRES(g_install_mu) {
   constexpr std::size_t kGuard = 4096;
   void* p = ::mmap(nullptr, kReportStackSize + kGuard, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -503,7 +509,7 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
   chain_fault(sig, info, ctx);
 }
 
-void install_fault_handler(int sig, struct sigaction* prev) noexcept {
+void install_fault_handler(int sig, struct sigaction* prev) noexcept GORO_REQUIRES(g_install_mu) {
   struct sigaction sa {};
   sa.sa_sigaction = &on_fault;
   // SA_NODEFER: a fault while printing re-enters the handler, which then
@@ -551,7 +557,7 @@ void on_quit(int, siginfo_t* info, void* ctx) {
 
 // Takes SIGQUIT only if nobody else did (its default action is to dump
 // core): a program's own handler, or goro::signal_notify later, wins.
-void install_quit_handler() noexcept {
+void install_quit_handler() noexcept GORO_REQUIRES(g_install_mu) {
   struct sigaction current {};
   if (::sigaction(SIGQUIT, nullptr, &current) != 0) return;
   if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) return;
@@ -624,7 +630,7 @@ void on_terminate() {
 
 void install_fatal_handlers() {
   if (g_installed.load(std::memory_order_acquire)) return;
-  std::lock_guard lock(g_install_mu);
+  LockGuard lock(g_install_mu);
   if (g_installed.load(std::memory_order_relaxed)) return;
   // Everything a report needs that is not safe to do in a signal handler
   // is done now: the executable's path and symbol table.

@@ -3,6 +3,10 @@
 
 #include "debug/symbolize.hpp"
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
+
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -21,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,8 +61,8 @@ struct Session {
 };
 constexpr std::size_t kMaxAnswers = 1 << 16;
 
-Session g_session;  // guarded by g_session_mu
-std::mutex g_session_mu;
+Mutex g_session_mu;
+Session g_session GORO_GUARDED_BY(g_session_mu);
 bool g_in_helper = false;  // set in the helper process, which has one thread
 
 // Separate debug files are looked for in the usual places
@@ -320,7 +323,7 @@ bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
 
 // look_up with every text asked for, through the session's answers.
 bool look_up_in_process(std::uintptr_t pc, CodeInfo* out) {
-  std::lock_guard lock(g_session_mu);
+  LockGuard lock(g_session_mu);
   Session& s = g_session;
   auto found = s.answers.find(pc);
   if (found == s.answers.end() || s.modules != count_modules()) {
@@ -410,6 +413,14 @@ void reset_to_default(int sig) {
   ::sigaction(sig, &dfl, nullptr);
 }
 
+// The session the helper process answers from: the parent's, unless a
+// thread of the parent held it (mid-update) when the memory was copied,
+// then `fresh`. The helper has one thread and keeps the lock until it
+// exits, which the analysis cannot follow: a lock taken for good.
+Session* adopt_session(Session* fresh) GORO_NO_THREAD_SAFETY_ANALYSIS {
+  return g_session_mu.try_lock() ? &g_session : fresh;
+}
+
 // The helper's life: answer addresses until the parent closes the socket.
 [[noreturn]] void serve_lines(int fd) {
   // Gone with the reporting process, and a crash here ends only the helper.
@@ -426,7 +437,7 @@ void reset_to_default(int sig) {
   // thread was inside it when the memory was copied.
   g_in_helper = true;
   Session fresh;
-  Session* s = g_session_mu.try_lock() ? &g_session : &fresh;
+  Session* s = adopt_session(&fresh);
   for (;;) {
     std::uintptr_t pc = 0;
     if (!read_all(fd, &pc, sizeof pc, -1)) ::_exit(0);

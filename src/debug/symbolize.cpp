@@ -1,6 +1,10 @@
 // debug/symbolize.cpp: see symbolize.hpp.
 #include "debug/symbolize.hpp"
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
+
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elf.h>
@@ -13,7 +17,6 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 
 namespace goro::detail {
 namespace {
@@ -21,7 +24,8 @@ namespace {
 // ---- the executable's path -------------------------------------------------
 
 // dladdr names the executable by argv[0], which may be relative or a
-// symlink; reports print the real path instead.
+// symlink; reports print the real path instead. Written once under
+// g_table_mu, read without it once g_exe_path_ready is set.
 char g_exe_path[4096];
 std::atomic<bool> g_exe_path_ready{false};
 
@@ -40,13 +44,14 @@ struct SymbolTable {
   std::size_t count = 0;
 };
 
-// Entries [0, g_table_count) are immutable once published; at most one
-// writer at a time (g_table_mu). A process maps few modules, and a module
-// without a symbol table costs one entry that says so.
+// Entries [0, g_table_count) are immutable once published and read without
+// a lock; at most one writer at a time (g_table_mu, which publish_symtab
+// requires). A process maps few modules, and a module without a symbol
+// table costs one entry that says so.
 constexpr int kMaxTables = 64;
 SymbolTable g_tables[kMaxTables];
 std::atomic<int> g_table_count{0};
-std::mutex g_table_mu;
+Mutex g_table_mu;
 
 bool in_file(std::size_t off, std::size_t len, std::size_t file_size) {
   return off <= file_size && len <= file_size - off;
@@ -138,21 +143,28 @@ const SymbolTable* find_published(const link_map* lm) {
   return nullptr;
 }
 
-const SymbolTable* symtab_of(const link_map* lm, bool in_signal) {
-  if (const SymbolTable* t = find_published(lm)) return t;
-  std::unique_lock lock(g_table_mu, std::defer_lock);
-  if (in_signal) {
-    // Never wait in a signal handler: the holder may be this very thread.
-    if (!lock.try_lock()) return nullptr;
-  } else {
-    lock.lock();
-  }
+// The table of lm, loaded and published if no other writer did it first;
+// nullptr when the tables are full.
+const SymbolTable* publish_symtab(const link_map* lm) GORO_REQUIRES(g_table_mu) {
   if (const SymbolTable* t = find_published(lm)) return t;
   int n = g_table_count.load(std::memory_order_relaxed);
   if (n == kMaxTables) return nullptr;
   load_symtab(lm, &g_tables[n]);
   g_table_count.store(n + 1, std::memory_order_release);
   return &g_tables[n];
+}
+
+const SymbolTable* symtab_of(const link_map* lm, bool in_signal) {
+  if (const SymbolTable* t = find_published(lm)) return t;
+  if (in_signal) {
+    // Never wait in a signal handler: the holder may be this very thread.
+    if (!g_table_mu.try_lock()) return nullptr;
+  } else {
+    g_table_mu.lock();
+  }
+  const SymbolTable* t = publish_symtab(lm);
+  g_table_mu.unlock();
+  return t;
 }
 
 // The function of `t` containing file address `addr`, or nullptr.
@@ -191,7 +203,7 @@ const char* module_display_name(const link_map* lm) {
 
 void remember_executable_path() noexcept {
   if (g_exe_path_ready.load(std::memory_order_acquire)) return;
-  std::lock_guard lock(g_table_mu);
+  LockGuard lock(g_table_mu);
   if (g_exe_path_ready.load(std::memory_order_relaxed)) return;
   ssize_t n = ::readlink("/proc/self/exe", g_exe_path, sizeof g_exe_path - 1);
   if (n <= 0) return;

@@ -19,9 +19,12 @@
 //     (DESIGN.md, "Rules").
 #include <goro/net.hpp>
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
+
 #include <atomic>
 #include <cstdlib>
-#include <mutex>
 #include <new>
 #include <vector>
 
@@ -37,10 +40,10 @@ constexpr std::align_val_t kAlign{64};
 struct ThreadCache;
 
 struct Shared {
-  std::mutex mu;
-  std::vector<std::byte*> free;
-  std::vector<ThreadCache*> threads;
-  std::int64_t exited_borrowed = 0;  // net borrows of exited threads
+  goro::detail::Mutex mu;
+  std::vector<std::byte*> free GORO_GUARDED_BY(mu);
+  std::vector<ThreadCache*> threads GORO_GUARDED_BY(mu);
+  std::int64_t exited_borrowed GORO_GUARDED_BY(mu) = 0;  // net borrows of exited threads
   std::atomic<std::uint64_t> allocated{0};
 };
 
@@ -59,19 +62,20 @@ struct ThreadCache {
   std::atomic<std::int64_t> borrowed{0};  // borrows minus returns on this thread
 
   ThreadCache() {
-    std::lock_guard lk(shared().mu);
-    shared().threads.push_back(this);
+    Shared& s = shared();
+    goro::detail::LockGuard lk(s.mu);
+    s.threads.push_back(this);
   }
 
   ~ThreadCache() {
     Shared& s = shared();
-    std::lock_guard lk(s.mu);
+    goro::detail::LockGuard lk(s.mu);
     for (int i = 0; i < n.load(std::memory_order_relaxed); i++) give_back_locked(s, free[i]);
     s.exited_borrowed += borrowed.load(std::memory_order_relaxed);
     std::erase(s.threads, this);
   }
 
-  static void give_back_locked(Shared& s, std::byte* p) {
+  static void give_back_locked(Shared& s, std::byte* p) GORO_REQUIRES(s.mu) {
     if (s.free.size() < kSharedMax) {
       s.free.push_back(p);
     } else {
@@ -94,7 +98,7 @@ std::byte* allocate() {
 // list; returns one to use, or nullptr if the shared list is empty.
 std::byte* refill(ThreadCache& tc) {
   Shared& s = shared();
-  std::lock_guard lk(s.mu);
+  goro::detail::LockGuard lk(s.mu);
   if (s.free.empty()) return nullptr;
   std::byte* first = s.free.back();
   s.free.pop_back();
@@ -110,7 +114,7 @@ std::byte* refill(ThreadCache& tc) {
 // Moves half of a full thread cache to the shared list.
 void spill(ThreadCache& tc) {
   Shared& s = shared();
-  std::lock_guard lk(s.mu);
+  goro::detail::LockGuard lk(s.mu);
   int n = tc.n.load(std::memory_order_relaxed);
   while (n > kThreadMax - kBatch) ThreadCache::give_back_locked(s, tc.free[--n]);
   tc.n.store(n, std::memory_order_relaxed);
@@ -146,7 +150,7 @@ void pooled_buffer::reset() noexcept {
 
 buffer_pool_stats read_buffer_pool_stats() {
   Shared& s = shared();
-  std::lock_guard lk(s.mu);
+  goro::detail::LockGuard lk(s.mu);
   buffer_pool_stats st;
   st.borrowed = s.exited_borrowed;
   st.free = static_cast<std::int64_t>(s.free.size());

@@ -16,10 +16,15 @@
 //   * While any channel is registered, the scheduler counts an external
 //     waiter, so waiting only for a signal is not reported as a deadlock.
 //
-// Invariants: everything in State is guarded by State::mu, except the pipe's
-// write end (g_pipe_write, read by the handler) which never changes once set.
+// Invariants: everything in State is guarded by State::mu, except the
+// descriptors the dispatcher polls (set once, under mu, before the
+// dispatcher starts, and never changed) and the pipe's write end
+// (g_pipe_write, read by the handler) which never changes once set.
 #include <goro/signal.hpp>
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/park.hpp"
 
 #include <fcntl.h>
@@ -30,7 +35,6 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -42,23 +46,21 @@ namespace goro {
 namespace {
 
 struct State {
-  std::mutex mu;
-  std::vector<std::pair<int, chan<int>>> regs;
-  sigset_t wanted;
-  int sfd = -1;
-  int pipe_read = -1;
-  bool started = false;
-  bool counted_as_waiter = false;
-  struct sigaction previous[NSIG] = {};
-  bool handled[NSIG] = {};
+  State() noexcept { sigemptyset(&wanted); }
+
+  detail::Mutex mu;
+  std::vector<std::pair<int, chan<int>>> regs GORO_GUARDED_BY(mu);
+  sigset_t wanted GORO_GUARDED_BY(mu);
+  int sfd = -1;        // see the invariants
+  int pipe_read = -1;  // see the invariants
+  bool started GORO_GUARDED_BY(mu) = false;
+  bool counted_as_waiter GORO_GUARDED_BY(mu) = false;
+  struct sigaction previous[NSIG] GORO_GUARDED_BY(mu) = {};
+  bool handled[NSIG] GORO_GUARDED_BY(mu) = {};
 };
 
 State& state() {
-  static State* s = [] {
-    auto* st = new State;  // never destroyed: the dispatcher runs until exit
-    sigemptyset(&st->wanted);
-    return st;
-  }();
+  static auto* s = new State;  // never destroyed: the dispatcher runs until exit
   return *s;
 }
 
@@ -99,7 +101,7 @@ sigset_t to_set(std::initializer_list<int> signals) {
 }
 
 void deliver(State& st, int sig) {
-  std::lock_guard lk(st.mu);
+  detail::LockGuard lk(st.mu);
   for (auto& [s, ch] : st.regs) {
     if (s != sig) continue;
     try {
@@ -122,7 +124,7 @@ void* dispatch_loop(void*) {
         // Under the lock that signal_notify holds while it changes the
         // signalfd's mask (the kernel orders the two anyway; this also
         // tells ThreadSanitizer, which models descriptors as memory).
-        std::lock_guard lk(st.mu);
+        detail::LockGuard lk(st.mu);
         n = ::read(st.sfd, info, sizeof info);
       }
       for (ssize_t i = 0; n > 0 && i < n / static_cast<ssize_t>(sizeof info[0]); i++) {
@@ -142,8 +144,7 @@ void* dispatch_loop(void*) {
   throw std::system_error(errno, std::system_category(), what);
 }
 
-// With st.mu held.
-void start_locked(State& st) {
+void start_locked(State& st) GORO_REQUIRES(st.mu) {
   if (st.started) return;
   int p[2];
   if (::pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) throw_errno("goro::signal_notify: pipe2");
@@ -171,8 +172,8 @@ void start_locked(State& st) {
   st.started = true;
 }
 
-// With st.mu held: makes the signalfd and the handlers match st.regs.
-void sync_signals_locked(State& st) {
+// Makes the signalfd and the handlers match st.regs.
+void sync_signals_locked(State& st) GORO_REQUIRES(st.mu) {
   sigset_t wanted;
   sigemptyset(&wanted);
   for (auto& [s, ch] : st.regs) sigaddset(&wanted, s);
@@ -211,7 +212,7 @@ void signal_notify(const chan<int>& ch, std::initializer_list<int> signals) {
   if (ch.is_nil()) throw std::invalid_argument("goro::signal_notify: nil channel");
   sigset_t set = to_set(signals);
   State& st = state();
-  std::lock_guard lk(st.mu);
+  detail::LockGuard lk(st.mu);
   start_locked(st);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   for (int s : signals) {
@@ -224,7 +225,7 @@ void signal_notify(const chan<int>& ch, std::initializer_list<int> signals) {
 
 void signal_stop(const chan<int>& ch) {
   State& st = state();
-  std::lock_guard lk(st.mu);
+  detail::LockGuard lk(st.mu);
   if (!st.started) return;
   std::erase_if(st.regs, [&](const std::pair<int, chan<int>>& r) { return r.second == ch; });
   sync_signals_locked(st);

@@ -27,7 +27,10 @@
 // goroutines come back in the order epoll reported their descriptors.
 #include "netpoll/netpoll.hpp"
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/poller.hpp"
 #include "sched/scheduler.hpp"
 
@@ -40,8 +43,6 @@
 #include <atomic>
 #include <cerrno>
 #include <climits>
-#include <mutex>
-#include <vector>
 
 namespace goro::detail {
 
@@ -66,15 +67,15 @@ struct PollDesc {
   std::atomic<bool> closing{false};
   // An event reported the peer's shutdown or an error (poll_read_hup).
   std::atomic<bool> hup{false};
-  // Deadlines: 0 none, > 0 armed, -1 passed. Guarded by lock; read
-  // racily by poll_check, which is fine: a stale read only delays an error
-  // to the next check.
-  std::atomic<std::int64_t> rd{0};
-  std::atomic<std::int64_t> wd{0};
-  SpinLock lock;
-  Timer rt;
-  Timer wt;
-  PollDesc* next_free = nullptr;
+  SpinLock lock;  // deadlines and their timers; the wait slots need none
+  // Deadlines: 0 none, > 0 armed, -1 passed. Written under lock; read
+  // without it by deadline_racy() (poll_check), which is fine: a stale
+  // read only delays an error to the next check.
+  std::atomic<std::int64_t> rd GORO_GUARDED_BY(lock){0};
+  std::atomic<std::int64_t> wd GORO_GUARDED_BY(lock){0};
+  Timer rt GORO_GUARDED_BY(lock);
+  Timer wt GORO_GUARDED_BY(lock);
+  PollDesc* next_free = nullptr;  // under PollState::table_lock, while free
 };
 
 namespace {
@@ -84,11 +85,12 @@ struct PollState {
   int eventfd = -1;
   std::atomic<bool> break_pending{false};
   std::atomic<std::int64_t> waiters{0};
-  std::mutex table_lock;  // open/close only
-  std::vector<PollDesc*> chunks;
+  Mutex table_lock;  // open/close only
+  // Written under table_lock; read without it by lookup() (the epoll
+  // loop), hence atomic: a published chunk never moves.
   std::atomic<PollDesc*> by_index_chunks[1 << 16] = {};
-  std::uint32_t next_index = 0;
-  PollDesc* free_list = nullptr;
+  std::uint32_t next_index GORO_GUARDED_BY(table_lock) = 0;
+  PollDesc* free_list GORO_GUARDED_BY(table_lock) = nullptr;
 };
 
 PollState& state() {
@@ -98,6 +100,19 @@ PollState& state() {
 
 std::atomic<std::uintptr_t>& slot(PollDesc* pd, PollMode mode) noexcept {
   return mode == PollMode::kRead ? pd->rg : pd->wg;
+}
+
+// A direction's deadline, with pd->lock held.
+std::atomic<std::int64_t>& deadline_of(PollDesc* pd, bool read) noexcept GORO_REQUIRES(pd->lock) {
+  return read ? pd->rd : pd->wd;
+}
+
+// A direction's deadline read without pd->lock, as poll_check and the
+// thread wait do on every I/O call: the value is atomic, and a stale one
+// only moves a timeout to the next check (an expired deadline is written
+// before the waiter is readied, which orders it for the waiter itself).
+std::int64_t deadline_racy(const PollDesc* pd, PollMode mode) noexcept GORO_NO_THREAD_SAFETY_ANALYSIS {
+  return (mode == PollMode::kRead ? pd->rd : pd->wd).load(std::memory_order_acquire);
 }
 
 // Moves a slot away from a parked goroutine and returns it (to be readied),
@@ -274,9 +289,7 @@ bool ensure_poller() noexcept {
   return ok;
 }
 
-// With table_lock held.
-PollDesc* alloc_desc() {
-  PollState& s = state();
+PollDesc* alloc_desc(PollState& s) GORO_REQUIRES(s.table_lock) {
   if (PollDesc* pd = s.free_list) {
     s.free_list = pd->next_free;
     return pd;
@@ -294,11 +307,11 @@ PollDesc* alloc_desc() {
 
 void deadline_fired(Timer* t, void* arg, std::int64_t now);
 
-// With pd->lock held: puts a direction's timer in a heap to fire at `when`.
+// Puts a direction's timer (pd->rt or pd->wt) in a heap to fire at `when`.
 // Call only when it is in none (owner null): the timer may still be about
 // to fire from an earlier arming (popped, callback not yet run); that
 // callback then finds it armed again and leaves it alone.
-void arm_timer(PollDesc* pd, Timer& t, std::int64_t when) noexcept {
+void arm_timer(PollDesc* pd, Timer& t, std::int64_t when) noexcept GORO_REQUIRES(pd->lock) {
   t.when = when;
   // fire and arg never change once set, and are written only that first
   // time: a callback still pending from an earlier arming reads them
@@ -315,10 +328,10 @@ void arm_timer(PollDesc* pd, Timer& t, std::int64_t when) noexcept {
 // is re-armed for it instead of failing anything.
 void deadline_fired(Timer* t, void* arg, std::int64_t now) {
   auto* pd = static_cast<PollDesc*>(arg);
-  bool read = t == &pd->rt;
-  std::atomic<std::int64_t>& d = read ? pd->rd : pd->wd;
   Goroutine* g = nullptr;
   pd->lock.lock();
+  const bool read = t == &pd->rt;
+  std::atomic<std::int64_t>& d = deadline_of(pd, read);
   std::int64_t when = d.load(std::memory_order_relaxed);
   if (pd->closing.load(std::memory_order_acquire)) {
     // Closed (or closed and reopened: its new life arms its own timer).
@@ -339,26 +352,32 @@ PollDesc* poll_open(int fd) noexcept {
   PollState& s = state();
   PollDesc* pd;
   {
-    std::lock_guard lk(s.table_lock);
-    pd = alloc_desc();
+    LockGuard lk(s.table_lock);
+    pd = alloc_desc(s);
   }
   if (pd == nullptr) {
     errno = ENOMEM;
     return nullptr;
   }
   pd->fd = fd;
-  pd->closing.store(false);
-  pd->hup.store(false);
-  pd->rg.store(kNil);
-  pd->wg.store(kNil);
-  pd->rd.store(0);
-  pd->wd.store(0);
+  {
+    // A deadline timer of its previous life may still be about to run
+    // (poll_unblock could not recall it): it must see this life's state
+    // whole, so the reset is made under the lock it takes.
+    LockGuard lk(pd->lock);
+    pd->closing.store(false);
+    pd->hup.store(false);
+    pd->rg.store(kNil);
+    pd->wg.store(kNil);
+    pd->rd.store(0);
+    pd->wd.store(0);
+  }
   epoll_event ev{};
   ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
   ev.data.u64 = (static_cast<std::uint64_t>(pd->seq.load()) << 32) | pd->index;
   if (epoll_ctl(s.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
-    std::lock_guard lk(s.table_lock);
+    LockGuard lk(s.table_lock);
     pd->next_free = s.free_list;
     s.free_list = pd;
     errno = err;
@@ -385,32 +404,39 @@ void poll_close(PollDesc* pd) noexcept {
   epoll_ctl(s.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   pd->seq.fetch_add(1, std::memory_order_acq_rel);
   pd->fd = -1;
-  std::lock_guard lk(s.table_lock);
+  LockGuard lk(s.table_lock);
   pd->next_free = s.free_list;
   s.free_list = pd;
 }
 
 PollResult poll_check(PollDesc* pd, PollMode mode) noexcept {
   if (pd->closing.load(std::memory_order_acquire)) return PollResult::kClosing;
-  const std::atomic<std::int64_t>& d = mode == PollMode::kRead ? pd->rd : pd->wd;
-  return d.load(std::memory_order_acquire) < 0 ? PollResult::kTimeout : PollResult::kReady;
+  return deadline_racy(pd, mode) < 0 ? PollResult::kTimeout : PollResult::kReady;
 }
 
 namespace {
 
+// The deadline `when` of a direction has passed: marks it so (-1) unless
+// poll_set_deadline moved it meanwhile, which a waiting thread's late
+// store must not undo.
+void expire_deadline(PollDesc* pd, PollMode mode, std::int64_t when) noexcept {
+  LockGuard lk(pd->lock);
+  std::atomic<std::int64_t>& d = deadline_of(pd, mode == PollMode::kRead);
+  if (d.load(std::memory_order_relaxed) == when) d.store(-1, std::memory_order_release);
+}
+
 // Outside goroutines: an ordinary poll(2) bounded by the deadline.
 PollResult wait_thread(PollDesc* pd, PollMode mode) noexcept {
-  std::atomic<std::int64_t>& d = mode == PollMode::kRead ? pd->rd : pd->wd;
   for (;;) {
     PollResult r = poll_check(pd, mode);
     if (r != PollResult::kReady) return r;
-    std::int64_t when = d.load(std::memory_order_acquire);
+    std::int64_t when = deadline_racy(pd, mode);
     int timeout = -1;
     if (when > 0) {
       std::int64_t left = when - nanotime();
       if (left <= 0) {
-        d.store(-1, std::memory_order_release);
-        return PollResult::kTimeout;
+        expire_deadline(pd, mode, when);
+        continue;  // kTimeout, unless the deadline moved
       }
       timeout = static_cast<int>(std::min<std::int64_t>(left / 1000000 + 1, INT_MAX));
     }
@@ -434,9 +460,7 @@ PollResult poll_wait(PollDesc* pd, PollMode mode) noexcept {
 }
 
 void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) noexcept {
-  bool read = mode == PollMode::kRead;
-  std::atomic<std::int64_t>& d = read ? pd->rd : pd->wd;
-  Timer& t = read ? pd->rt : pd->wt;
+  const bool read = mode == PollMode::kRead;
   Goroutine* g = nullptr;
   pd->lock.lock();
   // After poll_unblock nothing may arm a timer: poll_close would not remove
@@ -445,6 +469,8 @@ void poll_set_deadline(PollDesc* pd, PollMode mode, std::int64_t deadline_ns) no
     pd->lock.unlock();
     return;
   }
+  std::atomic<std::int64_t>& d = deadline_of(pd, read);
+  Timer& t = read ? pd->rt : pd->wt;
   if (deadline_ns == 0) {
     d.store(0, std::memory_order_release);
     del_timer(&t);

@@ -10,7 +10,11 @@
 // one is kOwned, so try_take leaves it alone.
 #include "sched/compactor.hpp"
 
+#include "arch/cond_var.hpp"
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 #include "sched/scheduler.hpp"
 
 #include <goro/compact.hpp>
@@ -19,9 +23,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <ctime>
-#include <mutex>
 #include <new>
 #include <thread>
 
@@ -116,10 +119,10 @@ void wait_for_compactor(int round) noexcept {
 // ---- heap records -----------------------------------------------------------------
 
 SpinLock g_record_lock;
-Goroutine* g_free_records = nullptr;  // linked by sched_link, under g_record_lock
+Goroutine* g_free_records GORO_GUARDED_BY(g_record_lock) = nullptr;  // linked by sched_link
 
 Goroutine* take_free_record() noexcept {
-  std::lock_guard lk(g_record_lock);
+  LockGuard lk(g_record_lock);
   Goroutine* g = g_free_records;
   if (g != nullptr) g_free_records = g->sched_link;
   return g;
@@ -132,7 +135,7 @@ Goroutine* new_record_chunk() {
     std::atomic_ref<std::uint64_t>(chunk[i].compact_word).store(0, std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(chunk[i].compact_after_ms).store(0, std::memory_order_relaxed);
   }
-  std::lock_guard lk(g_record_lock);
+  LockGuard lk(g_record_lock);
   for (std::size_t i = 1; i < kRecordChunk; ++i) {
     chunk[i].magic = 0;
     chunk[i].sched_link = g_free_records;
@@ -144,10 +147,12 @@ Goroutine* new_record_chunk() {
 // ---- the thread -----------------------------------------------------------------
 
 struct Compactor {
-  std::mutex mu;  // guards thread, stop and the wake-up
-  std::condition_variable wake;
-  bool stop = false;
-  std::thread thread;
+  Mutex mu;
+  CondVar wake;  // on mu: stop was set, or the period became shorter
+  // Set by compactor_stop until it has joined the thread; start_compactor
+  // starts none meanwhile.
+  bool stop GORO_GUARDED_BY(mu) = false;
+  std::thread thread GORO_GUARDED_BY(mu);
   std::atomic<bool> started{false};
   // The shortest compact_after of the goroutines registered since the
   // start: the scan period follows it.
@@ -276,16 +281,35 @@ void compact_pass() {
   compact_batch(pass.batch, pass.n);
 }
 
+// Sleeps on c.wake until `deadline` or until stop is set; false once it is
+// set.
+bool sleep_unless_stopped(Compactor& c, std::chrono::steady_clock::time_point deadline) GORO_REQUIRES(c.mu) {
+  while (!c.stop && c.wake.wait_until(c.mu, deadline)) {
+  }
+  return !c.stop;
+}
+
+// Sleeps one scan period from now, or until stop is set (false then). A
+// goroutine registered meanwhile with a shorter compact_after shortens the
+// period (compactor_register notifies): the deadline is recomputed from the
+// same start at each wake-up.
+bool sleep_one_period(Compactor& c) GORO_REQUIRES(c.mu) {
+  const auto start = std::chrono::steady_clock::now();
+  for (;;) {
+    const std::int64_t period = period_for(c.min_after_ns.load(std::memory_order_relaxed));
+    const auto deadline = start + std::chrono::nanoseconds(period);
+    if (c.stop) return false;
+    if (!c.wake.wait_until(c.mu, deadline)) return !c.stop;
+  }
+}
+
 void compactor_main() {
   // Normal priority: niced, it falls behind a burst of parks that the
   // workers produce at full speed. The pacing below bounds what it takes.
   ::pthread_setname_np(::pthread_self(), "goro-compactor");
   Compactor& c = g_compactor;
-  std::unique_lock lk(c.mu);
-  while (!c.stop) {
-    auto period = std::chrono::nanoseconds(period_for(c.min_after_ns.load(std::memory_order_relaxed)));
-    c.wake.wait_for(lk, period, [&] { return c.stop; });
-    if (c.stop) break;
+  LockGuard lk(c.mu);
+  while (sleep_one_period(c)) {
     lk.unlock();
     auto t0 = std::chrono::steady_clock::now();
     compact_pass();
@@ -295,15 +319,14 @@ void compactor_main() {
     // that much only while goroutines that opted in are parked faster than
     // it compacts them (a million sleepers spawned in a loop: at half a CPU,
     // or niced, it fell behind and the peak doubled); otherwise it sleeps.
-    c.wake.wait_for(lk, took / 4, [&] { return c.stop; });
+    if (!sleep_unless_stopped(c, std::chrono::steady_clock::now() + took / 4)) return;
   }
 }
 
 void start_compactor() {
   Compactor& c = g_compactor;
-  std::lock_guard lk(c.mu);
-  if (c.thread.joinable()) return;
-  c.stop = false;
+  LockGuard lk(c.mu);
+  if (c.thread.joinable() || c.stop) return;
   c.thread = std::thread(&compactor_main);  // throws std::system_error
   c.started.store(true, std::memory_order_release);
 }
@@ -334,7 +357,7 @@ Goroutine* compact_record_alloc(std::uint32_t compact_after_ms) {
 
 void compact_record_free(Goroutine* g) noexcept {
   g->magic = 0;
-  std::lock_guard lk(g_record_lock);
+  LockGuard lk(g_record_lock);
   g->sched_link = g_free_records;
   g_free_records = g;
 }
@@ -347,7 +370,7 @@ void compactor_register(Goroutine* g) {
   while (after < min) {
     if (c.min_after_ns.compare_exchange_weak(min, after, std::memory_order_relaxed)) {
       if (period_for(after) < period_for(min)) {
-        std::lock_guard lk(c.mu);
+        LockGuard lk(c.mu);
         c.wake.notify_one();  // the next scan comes sooner
       }
       break;
@@ -357,15 +380,17 @@ void compactor_register(Goroutine* g) {
 
 void compactor_stop() noexcept {
   Compactor& c = g_compactor;
+  std::thread t;
   {
-    std::lock_guard lk(c.mu);
+    LockGuard lk(c.mu);
     if (!c.thread.joinable()) return;
     c.stop = true;
+    t = std::move(c.thread);
   }
   c.wake.notify_all();
-  c.thread.join();
-  std::lock_guard lk(c.mu);
-  c.thread = std::thread();
+  t.join();
+  LockGuard lk(c.mu);
+  c.stop = false;
   c.started.store(false, std::memory_order_release);
   c.min_after_ns.store(INT64_MAX, std::memory_order_relaxed);
 }

@@ -37,7 +37,6 @@
 // its scheduler loop, so at least every 61 switches) stamps when a goroutine
 // parked, for dumps and the periodic check. Reading the coarse clock at
 // every park cost about 7 ns of a 130 ns channel round trip.
-#include "arch/spinlock.hpp"
 #include "sched/compactor.hpp"
 #include "sched/sanitizers.hpp"
 #include "sched/scheduler.hpp"

@@ -148,16 +148,24 @@ Processor* heir_of(Processor* p) noexcept {
   return nullptr;
 }
 
+// Moves every timer of `from` to `to`, both heaps locked by the caller.
+void move_timers_locked(Processor* from, Processor* to) noexcept
+    GORO_REQUIRES(from->timers.lock(), to->timers.lock()) {
+  while (Timer* t = from->timers.pop_due(INT64_MAX)) to->timers.push(t, to);
+}
+
 // Moves every timer of `from` to `to`, both heaps locked (in id order) so
 // that a concurrent modify or delete never finds the timer in neither.
 void move_timers(Processor* from, Processor* to) noexcept {
-  Processor* first = from->id < to->id ? from : to;
-  Processor* second = first == from ? to : from;
-  first->timers.lock().lock();
-  second->timers.lock().lock();
-  while (Timer* t = from->timers.pop_due(INT64_MAX)) to->timers.push(t, to);
-  second->timers.lock().unlock();
-  first->timers.lock().unlock();
+  if (from->id < to->id) {
+    LockGuard from_lk(from->timers.lock());
+    LockGuard to_lk(to->timers.lock());
+    move_timers_locked(from, to);
+  } else {
+    LockGuard to_lk(to->timers.lock());
+    LockGuard from_lk(from->timers.lock());
+    move_timers_locked(from, to);
+  }
 }
 
 // Empties a processor just retired, held by nobody: its queue to the
@@ -216,12 +224,11 @@ namespace {
 // run(), a context deadline) must not point into freed processors: they are
 // marked as no longer in any heap, which their owners read as "fired".
 void detach_timers(Processor* p) noexcept {
-  p->timers.lock().lock();
+  LockGuard lk(p->timers.lock());
   while (p->timers.size() > 0) {
     Timer* t = p->timers.pop_due(INT64_MAX);
     if (t == nullptr) break;
   }
-  p->timers.lock().unlock();
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 #include <goro/runtime.hpp>
 
 #include <algorithm>
-#include <mutex>
 
 namespace goro::detail {
 
@@ -41,7 +40,7 @@ std::int64_t queued_on(const Processor& p) noexcept {
 }
 
 std::int64_t pending_timers(Processor& p) noexcept {
-  std::lock_guard lk(p.timers.lock());
+  LockGuard lk(p.timers.lock());
   return static_cast<std::int64_t>(p.timers.size());
 }
 

@@ -20,9 +20,11 @@ std::int64_t earliest_timer() noexcept {
 
 void run_timers(Processor* p, std::int64_t now) noexcept {
   for (;;) {
-    p->timers.lock().lock();
-    Timer* t = p->timers.pop_due(now);
-    p->timers.lock().unlock();
+    Timer* t;
+    {
+      LockGuard lk(p->timers.lock());
+      t = p->timers.pop_due(now);
+    }
     if (t == nullptr) return;
     t->fire(t, t->arg, now);
   }
@@ -50,9 +52,10 @@ void add_timer(Timer* t) noexcept {
   // Once in the heap the timer may fire on another worker and be reused by
   // its owner at once: read nothing of it after the unlock.
   std::int64_t when = t->when;
-  p->timers.lock().lock();
-  p->timers.push(t, p);
-  p->timers.lock().unlock();
+  {
+    LockGuard lk(p->timers.lock());
+    p->timers.push(t, p);
+  }
   notice_deadline(when);
 }
 
@@ -60,14 +63,14 @@ bool modify_timer(Timer* t, std::int64_t when) noexcept {
   for (;;) {
     Processor* p = t->owner.load(std::memory_order_acquire);
     if (p == nullptr) return false;
-    p->timers.lock().lock();
-    if (t->owner.load(std::memory_order_relaxed) == p) {
-      bool moved = p->timers.update(t, when);
-      p->timers.lock().unlock();
-      if (moved) notice_deadline(when);
-      return moved;
+    bool moved;
+    {
+      LockGuard lk(p->timers.lock());
+      if (t->owner.load(std::memory_order_relaxed) != p) continue;  // moved to another heap meanwhile
+      moved = p->timers.update(t, when);
     }
-    p->timers.lock().unlock();
+    if (moved) notice_deadline(when);
+    return moved;
   }
 }
 
@@ -75,13 +78,8 @@ bool del_timer(Timer* t) noexcept {
   for (;;) {
     Processor* p = t->owner.load(std::memory_order_acquire);
     if (p == nullptr) return false;
-    p->timers.lock().lock();
-    if (t->owner.load(std::memory_order_relaxed) == p) {
-      bool removed = p->timers.remove(t);
-      p->timers.lock().unlock();
-      return removed;
-    }
-    p->timers.lock().unlock();
+    LockGuard lk(p->timers.lock());
+    if (t->owner.load(std::memory_order_relaxed) == p) return p->timers.remove(t);
   }
 }
 

@@ -15,6 +15,7 @@
 #pragma once
 
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -24,6 +25,9 @@ namespace goro::detail {
 
 struct Processor;
 
+// `when` and `heap_index` are written under the lock of the heap holding
+// the timer (or by its owner while it is in none); the analysis cannot name
+// that lock, which depends on `owner`, so they carry no annotation.
 struct Timer {
   std::int64_t when = 0;  // CLOCK_MONOTONIC ns
   void (*fire)(Timer* t, void* arg, std::int64_t now) = nullptr;
@@ -38,30 +42,31 @@ class TimerHeap {
   std::int64_t earliest() const noexcept { return timer0_when_.load(std::memory_order_acquire); }
   bool empty() const noexcept { return earliest() == 0; }
 
-  SpinLock& lock() noexcept { return lock_; }
-  // With lock held.
-  void push(Timer* t, Processor* self);
-  bool remove(Timer* t) noexcept;  // false if t is not in this heap
+  // The lock every function below requires; hold it with LockGuard.
+  SpinLock& lock() noexcept GORO_RETURN_CAPABILITY(lock_) { return lock_; }
+  void push(Timer* t, Processor* self) GORO_REQUIRES(lock_);
+  bool remove(Timer* t) noexcept GORO_REQUIRES(lock_);  // false if t is not in this heap
   // Moves t to `when` in place (Go's modtimer): one sift instead of a
   // removal and an insertion. False if t is not in this heap.
-  bool update(Timer* t, std::int64_t when) noexcept;
-  // With lock held: pops the first timer due at `now`, or nullptr.
-  Timer* pop_due(std::int64_t now) noexcept;
-  std::size_t size() const noexcept { return heap_.size(); }
+  bool update(Timer* t, std::int64_t when) noexcept GORO_REQUIRES(lock_);
+  // Pops the first timer due at `now`, or nullptr.
+  Timer* pop_due(std::int64_t now) noexcept GORO_REQUIRES(lock_);
+  std::size_t size() const noexcept GORO_REQUIRES(lock_) { return heap_.size(); }
 
  private:
-  void sift_up(std::size_t i) noexcept;
-  void sift_down(std::size_t i) noexcept;
-  void place(std::size_t i, Timer* t) noexcept {
+  void sift_up(std::size_t i) noexcept GORO_REQUIRES(lock_);
+  void sift_down(std::size_t i) noexcept GORO_REQUIRES(lock_);
+  void place(std::size_t i, Timer* t) noexcept GORO_REQUIRES(lock_) {
     heap_[i] = t;
     t->heap_index = static_cast<std::int32_t>(i);
   }
-  void publish_earliest() noexcept {
+  void publish_earliest() noexcept GORO_REQUIRES(lock_) {
     timer0_when_.store(heap_.empty() ? 0 : heap_[0]->when, std::memory_order_release);
   }
 
   SpinLock lock_;
-  std::vector<Timer*> heap_;
+  std::vector<Timer*> heap_ GORO_GUARDED_BY(lock_);
+  // Written under lock_, read without it (earliest()).
   std::atomic<std::int64_t> timer0_when_{0};
 };
 

@@ -126,6 +126,10 @@ void release_abandoned_goroutines() {
     if (g->magic != Goroutine::kMagic) continue;
     GStatus st = g->status.load();
     if (st == GStatus::kBlocking || st == GStatus::kRunning) continue;
+    // A deferred shrink armed at its last park must not run once the stack
+    // is back in the pools, where another goroutine may take it: disarm it
+    // as a switch-in would (waiting if the scavenger is inside it now).
+    disarm_deferred_shrink(g);
 #if GORO_TSAN
     if (g->tsan_fiber != nullptr) __tsan_destroy_fiber(g->tsan_fiber);
 #endif

@@ -18,16 +18,20 @@
 //   * Arenas are never unmapped and a published descriptor never changes:
 //     its fields are written before the release store of the arena count,
 //     so signal handlers walk the registry without locks.
-//   * g_registry_mu serialises the publication of new arenas only;
-//     g_reservation_mu guards the reservation's bounds.
+//   * g_registry_mu serialises the publication of new arenas only
+//     (publish_arena requires it); g_reservation_mu guards the
+//     reservation's bounds.
 #include "stack/arena.hpp"
+
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 
 #include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <bit>
 #include <cerrno>
-#include <mutex>
 #include <new>
 #include <system_error>
 
@@ -41,9 +45,11 @@ namespace {
 constexpr std::uint32_t kChunkArenas = 1024;
 constexpr std::uint32_t kMaxChunks = 256;  // 262,144 arenas
 
+// Written only under g_registry_mu, read without it (see the invariants):
+// atomics, not GORO_GUARDED_BY.
 std::atomic<Arena*> g_chunks[kMaxChunks];
 std::atomic<std::uint32_t> g_arena_count{0};
-std::mutex g_registry_mu;  // serialises new arenas only
+Mutex g_registry_mu;
 
 // ---- mapping ------------------------------------------------------------------
 
@@ -77,9 +83,9 @@ std::byte* map_aligned(std::size_t bytes, std::size_t slot) {
 
 // The address-space reservation small arenas are carved from, bottom up.
 constexpr std::size_t kReservationBytes = std::size_t{16} << 30;
-std::mutex g_reservation_mu;
-std::byte* g_reserved_next = nullptr;
-std::byte* g_reserved_end = nullptr;
+Mutex g_reservation_mu;
+std::byte* g_reserved_next GORO_GUARDED_BY(g_reservation_mu) = nullptr;
+std::byte* g_reserved_end GORO_GUARDED_BY(g_reservation_mu) = nullptr;
 
 // A reservation counts against RLIMIT_AS like any mapping: with an address
 // space limit set, 16 GiB reserved ahead would starve the rest of the
@@ -93,7 +99,7 @@ bool address_space_unlimited() noexcept {
 }
 
 // Starts a new reservation, giving back the unused rest of the old one.
-bool new_reservation() noexcept {
+bool new_reservation() noexcept GORO_REQUIRES(g_reservation_mu) {
   if (!address_space_unlimited()) return false;
   void* p = ::mmap(nullptr, kReservationBytes + kHugeSpan, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -114,7 +120,7 @@ bool new_reservation() noexcept {
 // Maps `bytes` read-write at the next free address of the reservation, or
 // returns null when there is no reservation to carve from.
 std::byte* map_reserved(std::size_t bytes, std::size_t slot) {
-  std::lock_guard lock(g_reservation_mu);
+  LockGuard lock(g_reservation_mu);
   if ((g_reserved_next == nullptr || g_reserved_next + bytes > g_reserved_end) && !new_reservation())
     return nullptr;
   void* p = ::mmap(g_reserved_next, bytes, PROT_READ | PROT_WRITE, kArenaFlags | MAP_FIXED, -1, 0);
@@ -142,6 +148,35 @@ const Arena& arena_at(std::uint32_t index) noexcept {
   return g_chunks[index / kChunkArenas].load(std::memory_order_acquire)[index % kChunkArenas];
 }
 
+namespace {
+
+// Appends `desc` to the registry: its fields are written before the count
+// that publishes it. The registry's index of it, or UINT32_MAX when the
+// registry is full or out of memory.
+std::uint32_t publish_arena(const Arena& desc) noexcept GORO_REQUIRES(g_registry_mu) {
+  const std::uint32_t index = g_arena_count.load(std::memory_order_relaxed);
+  if (index / kChunkArenas >= kMaxChunks) return UINT32_MAX;
+  Arena* chunk = g_chunks[index / kChunkArenas].load(std::memory_order_relaxed);
+  if (chunk == nullptr) {
+    chunk = new (std::nothrow) Arena[kChunkArenas];
+    if (chunk == nullptr) return UINT32_MAX;
+    g_chunks[index / kChunkArenas].store(chunk, std::memory_order_release);
+  }
+  Arena& a = chunk[index % kChunkArenas];
+  a.base = desc.base;
+  a.bytes = desc.bytes;
+  a.slot_size = desc.slot_size;
+  a.slots = desc.slots;
+  a.size_class = desc.size_class;
+  a.slot_shift = desc.slot_shift;
+  a.mprotect_guards = desc.mprotect_guards;
+  a.words = desc.words;
+  g_arena_count.store(index + 1, std::memory_order_release);
+  return index;
+}
+
+}  // namespace
+
 std::uint32_t new_arena(std::uint32_t cls) {
   const std::size_t slot = slot_size_of_class(cls);
   const std::size_t slots = slot <= kArenaBytes ? kArenaBytes / slot : 1;
@@ -149,36 +184,28 @@ std::uint32_t new_arena(std::uint32_t cls) {
   // Mapped to a 2 MiB multiple so the next arena starts 2 MiB aligned and
   // adjacent arenas merge into one mapping; the tail is never touched.
   const std::size_t mapped = round_up(bytes, kHugeSpan);
-  const bool use_mprotect = new_arenas_use_mprotect();
-  std::byte* base = map_arena(mapped, slot);
+  Arena desc;
+  desc.mprotect_guards = new_arenas_use_mprotect();
+  desc.base = map_arena(mapped, slot);
   // Transparent huge pages would commit 2 MiB at a stack's first touch.
-  ::madvise(base, mapped, MADV_NOHUGEPAGE);
-  auto* words = new (std::nothrow) std::atomic<std::uint32_t>[slots]();
-  std::lock_guard lock(g_registry_mu);
-  std::uint32_t index = g_arena_count.load(std::memory_order_relaxed);
-  Arena* chunk = index / kChunkArenas < kMaxChunks
-                     ? g_chunks[index / kChunkArenas].load(std::memory_order_relaxed)
-                     : nullptr;
-  if (chunk == nullptr && index / kChunkArenas < kMaxChunks) {
-    chunk = new (std::nothrow) Arena[kChunkArenas];
-    if (chunk != nullptr) g_chunks[index / kChunkArenas].store(chunk, std::memory_order_release);
+  ::madvise(desc.base, mapped, MADV_NOHUGEPAGE);
+  desc.bytes = bytes;
+  desc.slot_size = slot;
+  desc.slots = static_cast<std::uint32_t>(slots);
+  desc.size_class = cls;
+  desc.slot_shift = std::has_single_bit(slot) ? static_cast<std::uint8_t>(std::countr_zero(slot)) : 0;
+  desc.words = new (std::nothrow) std::atomic<std::uint32_t>[slots]();
+  std::uint32_t index = UINT32_MAX;
+  if (desc.words != nullptr) {
+    LockGuard lock(g_registry_mu);
+    index = publish_arena(desc);
   }
-  if (words == nullptr || chunk == nullptr) {
-    ::munmap(base, mapped);
-    delete[] words;
+  if (index == UINT32_MAX) {
+    ::munmap(desc.base, mapped);
+    delete[] desc.words;
     throw std::system_error(ENOMEM, std::generic_category(),
                             "goro: cannot register another goroutine stack arena");
   }
-  Arena& a = chunk[index % kChunkArenas];
-  a.base = base;
-  a.bytes = bytes;
-  a.slot_size = slot;
-  a.slots = static_cast<std::uint32_t>(slots);
-  a.size_class = cls;
-  a.slot_shift = std::has_single_bit(slot) ? static_cast<std::uint8_t>(std::countr_zero(slot)) : 0;
-  a.mprotect_guards = use_mprotect;
-  a.words = words;
-  g_arena_count.store(index + 1, std::memory_order_release);
   return index;
 }
 

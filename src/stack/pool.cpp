@@ -14,11 +14,13 @@
 // over 120 MiB and the creation of pools.
 #include "stack/pool.hpp"
 
+#include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
+#include "arch/thread_safety.hpp"
 #include "stack/scavenge.hpp"
 
 #include <algorithm>
 #include <map>
-#include <mutex>
 
 namespace goro::detail::stack_internal {
 
@@ -34,10 +36,11 @@ constexpr std::size_t kMatchScan = 64;
 // lock; the rare bigger ones through a map. Pools are never destroyed:
 // stacks may be released by thread_local destructors after static ones ran.
 constexpr std::uint32_t kDirectPools = 64;
+// Written under g_pools_mu (creation), read without it.
 std::atomic<ClassPool*> g_direct_pools[kDirectPools];
-std::mutex g_pools_mu;
+Mutex g_pools_mu;
 
-std::map<std::uint32_t, ClassPool*>& big_pools() {
+std::map<std::uint32_t, ClassPool*>& big_pools() GORO_REQUIRES(g_pools_mu) {
   static auto* m = new std::map<std::uint32_t, ClassPool*>;
   return *m;
 }
@@ -120,14 +123,14 @@ StackSpan take_any(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
 
 ClassPool* find_pool(std::uint32_t cls) noexcept {
   if (cls < kDirectPools) return g_direct_pools[cls].load(std::memory_order_acquire);
-  std::lock_guard lock(g_pools_mu);
+  LockGuard lock(g_pools_mu);
   auto it = big_pools().find(cls);
   return it == big_pools().end() ? nullptr : it->second;
 }
 
 ClassPool& pool_for(std::uint32_t cls) {
   if (ClassPool* p = find_pool(cls)) return *p;
-  std::lock_guard lock(g_pools_mu);
+  LockGuard lock(g_pools_mu);
   if (cls < kDirectPools) {
     ClassPool* p = g_direct_pools[cls].load(std::memory_order_relaxed);
     if (p == nullptr) {
@@ -147,7 +150,7 @@ void for_each_pool(void (*fn)(ClassPool&, void*), void* ctx) {
   }
   std::vector<ClassPool*> big;
   {
-    std::lock_guard lock(g_pools_mu);
+    LockGuard lock(g_pools_mu);
     for (auto& [cls, p] : big_pools()) big.push_back(p);
   }
   for (ClassPool* p : big) fn(*p, ctx);

@@ -39,7 +39,9 @@
 //     never inherits a pool lock held by a thread that does not exist there.
 #include "stack/scavenge.hpp"
 
+#include "arch/cond_var.hpp"
 #include "arch/lock_guard.hpp"
+#include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
 #include "arch/thread_safety.hpp"
 
@@ -56,7 +58,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -121,16 +122,18 @@ std::atomic<std::size_t>& retain_target() noexcept {
 
 std::atomic<bool> g_busy{false};
 std::atomic<std::uint64_t> g_cpu_ns{0};
-std::mutex g_step_mu;  // held across each step (see the fork invariant)
+// Held across each step (see the fork invariant); it guards no field: the
+// pools have locks of their own.
+Mutex g_step_mu;
 
 // How the thread is woken. Never destroyed: the thread may still wait on the
 // condition variable when the process exits, and destroying a condition
 // variable that has a waiter blocks.
 struct WakeState {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool wake = false;     // guarded by mu
-  bool started = false;  // guarded by mu
+  Mutex mu;
+  CondVar cv;  // on mu: wake was set
+  bool wake GORO_GUARDED_BY(mu) = false;
+  bool started GORO_GUARDED_BY(mu) = false;
 };
 WakeState& wake_state() noexcept {
   static auto* w = new WakeState;
@@ -219,7 +222,7 @@ bool over_target() noexcept {
 // took; returns how many stacks it trimmed and that time.
 std::size_t scavenge_step(std::size_t max_stacks, std::int64_t pooled_before,
                           std::uint64_t* cpu_ns) noexcept {
-  std::lock_guard lock(g_step_mu);
+  LockGuard lock(g_step_mu);
   std::uint64_t t0 = thread_cpu_ns();
   std::size_t n = trim_oldest_pooled(max_stacks, pooled_before);
   *cpu_ns = thread_cpu_ns() - t0;
@@ -237,7 +240,7 @@ std::size_t excess_stacks() noexcept {
 // Gives back the page tables of fully cold regions, counting the time as
 // the scavenger's.
 void release_regions_step() noexcept {
-  std::lock_guard lock(g_step_mu);
+  LockGuard lock(g_step_mu);
   std::uint64_t t0 = thread_cpu_ns();
   release_cold_regions();
   g_cpu_ns.fetch_add(thread_cpu_ns() - t0, std::memory_order_relaxed);
@@ -269,14 +272,15 @@ std::size_t scavenge_paced() noexcept {
 // Sleeps until woken or until the next deferred shrink is due.
 void wait_for_work() noexcept {
   WakeState& ws = wake_state();
-  std::unique_lock lock(ws.mu);
+  LockGuard lock(ws.mu);
   const std::int64_t due = next_shrink_due();
   if (due == INT64_MAX) {
-    ws.cv.wait(lock, [&] { return ws.wake; });
+    while (!ws.wake) ws.cv.wait(ws.mu);
   } else {
     // CLOCK_MONOTONIC_COARSE and steady_clock share their epoch on Linux.
     const auto at = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due));
-    ws.cv.wait_until(lock, at, [&] { return ws.wake; });
+    while (!ws.wake && ws.cv.wait_until(ws.mu, at)) {
+    }
   }
   ws.wake = false;
 }
@@ -311,13 +315,13 @@ bool start_thread() noexcept {
   return true;
 }
 
-void fork_prepare() noexcept {
+void fork_prepare() noexcept GORO_ACQUIRE(g_step_mu) {
   g_step_mu.lock();
 }
-void fork_parent() noexcept {
+void fork_parent() noexcept GORO_RELEASE(g_step_mu) {
   g_step_mu.unlock();
 }
-void fork_child() noexcept {
+void fork_child() noexcept GORO_RELEASE(g_step_mu) {
   g_step_mu.unlock();
   // The thread did not come along; the next burst starts a new one.
   ::new (&wake_state()) WakeState;
@@ -328,7 +332,7 @@ void wake_scavenger() noexcept {
   static const bool registered = pthread_atfork(&fork_prepare, &fork_parent, &fork_child) == 0;
   (void)registered;
   WakeState& ws = wake_state();
-  std::lock_guard lock(ws.mu);
+  LockGuard lock(ws.mu);
   if (!ws.started && !(ws.started = start_thread())) {
     // No thread (resource exhaustion): memory goes back at the next
     // free_os_memory() or the next burst that finds a thread can start.

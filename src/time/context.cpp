@@ -19,6 +19,7 @@
 //     mu and cancels them after releasing it.
 //   * A deadline timer holds only a weak_ptr to its node.
 #include "arch/spinlock.hpp"
+#include "arch/thread_safety.hpp"
 
 #include <goro/context.hpp>
 #include <goro/timer.hpp>
@@ -75,9 +76,11 @@ struct ContextNode : std::enable_shared_from_this<ContextNode> {
   // Cancelable nodes.
   std::int64_t deadline_ns = 0;  // own deadline, 0 if none
   SpinLock mu;
-  std::error_code err;  // guarded by mu
+  std::error_code err GORO_GUARDED_BY(mu);
+  // Made at creation, closed under mu (with err set); a channel needs no
+  // lock of ours to be read or waited on.
   chan<std::monostate> done = chan<std::monostate>::nil();
-  std::unordered_set<ContextNode*> children;  // guarded by mu
+  std::unordered_set<ContextNode*> children GORO_GUARDED_BY(mu);
   timer deadline_timer;
 
   ContextNode() = default;

@@ -27,6 +27,7 @@
 //     it holding mu, so no value from before a stop/reset survives it.
 //   * Lock order: mu, then a heap lock (add_timer/del_timer) or the
 //     channel's lock; never the reverse.
+#include "arch/thread_safety.hpp"
 #include "chan/chan_core.hpp"
 #include "sched/scheduler.hpp"
 
@@ -37,15 +38,30 @@
 
 namespace goro::detail {
 
+namespace {
+void fire(Timer* t, void* arg, std::int64_t now);
+}  // namespace
+
 struct TimerCore {
+  TimerCore(std::int64_t when, std::int64_t period_ns, std::unique_ptr<TimerFunc> f) noexcept
+      : period(period_ns), fn(std::move(f)) {
+    t.fire = &fire;
+    t.arg = this;
+    t.when = when;
+  }
+
   std::atomic<std::uint32_t> refs{1};
   SpinLock mu;
-  Timer t;
-  std::int64_t period = 0;  // ticker period, 0 for one-shot timers
-  bool armed = false;
-  std::uint32_t stale = 0;
-  ChanCore* ch = nullptr;         // channel timers: their channel (which owns us)
-  std::unique_ptr<TimerFunc> fn;  // after_func
+  // The heap's timer: its `when` is also written by the heap holding it,
+  // under that heap's lock (sched/timers.hpp).
+  Timer t GORO_GUARDED_BY(mu);
+  std::int64_t period GORO_GUARDED_BY(mu) = 0;  // ticker period, 0 for one-shot timers
+  bool armed GORO_GUARDED_BY(mu) = false;
+  std::uint32_t stale GORO_GUARDED_BY(mu) = 0;
+  ChanCore* ch GORO_GUARDED_BY(mu) = nullptr;  // channel timers: their channel (which owns us)
+  // after_func: set at construction and never changed, so run_func reads it
+  // without mu.
+  const std::unique_ptr<TimerFunc> fn;
 };
 
 namespace {
@@ -60,28 +76,17 @@ void require_runtime() {
   }
 }
 
-void fire(Timer* t, void* arg, std::int64_t now);
-
-TimerCore* new_core(std::int64_t when, std::int64_t period) {
-  auto* tc = new TimerCore;
-  tc->t.fire = &fire;
-  tc->t.arg = tc;
-  tc->t.when = when;
-  tc->period = period;
-  return tc;
-}
-
-// With tc->mu held: starts the current arm.
-void arm_locked(TimerCore* tc) noexcept {
+// Starts the current arm.
+void arm_locked(TimerCore* tc) noexcept GORO_REQUIRES(tc->mu) {
   tc->armed = true;
   retain(tc);  // the token's reference
   add_timer(&tc->t);
 }
 
-// With tc->mu held: empties the channel of a value sent before now (Go
-// 1.23: none survives a stop or reset). Returns whether it held a one-shot
-// timer's value, which counts as pending.
-bool drain_locked(TimerCore* tc) noexcept {
+// Empties the channel of a value sent before now (Go 1.23: none survives a
+// stop or reset). Returns whether it held a one-shot timer's value, which
+// counts as pending.
+bool drain_locked(TimerCore* tc) noexcept GORO_REQUIRES(tc->mu) {
   // Only a fire fills the channel, and fires send holding mu (which we
   // hold): an empty channel stays empty, so skip its lock then.
   if (tc->ch == nullptr || tc->ch->count.load(std::memory_order_acquire) == 0) return false;
@@ -91,10 +96,10 @@ bool drain_locked(TimerCore* tc) noexcept {
   return drained;
 }
 
-// With tc->mu held: cancels the current arm and drains the channel.
-// Returns whether the timer was pending, and in *drop how many references
-// to drop once mu is released.
-bool stop_locked(TimerCore* tc, int* drop) noexcept {
+// Cancels the current arm and drains the channel. Returns whether the
+// timer was pending, and in *drop how many references to drop once mu is
+// released.
+bool stop_locked(TimerCore* tc, int* drop) noexcept GORO_REQUIRES(tc->mu) {
   bool pending = false;
   if (tc->armed) {
     pending = true;
@@ -184,7 +189,7 @@ TimerCore* timer_make_chan(std::int64_t when, std::int64_t period, ChanBase** ch
   ChanBase* ch = chan_make(&ElemOpsFor<clock::time_point>::ops, 1);
   TimerCore* tc = nullptr;
   try {
-    tc = new_core(when, period);
+    tc = new TimerCore(when, period, nullptr);
   } catch (...) {
     chan_release(ch);
     throw;
@@ -193,9 +198,9 @@ TimerCore* timer_make_chan(std::int64_t when, std::int64_t period, ChanBase** ch
   c->timer_chan = true;
   c->on_free = &detach_from_channel;
   c->on_free_arg = tc;
-  tc->ch = c;
   retain(tc);  // the channel's reference
   tc->mu.lock();
+  tc->ch = c;
   arm_locked(tc);
   tc->mu.unlock();
   *chan_out = ch;
@@ -204,8 +209,7 @@ TimerCore* timer_make_chan(std::int64_t when, std::int64_t period, ChanBase** ch
 
 TimerCore* timer_make_func(std::int64_t when, std::unique_ptr<TimerFunc> f) {
   require_runtime();
-  TimerCore* tc = new_core(when, 0);
-  tc->fn = std::move(f);
+  auto* tc = new TimerCore(when, 0, std::move(f));
   tc->mu.lock();
   arm_locked(tc);
   tc->mu.unlock();
