@@ -122,6 +122,10 @@ struct Worker {
   Note note;
   Worker* idle_link = nullptr;
   bool spinning = false;
+  // The victim this worker last found in one long run, and that run's
+  // schedtick (find_runnable.cpp, victim_stuck). Owned by the worker.
+  Processor* stuck_victim = nullptr;
+  std::uint32_t stuck_victim_tick = 0;
   bool idle = false;  // on the idle list
   bool is_m0 = false;
   bool in_blocking = false;
