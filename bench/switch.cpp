@@ -24,8 +24,9 @@
 
 int main(int argc, char** argv) {
   const long n = bench::size_arg(argc, argv, 10000000);
+  const long trips = n / 10 > 0 ? n / 10 : 1;  // round trips of each ping-pong
   goro::set_maxprocs(1);
-  return goro::run([n] {
+  return goro::run([n, trips] {
     {
       goro::wait_group done;
       done.add(1);
@@ -42,7 +43,6 @@ int main(int argc, char** argv) {
       bench::metric("switch_cpu_ns", (bench::cpu_seconds() - c0) * 1e9 / switches);
     }
     {
-      const long trips = n / 10 > 0 ? n / 10 : 1;
       goro::wait_group ping, pong, done;
       ping.add(1);
       done.add(1);
@@ -69,7 +69,6 @@ int main(int argc, char** argv) {
     {
       // Both start locked; a mutex may be unlocked by another goroutine
       // than the one that locked it, as in Go.
-      const long trips = n / 10 > 0 ? n / 10 : 1;
       goro::mutex ping, pong;
       goro::wait_group done;
       ping.lock();

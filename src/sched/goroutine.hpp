@@ -86,10 +86,9 @@ struct alignas(64) Goroutine {
   // The function object (in the same slot, just below the record).
   void* closure = nullptr;
   const ClosureOps* closure_ops = nullptr;
-  // Shrink heuristics (goroutine.cpp): coarse time it was last switched in
-  // (while parked: when it parked, for dumps; while runnable with
-  // latency_pending: when it became runnable, precise). Written by every
-  // switch-in.
+  // The worker's cached coarse time when it was last switched in (while
+  // parked: when it parked, for dumps; while runnable with latency_pending:
+  // when it became runnable, precise). Written by every switch-in.
   std::int64_t run_start_coarse_ns = 0;
   // goro::lock_os_thread: the worker it is locked to (null when not
   // locked), and the nesting count. Written only by the goroutine itself;
@@ -106,8 +105,9 @@ struct alignas(64) Goroutine {
   std::uint16_t segment_depth = 0;
   // Set by park() when the goroutine may have grown: the worker that
   // finishes the park asks for a deferred shrink (shrink_claim), or arms
-  // the one still outstanding. In the line every switch-in writes, since
-  // mark_running reads shrink_outstanding.
+  // the one still outstanding. Set by goroutine_main at exit when its last
+  // run was long, for release_dead_goroutine's shrink. In the line every
+  // switch-in writes, since mark_running reads shrink_outstanding.
   bool shrink_wanted = false;
   bool shrink_outstanding = false;
   bool own_waiter_busy = false;  // own_waiter is handed out

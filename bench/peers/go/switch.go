@@ -14,6 +14,10 @@ import (
 
 func main() {
 	n := sizeArg(10000000)
+	trips := n / 10 // round trips of each ping-pong
+	if trips < 1 {
+		trips = 1
+	}
 	runtime.GOMAXPROCS(1)
 	{
 		var done sync.WaitGroup
@@ -35,10 +39,6 @@ func main() {
 		metric("switch_cpu_ns", (cpuSeconds()-c0)*1e9/switches)
 	}
 	{
-		trips := n / 10
-		if trips < 1 {
-			trips = 1
-		}
 		var ping, pong, done sync.WaitGroup
 		ping.Add(1)
 		done.Add(1)
@@ -64,10 +64,6 @@ func main() {
 	}
 	{
 		// Both start locked; Go lets another goroutine unlock a Mutex.
-		trips := n / 10
-		if trips < 1 {
-			trips = 1
-		}
 		var ping, pong sync.Mutex
 		var done sync.WaitGroup
 		ping.Lock()
