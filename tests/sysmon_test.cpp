@@ -211,6 +211,37 @@ TEST(Sysmon, SpareIsRetiredWhenTheLoopEnds) {
   });
 }
 
+// A goroutine in a CPU loop while another processor is free gets no spare:
+// the free one steals what waits behind the loop, and a spare would only
+// add a thread competing for the same CPUs. A goroutine it starts while
+// looping still runs.
+TEST(Sysmon, LoopBesideAFreeProcessorGetsNoSpare) {
+  Watchdog dog(60s);
+  goro_test::run_on(2, [] {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> child_ran{false};
+    goro::wait_group looper;
+    looper.add(1);
+    goro::go([&] {
+      goro::go([&] { child_ran.store(true); });  // waits in this processor's runnext
+      while (!stop.load(std::memory_order_relaxed)) goro_test::spin_work(1000);
+      looper.done();
+    });
+    goro::sleep_for(60ms);
+    // On an oversubscribed machine a worker may sit in the kernel while it
+    // holds the other processor, which then also counts as stuck.
+    if (timing_checks()) {
+      EXPECT_EQ(goro::detail::sched().nprocs.load(), 2) << "no spare while a processor is free";
+    }
+    auto t0 = Clock::now();
+    while (!child_ran.load() && elapsed_s(t0) < 30) goro::sleep_for(1ms);
+    EXPECT_TRUE(child_ran.load()) << "the free processor runs what waits behind the loop";
+    stop.store(true);
+    looper.wait();
+    return 0;
+  });
+}
+
 // GOMAXPROCS changed 1 -> 2 -> 1 over and over while many goroutines run:
 // every goroutine runs exactly once, and maxprocs() reports each setting.
 TEST(Procresize, MaxprocsChangesWhileGoroutinesRun) {

@@ -31,9 +31,10 @@ int run_main(std::function<int()> main_fn);
 //
 // A goroutine that holds its worker for 10 ms without switching (a loop
 // that never yields, a blocking call outside goro::blocking) does not hold
-// up the others: a spare processor takes over its queue until it switches
-// again (GORO_DEBUG=schedtrace=<ms> reports each such goroutine and prints
-// the scheduler's state every <ms>, as Go's schedtrace does).
+// up the others: another processor, or a spare one put in service when none
+// is free, takes over its queue until it switches again
+// (GORO_DEBUG=schedtrace=<ms> reports each such goroutine and prints the
+// scheduler's state every <ms>, as Go's schedtrace does).
 //
 // Contract: not reentrant; one run() at a time per process (a second
 // concurrent call throws std::logic_error). run() may be called again after

@@ -7,12 +7,17 @@
 // a long call on the system stack. goro cannot preempt it as Go does (C++
 // code may hold a thread's lock or be inside malloc at any instruction), so
 // it does what Go does for a goroutine in a system call instead: the stuck
-// goroutine keeps its thread, and one spare processor per stuck one is put
-// in service (resize_processors), whose worker steals the stuck
-// processor's queue and runs its due timers. Stuck goroutines therefore do
-// not count against GOMAXPROCS, as goroutines in system calls do not in Go.
-// Spares are retired once the stuck count has stayed lower for
-// kSpareLingerNs, so a processor that switches again gives its spare back.
+// goroutine keeps its thread, and a spare processor is put in service
+// (resize_processors), whose worker steals the stuck processor's queue and
+// runs its due timers. Stuck goroutines therefore do not count against
+// GOMAXPROCS, as goroutines in system calls do not in Go. A worker asleep
+// in the kernel gets its spare at once: the spare uses a CPU the sleeper
+// leaves free. One stuck in a CPU loop gets a spare only when no other
+// processor is free to steal its queue: a spare would otherwise only add a
+// thread competing for the same CPUs (a goroutine starting a million others
+// in a loop counts as stuck while the other processors run them). Spares
+// are retired once the count wanted has stayed lower for kSpareLingerNs, so
+// a processor that switches again gives its spare back.
 //
 // It also marks a run it saw at two of its ticks as long (long_run_tick), so
 // that a park need not read the clock to tell. And it polls the network when
@@ -58,6 +63,7 @@ struct Watch {
   int tid = 0;              // holder's thread then
   std::int64_t cpu_ns = 0;  // and its CPU time
   bool confirmed = false;   // found stuck; counted until tick moves
+  bool in_kernel = false;   // confirmed asleep in the kernel, not in a CPU loop
 };
 
 // CPU time of another thread of this process (the clock id glibc's
@@ -88,11 +94,13 @@ bool thread_runnable(int tid) noexcept {
 // ran (a CPU loop) or sleeps in the kernel (a blocking call). A thread the
 // kernel merely did not run (the machine is oversubscribed) is not: a spare
 // would only add another thread competing for the same CPUs.
-bool really_stuck(const Watch& w, std::int64_t now) noexcept {
+enum class Stuck : std::uint8_t { kNo, kRunning, kInKernel };
+
+Stuck how_stuck(const Watch& w, std::int64_t now) noexcept {
   std::int64_t cpu = thread_cpu_ns(w.tid);
-  if (cpu < 0) return false;
-  if (cpu - w.cpu_ns >= (now - w.since) / 2) return true;
-  return !thread_runnable(w.tid);
+  if (cpu < 0) return Stuck::kNo;
+  if (cpu - w.cpu_ns >= (now - w.since) / 2) return Stuck::kRunning;
+  return thread_runnable(w.tid) ? Stuck::kNo : Stuck::kInKernel;
 }
 
 std::int64_t schedtrace_interval_ns() noexcept {
@@ -126,13 +134,18 @@ void sleep_while_idle(std::int64_t deadline) noexcept {
 void report_stuck(const Processor* p, std::int64_t ran_ns) noexcept {
   std::fprintf(stderr,
                "goro: processor %d has run one goroutine for %lld ms without a switch (a loop that never "
-               "yields, or a blocking call outside goro::blocking); a spare processor serves its queue\n",
+               "yields, or a blocking call outside goro::blocking); other processors serve its queue\n",
                p->id, static_cast<long long>(ran_ns / 1000000));
 }
 
-// How many held processors have not switched for kStuckNs.
-int count_stuck(std::vector<Watch>& watch, std::int64_t now, bool report) noexcept {
-  int stuck = 0;
+// The held processors that have not switched for kStuckNs.
+struct StuckCount {
+  int running = 0;    // in a CPU loop (or a long call on the system stack)
+  int in_kernel = 0;  // in a blocking call not wrapped in goro::blocking
+};
+
+StuckCount count_stuck(std::vector<Watch>& watch, std::int64_t now, bool report) noexcept {
+  StuckCount stuck;
   for (Processor* p : all_processors(g_sched)) {
     Watch& w = watch[static_cast<std::size_t>(p->id)];
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
@@ -145,17 +158,26 @@ int count_stuck(std::vector<Watch>& watch, std::int64_t now, bool report) noexce
     // grown, which its next park checks (goroutine.cpp, shrink after a park).
     p->long_run_tick.store(tick, std::memory_order_relaxed);
     if (now - w.since < kStuckNs) continue;
-    if (!w.confirmed && !really_stuck(w, now)) {
-      w = Watch{tick, now, tid, thread_cpu_ns(tid), false};
-      continue;
-    }
-    stuck++;
     if (!w.confirmed) {
+      Stuck how = how_stuck(w, now);
+      if (how == Stuck::kNo) {
+        w = Watch{tick, now, tid, thread_cpu_ns(tid), false};
+        continue;
+      }
       if (report) report_stuck(p, now - w.since);
       w.confirmed = true;
+      w.in_kernel = how == Stuck::kInKernel;
     }
+    (w.in_kernel ? stuck.in_kernel : stuck.running)++;
   }
   return stuck;
+}
+
+// How many spares the stuck processors need. Processors in service, less
+// the stuck ones and the spares already lent, are free to steal.
+int spares_wanted(StuckCount stuck, int spares) noexcept {
+  int free = g_sched.nprocs.load(std::memory_order_relaxed) - stuck.running - stuck.in_kernel - spares;
+  return stuck.in_kernel + (free > 0 ? 0 : stuck.running);
 }
 
 // A processor that has not switched since the monitor's last tick while
@@ -173,10 +195,10 @@ void wake_for_waiting_work(const std::vector<Watch>& watch, std::int64_t now) no
   }
 }
 
-// One spare per stuck processor: added at once, removed only after the
-// count has been lower for kSpareLingerNs.
-void adjust_spares(int stuck, std::int64_t now, int& spares, std::int64_t& lower_since) noexcept {
-  int want = std::min(stuck, kMaxSpareProcs);
+// Spares are added at once, removed only after the count wanted has been
+// lower for kSpareLingerNs.
+void adjust_spares(int wanted, std::int64_t now, int& spares, std::int64_t& lower_since) noexcept {
+  int want = std::min(wanted, kMaxSpareProcs);
   if (want > spares) {
     resize_processors(-1, want);
     spares = want;
@@ -255,7 +277,8 @@ void* monitor_main(void*) {
       sleep_while_idle(next_trace);
       continue;
     }
-    adjust_spares(count_stuck(watch, now, trace_every > 0), now, spares, lower_since);
+    StuckCount stuck = count_stuck(watch, now, trace_every > 0);
+    adjust_spares(spares_wanted(stuck, spares), now, spares, lower_since);
     wake_for_waiting_work(watch, now);
     poll_network(now);
     g_monitor.note.clear();
