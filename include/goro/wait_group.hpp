@@ -53,7 +53,14 @@ struct WaitQueue;
 
 // Waits for a collection of goroutines to finish (Go's sync.WaitGroup);
 // see above.
-class wait_group {
+//
+// A wait_group fills a cache line of its own (64 bytes): every goroutine
+// that calls done() writes it, often from another CPU, while the goroutine
+// that will wait usually keeps it on its stack, next to the frame it is
+// busy in (a loop starting the goroutines). Sharing that line made both
+// sides miss on every done(). Go's escape analysis moves such a WaitGroup to
+// the heap, with the same effect.
+class alignas(64) wait_group {
  public:
   // A wait_group with counter zero. constexpr, so usable as a constinit
   // global.
