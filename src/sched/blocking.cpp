@@ -23,11 +23,11 @@ bool enter_blocking() noexcept {
   g->wait_reason = WaitReason::kBlocking;
   w->in_blocking = true;
   bool has_work =
-      !p->runq.empty() || !p->timers.empty() || sched().runq_size.load(std::memory_order_acquire) > 0;
+      !p->runq.empty() || !p->timers.empty() || g_sched.runq_size.load(std::memory_order_acquire) > 0;
   {
-    LockGuard lk(sched().lock);
+    LockGuard lk(g_sched.lock);
     release_p(w);
-    sched().n_blocking++;
+    g_sched.n_blocking++;
     if (!has_work) idle_p_put(p);
   }
   if (has_work) start_worker(p, false);
@@ -39,12 +39,12 @@ void exit_blocking() noexcept {
   Goroutine* g = w->current;
   Processor* p = nullptr;
   {
-    LockGuard lk(sched().lock);
-    sched().n_blocking--;
+    LockGuard lk(g_sched.lock);
+    g_sched.n_blocking--;
     // If the runtime ended while we were away, the goroutine is abandoned
     // and this thread goes back to its scheduler loop, which ends it: run()
     // waits for that.
-    if (!sched().stopping.load(std::memory_order_acquire)) p = idle_p_get();
+    if (!g_sched.stopping.load(std::memory_order_acquire)) p = idle_p_get();
   }
   w->in_blocking = false;
   g->wait_reason = WaitReason::kNone;

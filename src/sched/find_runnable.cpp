@@ -78,14 +78,13 @@ void wake_timer_sleeper() noexcept {
 // With sched().lock held, by a worker about to sleep with no deadline.
 // Workers waiting for their locked goroutine count as asleep.
 void check_deadlock_locked() noexcept {
-  Scheduler& s = g_sched;
-  if (s.stopping.load(std::memory_order_acquire)) return;
-  if (s.n_idle_m + s.n_locked_waiting != static_cast<int>(s.allm.size())) return;
-  if (s.n_blocking > 0 || s.external_waiters.load(std::memory_order_acquire) > 0) return;
+  if (g_sched.stopping.load(std::memory_order_acquire)) return;
+  if (g_sched.n_idle_m + g_sched.n_locked_waiting != static_cast<int>(g_sched.allm.size())) return;
+  if (g_sched.n_blocking > 0 || g_sched.external_waiters.load(std::memory_order_acquire) > 0) return;
   const Poller* poller = g_poller.load(std::memory_order_acquire);
   if (poller != nullptr && poller->has_waiters()) return;
-  if (s.runq_size.load(std::memory_order_acquire) > 0 || earliest_timer() != 0) return;
-  for (Processor* p : all_processors(s)) {
+  if (g_sched.runq_size.load(std::memory_order_acquire) > 0 || earliest_timer() != 0) return;
+  for (Processor* p : all_processors(g_sched)) {
     if (!p->runq.empty()) return;
   }
   sched_fatal("all goroutines are asleep - deadlock!");
@@ -97,19 +96,18 @@ namespace {
 // earliest timer, 0 if none) or until nudged. On return the worker may hold
 // a processor (handed over) or not.
 void stop_worker(Worker* w, std::int64_t deadline) noexcept {
-  Scheduler& s = g_sched;
   bool timed = false;
   w->note.clear();
   {
-    LockGuard lk(s.lock);
-    if (s.stopping.load(std::memory_order_acquire)) return;
+    LockGuard lk(g_sched.lock);
+    if (g_sched.stopping.load(std::memory_order_acquire)) return;
     w->idle = true;
-    w->idle_link = s.idle_m;
-    s.idle_m = w;
-    s.n_idle_m++;
-    if (deadline != 0 && (s.timed_sleeper == nullptr || deadline < s.sleep_deadline.load())) {
-      s.timed_sleeper = w;
-      s.sleep_deadline.store(deadline, std::memory_order_release);
+    w->idle_link = g_sched.idle_m;
+    g_sched.idle_m = w;
+    g_sched.n_idle_m++;
+    if (deadline != 0 && (g_sched.timed_sleeper == nullptr || deadline < g_sched.sleep_deadline.load())) {
+      g_sched.timed_sleeper = w;
+      g_sched.sleep_deadline.store(deadline, std::memory_order_release);
       timed = true;
     }
     if (deadline == 0) check_deadlock_locked();
@@ -117,9 +115,9 @@ void stop_worker(Worker* w, std::int64_t deadline) noexcept {
   w->note.sleep(timed ? deadline : 0);
   Processor* p = nullptr;
   {
-    LockGuard lk(s.lock);
+    LockGuard lk(g_sched.lock);
     if (w->idle) idle_m_remove(w);
-    if (s.timed_sleeper == w) idle_m_remove(w);
+    if (g_sched.timed_sleeper == w) idle_m_remove(w);
     p = w->next_p;
     w->next_p = nullptr;
   }
@@ -175,8 +173,7 @@ Goroutine* steal_from(Worker* w, Processor* p, Processor* victim, bool take_next
 }
 
 Goroutine* steal_work(Worker* w, Processor* p) noexcept {
-  Scheduler& s = g_sched;
-  std::span<Processor* const> all = all_processors(s);
+  std::span<Processor* const> all = all_processors(g_sched);
   auto n = static_cast<std::uint32_t>(all.size());
   for (int round = 0; round < kStealRounds; round++) {
     bool last = round == kStealRounds - 1;
@@ -262,28 +259,27 @@ bool acquire_or_sleep(Worker* w) noexcept {
 // Gives p up and, if nothing turned up meanwhile, sleeps. Returns with or
 // without a processor; the caller loops.
 void release_and_sleep(Worker* w) noexcept {
-  Scheduler& s = g_sched;
   Processor* p = w->p;
   {
-    LockGuard lk(s.lock);
-    if (s.stopping.load(std::memory_order_acquire)) return;
-    if (s.runq_size.load(std::memory_order_relaxed) > 0) return;  // caller retries
+    LockGuard lk(g_sched.lock);
+    if (g_sched.stopping.load(std::memory_order_acquire)) return;
+    if (g_sched.runq_size.load(std::memory_order_relaxed) > 0) return;  // caller retries
     release_p(w);
     idle_p_put(p);
   }
   bool was_spinning = w->spinning;
   if (w->spinning) {
     w->spinning = false;
-    s.n_spinning.fetch_sub(1, std::memory_order_seq_cst);
+    g_sched.n_spinning.fetch_sub(1, std::memory_order_seq_cst);
     std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with wake_worker_if_needed
   }
   // A ready() that saw us spinning did not wake anyone: look once more.
-  if (was_spinning && (any_local_work() || s.runq_size.load(std::memory_order_acquire) > 0)) {
-    LockGuard lk(s.lock);
+  if (was_spinning && (any_local_work() || g_sched.runq_size.load(std::memory_order_acquire) > 0)) {
+    LockGuard lk(g_sched.lock);
     if (Processor* q = idle_p_get()) {
       acquire_p(w, q);
       w->spinning = true;
-      s.n_spinning.fetch_add(1, std::memory_order_acq_rel);
+      g_sched.n_spinning.fetch_add(1, std::memory_order_acq_rel);
       return;
     }
   }
@@ -299,9 +295,8 @@ void release_and_sleep(Worker* w) noexcept {
 
 // Go's findrunnable. Returns nullptr only when the runtime is stopping.
 Goroutine* find_runnable(Worker* w) noexcept {
-  Scheduler& s = g_sched;
   for (;;) {
-    if (s.stopping.load(std::memory_order_acquire)) return nullptr;
+    if (g_sched.stopping.load(std::memory_order_acquire)) return nullptr;
     Processor* p = w->p;
     if (p == nullptr) {
       acquire_or_sleep(w);
@@ -325,11 +320,12 @@ Goroutine* find_runnable(Worker* w) noexcept {
     if (Goroutine* g = runq_get(p)) return g;
     if (Goroutine* g = global_get(p, 0)) return g;
     if (Goroutine* g = poll_ready(p)) return g;
-    int busy = s.nprocs.load(std::memory_order_relaxed) - s.n_idle_p.load(std::memory_order_acquire);
-    if (w->spinning || 2 * s.n_spinning.load(std::memory_order_acquire) < busy) {
+    int busy =
+        g_sched.nprocs.load(std::memory_order_relaxed) - g_sched.n_idle_p.load(std::memory_order_acquire);
+    if (w->spinning || 2 * g_sched.n_spinning.load(std::memory_order_acquire) < busy) {
       if (!w->spinning) {
         w->spinning = true;
-        s.n_spinning.fetch_add(1, std::memory_order_acq_rel);
+        g_sched.n_spinning.fetch_add(1, std::memory_order_acq_rel);
       }
       if (Goroutine* g = steal_work(w, p)) return g;
     }

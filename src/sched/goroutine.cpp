@@ -174,9 +174,9 @@ bool periodic_shrink_due(Goroutine* g, std::int64_t now) noexcept {
 }  // namespace
 
 std::uint64_t next_goid(Processor* p) noexcept {
-  if (p == nullptr) return sched().goid_gen.fetch_add(1) + 1;
+  if (p == nullptr) return g_sched.goid_gen.fetch_add(1) + 1;
   if (p->goid_next == p->goid_end) {
-    p->goid_next = sched().goid_gen.fetch_add(kGoidBatch) + 1;
+    p->goid_next = g_sched.goid_gen.fetch_add(kGoidBatch) + 1;
     p->goid_end = p->goid_next + kGoidBatch;
   }
   return p->goid_next++;
@@ -184,8 +184,7 @@ std::uint64_t next_goid(Processor* p) noexcept {
 
 Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creator_pc,
                          std::size_t closure_bytes) {
-  Scheduler& s = sched();
-  if (!s.running.load(std::memory_order_acquire)) {
+  if (!g_sched.running.load(std::memory_order_acquire)) {
     throw std::logic_error("goro::go: no runtime is running (call it inside goro::run)");
   }
   std::size_t limit = normalize_stack_limit(opts.max_stack != 0 ? opts.max_stack : g_max_stack.load());
@@ -238,7 +237,7 @@ std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
     p->goroutines.fetch_add(1, std::memory_order_relaxed);
     runq_put(p, g, true);
   } else {
-    sched().foreign_goroutines.fetch_add(1, std::memory_order_relaxed);
+    g_sched.foreign_goroutines.fetch_add(1, std::memory_order_relaxed);
     Goroutine* one[1] = {g};
     global_runq_put_batch(one, 1);
   }
@@ -421,10 +420,10 @@ void free_os_memory() {
 }
 
 std::int64_t num_goroutine() {
-  detail::Scheduler& s = detail::sched();
-  std::int64_t n = s.foreign_goroutines.load(std::memory_order_relaxed);
-  if (!s.running.load(std::memory_order_acquire)) return 0;
-  for (detail::Processor* p : detail::all_processors(s)) n += p->goroutines.load(std::memory_order_relaxed);
+  std::int64_t n = detail::g_sched.foreign_goroutines.load(std::memory_order_relaxed);
+  if (!detail::g_sched.running.load(std::memory_order_acquire)) return 0;
+  for (detail::Processor* p : detail::all_processors(detail::g_sched))
+    n += p->goroutines.load(std::memory_order_relaxed);
   return n;
 }
 

@@ -34,14 +34,13 @@
 namespace goro::detail {
 
 Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
-  Scheduler& s = g_sched;
   Processor* own = w->p;
   bool has_work = own != nullptr && (!own->runq.empty() || !own->timers.empty() ||
-                                     s.runq_size.load(std::memory_order_acquire) > 0);
+                                     g_sched.runq_size.load(std::memory_order_acquire) > 0);
   // The note is cleared, and the goroutine looked for, under the lock that
   // hand_to_locked_worker sets next_g under: its wakeup is never lost, even
   // if it came before this worker got here.
-  LockGuard lk(s.lock);
+  LockGuard lk(g_sched.lock);
   if (own != nullptr) {
     release_p(w);
     if (!has_work) idle_p_put(own);
@@ -49,13 +48,13 @@ Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
   if (w->next_g == nullptr) {
     w->note.clear();
     w->locked_waiting = true;
-    s.n_locked_waiting++;
+    g_sched.n_locked_waiting++;
     check_deadlock_locked();
   }
   lk.unlock();
   if (has_work) start_worker(own, false);
   lk.lock();
-  while (w->next_g == nullptr && !s.stopping.load(std::memory_order_acquire)) {
+  while (w->next_g == nullptr && !g_sched.stopping.load(std::memory_order_acquire)) {
     lk.unlock();
     w->note.sleep(0);
     lk.lock();
@@ -63,7 +62,7 @@ Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
   }
   if (w->locked_waiting) {
     w->locked_waiting = false;
-    s.n_locked_waiting--;
+    g_sched.n_locked_waiting--;
   }
   Goroutine* g = w->next_g;
   Processor* p = w->next_p;
@@ -71,15 +70,14 @@ Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
   w->next_p = nullptr;
   lk.unlock();
   if (p != nullptr) acquire_p(w, p);
-  return s.stopping.load(std::memory_order_acquire) ? nullptr : g;
+  return g_sched.stopping.load(std::memory_order_acquire) ? nullptr : g;
 }
 
 void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept {
-  Scheduler& s = g_sched;
   Worker* locked = g->locked_to;
   reset_spinning(w);
   {
-    LockGuard lk(s.lock);
+    LockGuard lk(g_sched.lock);
     Processor* p = w->p;
     release_p(w);
     locked->next_p = p;
@@ -87,19 +85,19 @@ void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept {
     // No longer asleep: the deadlock check must not count it while it wakes.
     if (locked->locked_waiting) {
       locked->locked_waiting = false;
-      s.n_locked_waiting--;
+      g_sched.n_locked_waiting--;
     }
   }
   locked->note.wake();
 }
 
 void end_locked_thread(Worker* w) noexcept {
-  Scheduler& s = g_sched;
   Processor* p = w->p;
   if (p != nullptr) {
-    bool has_work = !p->runq.empty() || !p->timers.empty() || s.runq_size.load(std::memory_order_acquire) > 0;
+    bool has_work =
+        !p->runq.empty() || !p->timers.empty() || g_sched.runq_size.load(std::memory_order_acquire) > 0;
     {
-      LockGuard lk(s.lock);
+      LockGuard lk(g_sched.lock);
       release_p(w);
       if (!has_work) idle_p_put(p);
     }
@@ -109,19 +107,19 @@ void end_locked_thread(Worker* w) noexcept {
   w->exit_thread = false;
   // m0 waits for the end of the runtime, counted as a waiting worker.
   {
-    LockGuard lk(s.lock);
+    LockGuard lk(g_sched.lock);
     w->locked_waiting = true;
-    s.n_locked_waiting++;
+    g_sched.n_locked_waiting++;
     check_deadlock_locked();
   }
-  while (!s.stopping.load(std::memory_order_acquire)) {
+  while (!g_sched.stopping.load(std::memory_order_acquire)) {
     w->note.clear();
-    if (s.stopping.load(std::memory_order_acquire)) break;
+    if (g_sched.stopping.load(std::memory_order_acquire)) break;
     w->note.sleep(0);
   }
-  LockGuard lk(s.lock);
+  LockGuard lk(g_sched.lock);
   w->locked_waiting = false;
-  s.n_locked_waiting--;
+  g_sched.n_locked_waiting--;
 }
 
 }  // namespace goro::detail

@@ -101,16 +101,15 @@ bool is_idle(Processor* p) noexcept GORO_REQUIRES(g_sched.lock) {
 
 // With sched().lock held: a processor to put in service, retired or new.
 Processor* revive_or_make() GORO_REQUIRES(g_sched.lock) {
-  Scheduler& s = g_sched;
-  for (Processor* p : all_processors(s)) {
+  for (Processor* p : all_processors(g_sched)) {
     if (p->retired && !p->draining) return p;
   }
-  int n = s.allp_len.load(std::memory_order_relaxed);
+  int n = g_sched.allp_len.load(std::memory_order_relaxed);
   if (n >= kMaxProcs + kMaxSpareProcs) return nullptr;
   auto* p = new Processor;
   p->id = n;
-  s.allp[n] = p;
-  s.allp_len.store(n + 1, std::memory_order_release);
+  g_sched.allp[n] = p;
+  g_sched.allp_len.store(n + 1, std::memory_order_release);
   return p;
 }
 
@@ -118,8 +117,7 @@ Processor* revive_or_make() GORO_REQUIRES(g_sched.lock) {
 // are gone, idle ones first (highest index first), then busy ones by asking
 // their holders. Returns the idle ones retired here, to be drained.
 int retire_surplus(int surplus, Processor** drained) noexcept GORO_REQUIRES(g_sched.lock) {
-  Scheduler& s = g_sched;
-  std::span<Processor* const> all = all_processors(s);
+  std::span<Processor* const> all = all_processors(g_sched);
   int n = 0;
   for (auto it = all.rbegin(); it != all.rend() && surplus > 0; ++it) {
     Processor* p = *it;
@@ -204,18 +202,18 @@ int resolve_maxprocs() noexcept {
   return fallback;
 }
 
-void start_processors(Scheduler& s, int n) {
-  LockGuard lk(s.lock);
+void start_processors(int n) {
+  LockGuard lk(g_sched.lock);
   for (int i = 0; i < n; i++) {
     auto* p = new Processor;
     p->id = i;
-    s.allp[i] = p;
+    g_sched.allp[i] = p;
   }
-  s.allp_len.store(n, std::memory_order_release);
-  s.nprocs.store(n, std::memory_order_relaxed);
-  s.gomaxprocs = n;
-  s.spare_procs = 0;
-  for (int i = n - 1; i >= 1; i--) idle_p_put(s.allp[i]);
+  g_sched.allp_len.store(n, std::memory_order_release);
+  g_sched.nprocs.store(n, std::memory_order_relaxed);
+  g_sched.gomaxprocs = n;
+  g_sched.spare_procs = 0;
+  for (int i = n - 1; i >= 1; i--) idle_p_put(g_sched.allp[i]);
 }
 
 namespace {
@@ -233,8 +231,8 @@ void detach_timers(Processor* p) noexcept {
 
 }  // namespace
 
-void free_processors(Scheduler& s) {
-  std::span<Processor* const> all = all_processors(s);
+void free_processors() {
+  std::span<Processor* const> all = all_processors(g_sched);
   for (Processor* p : all) detach_timers(p);
   for (Processor* p : all) {
     p->stacks.flush();
@@ -246,41 +244,40 @@ void free_processors(Scheduler& s) {
   }
   // Every worker has exited: the lock is free, and taken only so that the
   // fields it guards are written the way the analysis checks.
-  LockGuard lk(s.lock);
-  std::fill(std::begin(s.allp), std::end(s.allp), nullptr);
-  s.allp_len.store(0);
-  s.nprocs.store(0);
-  s.idle_p = nullptr;
-  s.n_idle_p.store(0);
-  s.idle_m = nullptr;
-  s.n_idle_m = 0;
-  s.n_spinning.store(0);
-  s.n_blocking = 0;
-  s.runq.clear();
-  s.runq_size.store(0);
-  s.timed_sleeper = nullptr;
-  s.sleep_deadline.store(INT64_MAX);
-  s.allm.clear();
+  LockGuard lk(g_sched.lock);
+  std::fill(std::begin(g_sched.allp), std::end(g_sched.allp), nullptr);
+  g_sched.allp_len.store(0);
+  g_sched.nprocs.store(0);
+  g_sched.idle_p = nullptr;
+  g_sched.n_idle_p.store(0);
+  g_sched.idle_m = nullptr;
+  g_sched.n_idle_m = 0;
+  g_sched.n_spinning.store(0);
+  g_sched.n_blocking = 0;
+  g_sched.runq.clear();
+  g_sched.runq_size.store(0);
+  g_sched.timed_sleeper = nullptr;
+  g_sched.sleep_deadline.store(INT64_MAX);
+  g_sched.allm.clear();
 }
 
 void resize_processors(int gomaxprocs, int spares) noexcept {
-  Scheduler& s = g_sched;
   Processor* drained[kMaxProcs + kMaxSpareProcs];
   int n_drained = 0;
   bool grew = false;
   {
-    LockGuard lk(s.lock);
-    if (s.stopping.load(std::memory_order_acquire)) return;
-    if (gomaxprocs <= 0) gomaxprocs = s.gomaxprocs;
-    if (spares < 0) spares = s.spare_procs;
+    LockGuard lk(g_sched.lock);
+    if (g_sched.stopping.load(std::memory_order_acquire)) return;
+    if (gomaxprocs <= 0) gomaxprocs = g_sched.gomaxprocs;
+    if (spares < 0) spares = g_sched.spare_procs;
     spares = std::min(spares, kMaxSpareProcs);
     gomaxprocs = std::min(gomaxprocs, kMaxProcs);
-    s.gomaxprocs = gomaxprocs;
-    s.spare_procs = spares;
+    g_sched.gomaxprocs = gomaxprocs;
+    g_sched.spare_procs = spares;
     int want = gomaxprocs + spares;
-    int have = s.nprocs.load(std::memory_order_relaxed);
+    int have = g_sched.nprocs.load(std::memory_order_relaxed);
     // Processors asked to retire but not yet retired come back first.
-    for (Processor* p : all_processors(s)) {
+    for (Processor* p : all_processors(g_sched)) {
       if (have >= want) break;
       if (p->retire_wanted.exchange(false, std::memory_order_relaxed)) have++;
     }
@@ -292,17 +289,16 @@ void resize_processors(int gomaxprocs, int spares) noexcept {
       grew = true;
     }
     if (have > want) n_drained = retire_surplus(have - want, drained);
-    s.nprocs.store(std::min(have, want), std::memory_order_relaxed);
+    g_sched.nprocs.store(std::min(have, want), std::memory_order_relaxed);
   }
   for (int i = 0; i < n_drained; i++) drain_retired(drained[i]);
   if (grew) wake_worker_if_needed();
 }
 
 void retire_held_processor(Worker* w) noexcept {
-  Scheduler& s = g_sched;
   Processor* p = w->p;
   {
-    LockGuard lk(s.lock);
+    LockGuard lk(g_sched.lock);
     // resize_processors may have taken the request back meanwhile.
     if (!p->retire_wanted.exchange(false, std::memory_order_relaxed)) return;
     p->retired = true;
@@ -311,7 +307,7 @@ void retire_held_processor(Worker* w) noexcept {
   }
   if (w->spinning) {
     w->spinning = false;
-    s.n_spinning.fetch_sub(1, std::memory_order_acq_rel);
+    g_sched.n_spinning.fetch_sub(1, std::memory_order_acq_rel);
   }
   drain_retired(p);
 }
@@ -321,19 +317,17 @@ void retire_held_processor(Worker* w) noexcept {
 namespace goro {
 
 int set_maxprocs(int n) {
-  detail::Scheduler& s = detail::sched();
   int shown = maxprocs();
   if (n <= 0) return shown;
   detail::g_maxprocs_setting.store(std::min(n, detail::kMaxProcs));
-  if (s.running.load(std::memory_order_acquire)) detail::resize_processors(n, -1);
+  if (detail::g_sched.running.load(std::memory_order_acquire)) detail::resize_processors(n, -1);
   return shown;
 }
 
 int maxprocs() {
-  detail::Scheduler& s = detail::sched();
-  if (s.running.load(std::memory_order_acquire)) {
-    detail::LockGuard lk(s.lock);
-    if (s.gomaxprocs > 0) return s.gomaxprocs;
+  if (detail::g_sched.running.load(std::memory_order_acquire)) {
+    detail::LockGuard lk(detail::g_sched.lock);
+    if (detail::g_sched.gomaxprocs > 0) return detail::g_sched.gomaxprocs;
   }
   return detail::resolve_maxprocs();
 }

@@ -16,24 +16,22 @@ namespace goro::detail {
 
 // With sched().lock held.
 void global_put_locked(Goroutine* g) noexcept {
-  Scheduler& s = g_sched;
-  if (!s.runq.push(g)) sched_fatal("out of memory (global run queue)");
-  s.runq_size.fetch_add(1, std::memory_order_release);
+  if (!g_sched.runq.push(g)) sched_fatal("out of memory (global run queue)");
+  g_sched.runq_size.fetch_add(1, std::memory_order_release);
 }
 
 // With sched().lock held: takes one goroutine to run and moves a fair share
 // of the rest to p's local queue (at most max, 0 meaning no limit).
 Goroutine* global_get_locked(Processor* p, int max) noexcept GORO_REQUIRES(g_sched.lock) {
-  Scheduler& s = g_sched;
-  int size = s.runq_size.load(std::memory_order_relaxed);
+  int size = g_sched.runq_size.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  int n = size / std::max(1, s.nprocs.load(std::memory_order_relaxed)) + 1;
+  int n = size / std::max(1, g_sched.nprocs.load(std::memory_order_relaxed)) + 1;
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > static_cast<int>(RunQueue::kSize / 2)) n = RunQueue::kSize / 2;
-  s.runq_size.fetch_sub(n, std::memory_order_relaxed);
-  Goroutine* first = s.runq.pop();
-  for (int i = 1; i < n; i++) p->runq.push_back(s.runq.pop());
+  g_sched.runq_size.fetch_sub(n, std::memory_order_relaxed);
+  Goroutine* first = g_sched.runq.pop();
+  for (int i = 1; i < n; i++) p->runq.push_back(g_sched.runq.pop());
   return first;
 }
 
@@ -156,7 +154,6 @@ void start_worker(Processor* p, bool spinning) noexcept {
 // Go's wakep: when a processor is idle and no worker is already looking for
 // work, start one spinning.
 void wake_worker_if_needed() noexcept {
-  Scheduler& s = g_sched;
   // The work the caller just queued must be visible before it reads the
   // spinning count: a spinner that stops spinning decrements the count and
   // then looks at every queue (release_and_sleep). Without this StoreLoad
@@ -164,10 +161,10 @@ void wake_worker_if_needed() noexcept {
   // CPU's store buffer), the spinner sleeps, and a goroutine stays in the
   // runnext of a processor whose goroutine never parks.
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (s.n_idle_p.load(std::memory_order_acquire) == 0) return;
-  if (s.n_spinning.load(std::memory_order_acquire) != 0) return;
+  if (g_sched.n_idle_p.load(std::memory_order_acquire) == 0) return;
+  if (g_sched.n_spinning.load(std::memory_order_acquire) != 0) return;
   int expected = 0;
-  if (!s.n_spinning.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  if (!g_sched.n_spinning.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   start_worker(nullptr, true);
 }
 

@@ -53,33 +53,32 @@ void add_counts(const H& h, std::uint64_t* out) noexcept {
 
 SchedFigures read_sched_figures() noexcept {
   SchedFigures f;
-  Scheduler& s = sched();
-  if (!s.running.load(std::memory_order_acquire)) return f;
+  if (!g_sched.running.load(std::memory_order_acquire)) return f;
   f.goroutines = goro::num_goroutine();
   // Spinners first: one that stops spinning meanwhile then counts as
   // running, not the other way round.
-  f.spinning_threads = s.n_spinning.load(std::memory_order_acquire);
+  f.spinning_threads = g_sched.n_spinning.load(std::memory_order_acquire);
   int held = 0;
-  for (Processor* p : all_processors(s)) {
+  for (Processor* p : all_processors(g_sched)) {
     held += p->held.load(std::memory_order_acquire) ? 1 : 0;
     f.runnable += queued_on(*p);
     f.timers += pending_timers(*p);
   }
-  f.runnable += std::max(0, s.runq_size.load(std::memory_order_relaxed));
+  f.runnable += std::max(0, g_sched.runq_size.load(std::memory_order_relaxed));
   f.running = std::max(0, held - f.spinning_threads);
   // A reader on a goroutine is one running, whatever the other workers did
   // while it counted.
   if (current_goroutine() != nullptr) f.running = std::max<std::int64_t>(f.running, 1);
-  f.processors = s.nprocs.load(std::memory_order_relaxed);
-  f.idle_processors = s.n_idle_p.load(std::memory_order_relaxed);
-  f.external_waiters = s.external_waiters.load(std::memory_order_relaxed);
+  f.processors = g_sched.nprocs.load(std::memory_order_relaxed);
+  f.idle_processors = g_sched.n_idle_p.load(std::memory_order_relaxed);
+  f.external_waiters = g_sched.external_waiters.load(std::memory_order_relaxed);
   {
-    LockGuard lk(s.lock);
-    f.blocking = s.n_blocking;
-    f.gomaxprocs = s.gomaxprocs;
-    f.spare_processors = s.spare_procs;
-    f.threads = static_cast<int>(s.allm.size());
-    f.idle_threads = s.n_idle_m;
+    LockGuard lk(g_sched.lock);
+    f.blocking = g_sched.n_blocking;
+    f.gomaxprocs = g_sched.gomaxprocs;
+    f.spare_processors = g_sched.spare_procs;
+    f.threads = static_cast<int>(g_sched.allm.size());
+    f.idle_threads = g_sched.n_idle_m;
   }
   // Counted at different instants: keep the parts within the total, the
   // exact count first (blocking, under the lock), the approximate one
@@ -93,9 +92,8 @@ SchedFigures read_sched_figures() noexcept {
 
 void read_sched_histograms(SchedHistograms* out) noexcept {
   *out = SchedHistograms{};
-  Scheduler& s = sched();
-  if (!s.running.load(std::memory_order_acquire)) return;
-  for (Processor* p : all_processors(s)) {
+  if (!g_sched.running.load(std::memory_order_acquire)) return;
+  for (Processor* p : all_processors(g_sched)) {
     add_counts(p->stats.latency, out->latency);
     add_counts(p->stats.stack_peak, out->stack_peak);
   }

@@ -344,9 +344,9 @@ void resize_processors(int gomaxprocs, int spares) noexcept;
 // Returns with w holding no processor.
 void retire_held_processor(Worker* w) noexcept;
 // Makes the first `n` processors of a new run (worker.cpp).
-void start_processors(Scheduler& s, int n);
+void start_processors(int n);
 // Frees them all at the end of a run.
-void free_processors(Scheduler& s);
+void free_processors();
 int resolve_maxprocs() noexcept;
 
 // lock_os_thread (lockosthread.cpp). A worker whose goroutine is locked to

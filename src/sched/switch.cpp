@@ -217,8 +217,7 @@ void finish_switch(Worker* w) noexcept {
 
 // The worker's scheduler loop, on its own stack (Go's schedule on g0).
 void schedule_loop(Worker* w) noexcept {
-  Scheduler& s = g_sched;
-  while (!s.stopping.load(std::memory_order_acquire)) {
+  while (!g_sched.stopping.load(std::memory_order_acquire)) {
     Goroutine* g = nullptr;
     if (w->locked_g != nullptr) [[unlikely]] {
       g = wait_for_locked_goroutine(w);

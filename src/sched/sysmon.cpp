@@ -228,7 +228,6 @@ void poll_network(std::int64_t now) noexcept {
 
 // Go's schedtrace line.
 void print_schedtrace(std::int64_t since_start) noexcept {
-  Scheduler& s = g_sched;
   char queues[2048];
   std::size_t used = 0;
   int gomaxprocs = 0;
@@ -237,13 +236,13 @@ void print_schedtrace(std::int64_t since_start) noexcept {
   int idle_threads = 0;
   int global = 0;
   {
-    LockGuard lk(s.lock);
-    gomaxprocs = s.gomaxprocs;
-    spares = s.spare_procs;
-    threads = static_cast<int>(s.allm.size());
-    idle_threads = s.n_idle_m;
-    global = s.runq_size.load(std::memory_order_relaxed);
-    for (Processor* p : all_processors(s)) {
+    LockGuard lk(g_sched.lock);
+    gomaxprocs = g_sched.gomaxprocs;
+    spares = g_sched.spare_procs;
+    threads = static_cast<int>(g_sched.allm.size());
+    idle_threads = g_sched.n_idle_m;
+    global = g_sched.runq_size.load(std::memory_order_relaxed);
+    for (Processor* p : all_processors(g_sched)) {
       if (p->retired || used + 16 >= sizeof queues) continue;
       std::uint32_t n = p->runq.size_without_next() + (p->runq.peek_next() != nullptr ? 1 : 0);
       used += static_cast<std::size_t>(
@@ -255,8 +254,8 @@ void print_schedtrace(std::int64_t since_start) noexcept {
                "SCHED %lldms: gomaxprocs=%d spareprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
                "idlethreads=%d runqueue=%d [%s]\n",
                static_cast<long long>(since_start / 1000000), gomaxprocs, spares,
-               s.n_idle_p.load(std::memory_order_relaxed), threads,
-               s.n_spinning.load(std::memory_order_relaxed), idle_threads, global, queues);
+               g_sched.n_idle_p.load(std::memory_order_relaxed), threads,
+               g_sched.n_spinning.load(std::memory_order_relaxed), idle_threads, global, queues);
 }
 
 void* monitor_main(void*) {

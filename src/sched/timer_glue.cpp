@@ -35,9 +35,8 @@ namespace {
 // Someone asleep must learn of an earlier deadline; busy workers check
 // their own heaps between goroutines anyway.
 void notice_deadline(std::int64_t when) noexcept {
-  Scheduler& s = g_sched;
-  if (when < s.sleep_deadline.load(std::memory_order_acquire) &&
-      (s.n_idle_p.load(std::memory_order_acquire) > 0 || s.sleep_deadline.load() != INT64_MAX)) {
+  if (when < g_sched.sleep_deadline.load(std::memory_order_acquire) &&
+      (g_sched.n_idle_p.load(std::memory_order_acquire) > 0 || g_sched.sleep_deadline.load() != INT64_MAX)) {
     wake_timer_sleeper();
   }
 }

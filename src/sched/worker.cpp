@@ -77,11 +77,10 @@ void* worker_main(void* arg) {
 // the worker list and detaches itself, unless join_workers already took the
 // list, which then joins it.
 void leave_worker_list(Worker* w) noexcept {
-  Scheduler& s = sched();
-  LockGuard lk(s.lock);
-  auto it = std::find(s.allm.begin(), s.allm.end(), w);
-  if (it == s.allm.end()) return;
-  s.allm.erase(it);
+  LockGuard lk(g_sched.lock);
+  auto it = std::find(g_sched.allm.begin(), g_sched.allm.end(), w);
+  if (it == g_sched.allm.end()) return;
+  g_sched.allm.erase(it);
   pthread_detach(pthread_self());
   lk.unlock();
   delete w;
@@ -163,18 +162,17 @@ void start_main_goroutine(F&& fn) {
 }  // namespace
 
 void spawn_worker_thread(Processor* p, bool spinning) noexcept {
-  Scheduler& s = sched();
   auto* w = new Worker;
   {
-    LockGuard lk(s.lock);
-    if (s.stopping.load()) {
+    LockGuard lk(g_sched.lock);
+    if (g_sched.stopping.load()) {
       idle_p_put(p);
-      if (spinning) s.n_spinning.fetch_sub(1);
+      if (spinning) g_sched.n_spinning.fetch_sub(1);
       delete w;
       return;
     }
-    w->id = static_cast<int>(s.allm.size());
-    s.allm.push_back(w);
+    w->id = static_cast<int>(g_sched.allm.size());
+    g_sched.allm.push_back(w);
   }
   w->next_p = p;
   w->spinning = spinning;
@@ -187,50 +185,48 @@ void spawn_worker_thread(Processor* p, bool spinning) noexcept {
 }
 
 void begin_shutdown() noexcept {
-  Scheduler& s = sched();
-  s.stopping.store(true, std::memory_order_release);
+  g_sched.stopping.store(true, std::memory_order_release);
   interrupt_poller();
-  LockGuard lk(s.lock);
+  LockGuard lk(g_sched.lock);
   // Idle workers, and those waiting for a locked goroutine (a wakeup of a
   // worker that is neither is harmless: it clears its note before sleeping).
-  for (Worker* w : s.allm) w->note.wake();
+  for (Worker* w : g_sched.allm) w->note.wake();
 }
 
 int run_scheduler(std::function<int()> main_fn) {
-  Scheduler& s = sched();
   bool expected = false;
-  if (!s.running.compare_exchange_strong(expected, true)) {
+  if (!g_sched.running.compare_exchange_strong(expected, true)) {
     throw std::logic_error("goro::run: a runtime is already running in this process");
   }
-  s.stopping.store(false);
-  s.exit_code = 0;
-  s.goid_gen.store(0);  // ids start at 1 (main) in every run
-  s.foreign_goroutines.store(0);
-  start_processors(s, resolve_maxprocs());
+  g_sched.stopping.store(false);
+  g_sched.exit_code = 0;
+  g_sched.goid_gen.store(0);  // ids start at 1 (main) in every run
+  g_sched.foreign_goroutines.store(0);
+  start_processors(resolve_maxprocs());
   auto* m0 = new Worker;
   m0->is_m0 = true;
   {
-    LockGuard lk(s.lock);  // no other worker yet: uncontended
-    s.allm.push_back(m0);
+    LockGuard lk(g_sched.lock);  // no other worker yet: uncontended
+    g_sched.allm.push_back(m0);
   }
   init_thread_context(m0);
-  acquire_p(m0, s.allp[0]);
+  acquire_p(m0, g_sched.allp[0]);
 
-  start_main_goroutine([&s, fn = std::move(main_fn)]() mutable { s.exit_code = fn(); });
+  start_main_goroutine([fn = std::move(main_fn)]() mutable { g_sched.exit_code = fn(); });
   sysmon_start();
   schedule_loop(m0);
 
   sysmon_stop();
-  join_workers(s, m0);
+  join_workers(g_sched, m0);
   compactor_stop();
   release_abandoned_goroutines();
   release_p(m0);
-  free_processors(s);
+  free_processors();
   remove_signal_stack();
   set_current_worker(nullptr);
   delete m0;
-  int code = s.exit_code;
-  s.running.store(false);
+  int code = g_sched.exit_code;
+  g_sched.running.store(false);
   return code;
 }
 
