@@ -150,6 +150,24 @@ def run_one(job, timeout, log):
     return parse_metrics(p.stdout), None
 
 
+# Before each run of the park programs (a million stacks started at once,
+# gigabytes of fresh pages), the same amount of memory is touched and freed
+# by bench_fresh_slots, so that every runtime finds the machine's free memory
+# in the same state. On a VM that gives idle guest memory back to its host, a
+# first touch of memory left idle measured 5 to 13 us per page against 2 us
+# for memory freed a moment before (bench_fresh_slots run twice in a row
+# after 30 s idle); without the warm-up, whichever program ran first paid
+# for the others.
+WARM_BEFORE = ("park",)
+WARM_SLOTS = {True: 100000, False: 1300000}
+
+
+def warm_memory(a):
+    exe = os.path.join(a.build, "bench", "bench_fresh_slots")
+    if os.access(exe, os.X_OK):
+        subprocess.run([exe, str(WARM_SLOTS[a.quick])], capture_output=True, timeout=a.timeout)
+
+
 def run_all(a, log):
     results = {"runs": {}, "failures": {}, "seconds": {}}
     groups = jobs(a)
@@ -162,6 +180,8 @@ def run_all(a, log):
                 if not os.access(job.argv[0], os.X_OK):
                     results["failures"].setdefault(f"{job.runtime}.{key}", "not built")
                     continue
+                if key in WARM_BEFORE:
+                    warm_memory(a)
                 t0 = time.time()
                 metrics, err = run_one(job, a.timeout, log)
                 name = f"{job.runtime}.{key}"
@@ -276,7 +296,8 @@ def fmt(v, unit=""):
 BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear, plus a share of a "
                 "page-table page) and its guard a share of one `process_madvise` per 64 slots; `bench_fresh_slots` "
                 "measures those two kernel costs alone, with no runtime around them, at 2.2 to 3.0 us per slot "
-                "(0.6 to 0.7 us guard, 1.6 to 2.3 us fault) on this machine, most of Go's whole figure. Go has no guard pages "
+                "(0.6 to 0.7 us guard, 1.6 to 2.3 us fault) on this machine with warm memory, most of Go's whole "
+                "figure, and a fault at 5 to 13 us when the VM's free memory was left idle first. Go has no guard pages "
                 "(its compiler checks the stack bound in every function prologue) and carves 2 KiB stacks, two per "
                 "page, out of heap spans; C++ code has no such check, so goro needs the guard and a page of its own "
                 "per stack, and a fresh goroutine cannot cost less than that floor")
@@ -704,7 +725,10 @@ size argument and prints `metric=value` lines.
 
 **Method.** {a.runs} round{'s' if a.runs != 1 else ''}; in each round every program runs once for each runtime, and the runtime that
 goes first rotates from round to round. Each figure is the **median** of the rounds. Each run is killed
-after {a.timeout} s. Times are **process CPU time** (user + system, all threads) divided by the
+after {a.timeout} s. Before each park run, `bench_fresh_slots` touches and frees as much memory as the
+largest park run needs, so that every runtime starts from the same state of the VM's free memory (a
+first touch of guest memory left idle measured 5 to 13 us per page here, against 2 us for memory
+freed a moment before). Times are **process CPU time** (user + system, all threads) divided by the
 operations, because this machine is shared with other work and the wall clock includes waiting for a
 CPU; the same figures in wall-clock time are in the second table. goro and Go use their defaults: every
 CPU a processor (GOMAXPROCS), default stack limits; Boost.Fiber runs on one thread with its default
