@@ -225,7 +225,7 @@ TEST(Stack, DeepRecursionTo64MiBWithGiBCeiling) {
     });
     wg.wait();
     // The goroutine exits right after wg.done(), but on a loaded machine its
-    // thread may be held up: its processor's queue can be taken by a spare
+    // thread may be held up: its processor's queue can be taken by another
     // processor meanwhile (sysmon), so this goroutine may run before it has
     // gone. Wait for the release rather than for a fixed time.
     auto deadline = goro::clock::now() + 10s;

@@ -9,7 +9,8 @@
 // third goroutine queued on it (counted in switches, not time); and a
 // goroutine that readied a partner and then computes without ever entering
 // the runtime does not keep that partner from running (the system monitor
-// brings in a spare processor, as for any goroutine stuck in a loop).
+// wakes another processor's worker for it, or brings in a spare processor
+// when there is no other, as for any goroutine stuck in a loop).
 #include <goro/chan.hpp>
 #include <goro/goroutine.hpp>
 #include <goro/mutex.hpp>

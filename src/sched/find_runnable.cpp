@@ -75,7 +75,7 @@ void wake_timer_sleeper() noexcept {
   if (w != nullptr) w->note.wake();
 }
 
-// With sched().lock held, by a worker about to sleep with no deadline.
+// With g_sched.lock held, by a worker about to sleep with no deadline.
 // Workers waiting for their locked goroutine count as asleep.
 void check_deadlock_locked() noexcept {
   if (g_sched.stopping.load(std::memory_order_acquire)) return;

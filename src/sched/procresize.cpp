@@ -82,7 +82,7 @@ int default_maxprocs() {
   return std::min(cpus, capped);
 }
 
-// With sched().lock held.
+// With g_sched.lock held.
 void idle_p_remove(Processor* p) noexcept GORO_REQUIRES(g_sched.lock) {
   Processor** link = &g_sched.idle_p;
   while (*link != nullptr && *link != p) link = &(*link)->idle_link;
@@ -99,7 +99,7 @@ bool is_idle(Processor* p) noexcept GORO_REQUIRES(g_sched.lock) {
   return false;
 }
 
-// With sched().lock held: a processor to put in service, retired or new.
+// With g_sched.lock held: a processor to put in service, retired or new.
 Processor* revive_or_make() GORO_REQUIRES(g_sched.lock) {
   for (Processor* p : all_processors(g_sched)) {
     if (p->retired && !p->draining) return p;
@@ -113,7 +113,7 @@ Processor* revive_or_make() GORO_REQUIRES(g_sched.lock) {
   return p;
 }
 
-// With sched().lock held: takes processors out of service until `surplus`
+// With g_sched.lock held: takes processors out of service until `surplus`
 // are gone, idle ones first (highest index first), then busy ones by asking
 // their holders. Returns the idle ones retired here, to be drained.
 int retire_surplus(int surplus, Processor** drained) noexcept GORO_REQUIRES(g_sched.lock) {

@@ -1,7 +1,7 @@
 // sched/queues.cpp: run queues, idle processors and idle workers (Go's
 // runqput, globrunqput, pidleput/pidleget, mput/mget, startm, wakep).
 //
-// The global queue and both idle lists are guarded by sched().lock. A local
+// The global queue and both idle lists are guarded by g_sched.lock. A local
 // queue is pushed to only by its processor's holder; when it is full, half
 // of it moves to the global queue. runq_get (scheduler.hpp) takes runnext
 // first, for at most kRunnextBudget switches in a row. ready() starts a
@@ -14,13 +14,13 @@ namespace goro::detail {
 // ---------------------------------------------------------------------------
 // Run queues.
 
-// With sched().lock held.
+// With g_sched.lock held.
 void global_put_locked(Goroutine* g) noexcept {
   if (!g_sched.runq.push(g)) sched_fatal("out of memory (global run queue)");
   g_sched.runq_size.fetch_add(1, std::memory_order_release);
 }
 
-// With sched().lock held: takes one goroutine to run and moves a fair share
+// With g_sched.lock held: takes one goroutine to run and moves a fair share
 // of the rest to p's local queue (at most max, 0 meaning no limit).
 Goroutine* global_get_locked(Processor* p, int max) noexcept GORO_REQUIRES(g_sched.lock) {
   int size = g_sched.runq_size.load(std::memory_order_relaxed);
@@ -80,7 +80,7 @@ void release_p(Worker* w) noexcept {
 }
 
 // ---------------------------------------------------------------------------
-// Idle processors and workers. All with sched().lock held.
+// Idle processors and workers. All with g_sched.lock held.
 
 void idle_p_put(Processor* p) noexcept {
   // Asked to retire while held: an idle processor has an empty queue, so

@@ -136,7 +136,7 @@ class RunQueue {
 // local queue took a cache and TLB miss per goroutine (a fifth of skynet's
 // time). Reading pointers out of a chunk takes none. One spare chunk is kept
 // so a queue that fills and drains does not allocate each time.
-// Guarded by sched().lock; not thread-safe on its own.
+// Guarded by g_sched.lock; not thread-safe on its own.
 class GlobalRunQueue {
  public:
   GlobalRunQueue() = default;

@@ -11,7 +11,7 @@
 //   * A processor is held by at most one worker; only the holder pushes to
 //     its local queue and touches its caches.
 //   * An idle processor (on the idle list) has an empty local queue.
-//   * sched().lock guards the idle lists, the global queue, the timed
+//   * g_sched.lock guards the idle lists, the global queue, the timed
 //     sleeper and the worker list; it is never held across a switch or a
 //     futex sleep.
 #include "sched/scheduler.hpp"

@@ -57,13 +57,13 @@ struct alignas(64) Processor {
   std::atomic<bool> held{false};
   std::atomic<int> holder_tid{0};
   Processor* idle_link = nullptr;
-  // Out of service (procresize.cpp). Guarded by sched().lock. A retired
+  // Out of service (procresize.cpp). Guarded by g_sched.lock. A retired
   // processor is on no idle list and held by nobody; its queue is drained,
   // though others still look at its queue and timers until it is reused.
   bool retired = false;
   // Retired and still being drained by the worker that retired it, which
   // owns it until then: it cannot be put back in service meanwhile.
-  // Guarded by sched().lock.
+  // Guarded by g_sched.lock.
   bool draining = false;
   // Set by resize_processors on a held processor; its holder retires it the
   // next time it looks for work.
@@ -109,7 +109,7 @@ struct Worker {
   Processor* next_p = nullptr;  // handed over by start_worker
   // lock_os_thread (lockosthread.cpp): the goroutine locked to this worker;
   // the goroutine handed to it with next_p while it waited for it; whether
-  // it waits (guarded by sched().lock); whether its locked goroutine exited
+  // it waits (guarded by g_sched.lock); whether its locked goroutine exited
   // locked, which ends the thread.
   Goroutine* locked_g = nullptr;
   Goroutine* next_g = nullptr;
@@ -223,7 +223,7 @@ extern std::atomic<const Poller*> g_poller;
 extern std::atomic<bool> g_poll_blocked;  // a worker waits inside poll()
 extern std::atomic<std::int64_t> g_last_poll_ns;
 std::int64_t nanotime() noexcept;
-// With sched().lock held.
+// With g_sched.lock held.
 void global_put_locked(Goroutine* g) noexcept GORO_REQUIRES(g_sched.lock);
 // Takes one goroutine from the global queue and moves a fair share of the
 // rest to p's local queue (at most max, 0 meaning no limit).
@@ -276,7 +276,7 @@ inline Worker* current_worker() noexcept {
 void set_current_worker(Worker* w) noexcept;
 void acquire_p(Worker* w, Processor* p) noexcept;
 void release_p(Worker* w) noexcept;
-// With sched().lock held.
+// With g_sched.lock held.
 void idle_p_put(Processor* p) noexcept GORO_REQUIRES(g_sched.lock);
 Processor* idle_p_get() noexcept GORO_REQUIRES(g_sched.lock);
 void idle_m_remove(Worker* w) noexcept GORO_REQUIRES(g_sched.lock);
@@ -360,7 +360,7 @@ void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept;
 // The worker's locked goroutine exited locked: the thread ends (m0, which
 // must return from run(), sleeps until the runtime stops instead).
 void end_locked_thread(Worker* w) noexcept;
-// With sched().lock held: fatal if every worker sleeps and nothing can
+// With g_sched.lock held: fatal if every worker sleeps and nothing can
 // ever wake one.
 void check_deadlock_locked() noexcept GORO_REQUIRES(g_sched.lock);
 

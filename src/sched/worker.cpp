@@ -86,12 +86,12 @@ void leave_worker_list(Worker* w) noexcept {
   delete w;
 }
 
-void join_workers(Scheduler& s, Worker* m0) {
+void join_workers(Worker* m0) {
   std::vector<Worker*> workers;
   {
-    LockGuard lk(s.lock);
-    workers.swap(s.allm);
-    s.allm.push_back(m0);
+    LockGuard lk(g_sched.lock);
+    workers.swap(g_sched.allm);
+    g_sched.allm.push_back(m0);
   }
   for (Worker* w : workers) {
     if (w == m0) continue;
@@ -217,7 +217,7 @@ int run_scheduler(std::function<int()> main_fn) {
   schedule_loop(m0);
 
   sysmon_stop();
-  join_workers(g_sched, m0);
+  join_workers(m0);
   compactor_stop();
   release_abandoned_goroutines();
   release_p(m0);
