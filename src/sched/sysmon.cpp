@@ -17,7 +17,9 @@
 // thread competing for the same CPUs (a goroutine starting a million others
 // in a loop counts as stuck while the other processors run them). Spares
 // are retired once the count wanted has stayed lower for kSpareLingerNs, so
-// a processor that switches again gives its spare back.
+// a processor that switches again gives its spare back within two ticks:
+// until then more processors than GOMAXPROCS run goroutines, which a
+// program that asked for one CPU would see as a second one in use.
 //
 // It also marks a run it saw at two of its ticks as long (long_run_tick), so
 // that a park need not read the clock to tell. And it polls the network when
@@ -42,9 +44,9 @@ namespace goro::detail {
 
 namespace {
 
-constexpr std::int64_t kTickNs = 5000000;          // 5 ms
-constexpr std::int64_t kStuckNs = 10000000;        // Go's forcePreemptNS
-constexpr std::int64_t kSpareLingerNs = 50000000;  // 50 ms
+constexpr std::int64_t kTickNs = 5000000;    // 5 ms
+constexpr std::int64_t kStuckNs = 10000000;  // Go's forcePreemptNS
+constexpr std::int64_t kSpareLingerNs = kTickNs;
 constexpr std::int64_t kForcedPollNs = 10000000;
 
 struct Monitor {

@@ -24,6 +24,7 @@
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>
 
+#include <pthread.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cstdlib>
@@ -61,6 +62,9 @@ void leave_worker_list(Worker* w) noexcept;
 
 void* worker_main(void* arg) {
   auto* w = static_cast<Worker*>(arg);
+  // A new thread inherits its creator's name, and the monitor starts
+  // spares: without this a worker would show as goro-sysmon in top -H.
+  pthread_setname_np(pthread_self(), "goro-worker");
   init_thread_context(w);
   Processor* p = w->next_p;
   w->next_p = nullptr;
