@@ -4,7 +4,7 @@
 # another variable or a member is a bug waiting to happen in a runtime whose
 # functions juggle several goroutines, processors and workers at once.
 # With clang, -Wthread-safety checks the lock annotations of
-# src/arch/thread_safety.hpp (GORO_GUARDED_BY and friends), -precise part
+# include/goro/thread_annotations.hpp (GORO_GUARDED_BY and friends), -precise part
 # included: the scheduler names its global state g_sched everywhere, never
 # through a local reference the analysis could not match with it.
 function(goro_target_warnings)

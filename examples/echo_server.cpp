@@ -99,14 +99,14 @@ class registry {
   };
 
   void add(node* n) {
-    std::lock_guard lk(mu_);
+    goro::lock_guard lk(mu_);
     n->next = head_;
     if (head_ != nullptr) head_->prev = n;
     head_ = n;
     count_++;
   }
   void remove(node* n) {
-    std::lock_guard lk(mu_);
+    goro::lock_guard lk(mu_);
     if (n->prev != nullptr) n->prev->next = n->next;
     if (n->next != nullptr) n->next->prev = n->prev;
     if (head_ == n) head_ = n->next;
@@ -116,18 +116,18 @@ class registry {
   // them is destroyed meanwhile).
   template <typename F>
   void for_each(F&& f) {
-    std::lock_guard lk(mu_);
+    goro::lock_guard lk(mu_);
     for (node* n = head_; n != nullptr; n = n->next) f(n->c);
   }
   long count() {
-    std::lock_guard lk(mu_);
+    goro::lock_guard lk(mu_);
     return count_;
   }
 
  private:
   goro::mutex mu_;
-  node* head_ = nullptr;
-  long count_ = 0;
+  node* head_ GORO_GUARDED_BY(mu_) = nullptr;
+  long count_ GORO_GUARDED_BY(mu_) = 0;
 };
 
 struct server {

@@ -4,7 +4,7 @@
 // in-place update). Goroutine records are never dereferenced by these
 // structures, so fake addresses stand in for them.
 #include "sched/runqueue.hpp"
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
 #include "sched/timers.hpp"
 
 #include <gtest/gtest.h>
@@ -19,9 +19,9 @@
 
 namespace {
 
+using goro::lock_guard;
 using goro::detail::GlobalRunQueue;
 using goro::detail::Goroutine;
-using goro::detail::LockGuard;
 using goro::detail::RunQueue;
 using goro::detail::Timer;
 using goro::detail::TimerHeap;
@@ -136,7 +136,7 @@ TEST(GlobalRunQueue, FifoAcrossChunks) {
 
 TEST(TimerHeap, PopsInDeadlineOrderAndTracksTheEarliest) {
   TimerHeap h;
-  LockGuard lk(h.lock());  // the heap's operations require it (clang checks)
+  goro::lock_guard lk(h.lock());  // the heap's operations require it (clang checks)
   EXPECT_TRUE(h.empty());
   std::vector<Timer> timers(500);
   std::mt19937 rng(3);
@@ -165,7 +165,7 @@ TEST(TimerHeap, PopsInDeadlineOrderAndTracksTheEarliest) {
 
 TEST(TimerHeap, RemoveAndUpdateKeepTheHeapOrdered) {
   TimerHeap h;
-  LockGuard lk(h.lock());
+  goro::lock_guard lk(h.lock());
   std::vector<Timer> timers(300);
   auto* self = reinterpret_cast<goro::detail::Processor*>(0x1000);
   for (std::size_t i = 0; i < timers.size(); i++) {

@@ -40,8 +40,11 @@ def is_comment(line):
 
 
 def is_code(line):
+    """A line a comment above it documents: a declaration or a #define
+    (other preprocessor lines are not documented)."""
     s = line.strip()
-    return bool(s) and not is_comment(line) and not s.startswith("#")
+    directive = s.startswith("#") and not re.match(r"#\s*define\b", s)
+    return bool(s) and not is_comment(line) and not directive
 
 
 def declarations_in(lines):

@@ -2,13 +2,15 @@
 // thread (Go's sync.Mutex).
 //
 // goro::mutex satisfies the C++ Lockable requirements, so std::lock_guard,
-// std::unique_lock, std::scoped_lock and std::lock work with it:
+// std::unique_lock, std::scoped_lock and std::lock work with it. It is also
+// a lock to clang's thread-safety analysis (goro/thread_annotations.hpp):
+// held through goro::lock_guard, the fields it guards are checked.
 //
 //   goro::mutex mu;
-//   int balance = 0;  // guarded by mu
+//   int balance GORO_GUARDED_BY(mu) = 0;
 //
 //   void deposit(int n) {
-//     std::lock_guard lock(mu);
+//     goro::lock_guard lock(mu);
 //     balance += n;
 //   }
 //
@@ -48,6 +50,8 @@
 #pragma once
 
 #include <goro/config.hpp>
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -59,7 +63,7 @@ struct WaitQueue;
 }  // namespace detail
 
 // A mutual exclusion lock for goroutines (Go's sync.Mutex); see above.
-class mutex {
+class GORO_CAPABILITY("mutex") mutex {
  public:
   // An unlocked mutex. constexpr: a global mutex is constant-initialized
   // (constinit), so it is usable from any static initializer.
@@ -80,7 +84,7 @@ class mutex {
   // mutex's wait queue cannot be allocated on its first contention.
   // Thread-safe. Cost: one CAS when unlocked; otherwise a brief spin, then a
   // park and a context switch.
-  void lock() {
+  void lock() GORO_ACQUIRE() {
     std::uint64_t unlocked = 0;
     if (state_.compare_exchange_strong(unlocked, kLocked, std::memory_order_acquire,
                                        std::memory_order_relaxed)) [[likely]] {
@@ -93,7 +97,7 @@ class mutex {
   // returns whether it did. Never blocks. Like Go's TryLock, a false result
   // says little: the mutex may be free again by the time the caller looks.
   // Thread-safe. Cost: a load and at most one CAS.
-  [[nodiscard]] bool try_lock() noexcept {
+  [[nodiscard]] bool try_lock() noexcept GORO_TRY_ACQUIRE(true) {
     std::uint64_t old = state_.load(std::memory_order_relaxed);
     if ((old & (kLocked | kStarving)) != 0) return false;
     return state_.compare_exchange_strong(old, old | kLocked, std::memory_order_acquire,
@@ -105,7 +109,7 @@ class mutex {
   // sync: unlock of unlocked mutex" and exits with status 2.
   // Thread-safe. Cost: one CAS when nobody waits; otherwise a few atomics
   // and a ready() of the waiter (in starvation mode also a switch to it).
-  void unlock() noexcept {
+  void unlock() noexcept GORO_RELEASE() {
     std::uint64_t locked = kLocked;
     if (state_.compare_exchange_strong(locked, 0, std::memory_order_release, std::memory_order_relaxed))
         [[likely]] {

@@ -27,7 +27,6 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <utility>
 
 namespace goro {
@@ -73,7 +72,7 @@ class once {
   // Kept out of line of call() so its fast path stays small.
   template <typename F>
   [[gnu::noinline]] void call_slow(F&& f) {
-    std::lock_guard lock(mutex_);
+    lock_guard lock(mutex_);
     if (done_.load(std::memory_order_relaxed)) return;  // the mutex ordered us after f
     std::invoke(std::forward<F>(f));
     // Set only once f returned: a throwing f leaves the once not done.

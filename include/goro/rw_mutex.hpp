@@ -3,17 +3,20 @@
 //
 // Any number of readers or one writer hold it at a time. goro::rw_mutex
 // meets C++'s SharedMutex requirements, so std::shared_lock, std::unique_lock,
-// std::lock_guard and std::scoped_lock work with it:
+// std::lock_guard and std::scoped_lock work with it. To clang's
+// thread-safety analysis it is a lock that readers hold shared
+// (goro/thread_annotations.hpp); goro::shared_lock_guard and goro::lock_guard
+// hold it in a way the analysis follows:
 //
 //   goro::rw_mutex mu;
-//   std::map<std::string, int> table;  // guarded by mu
+//   std::map<std::string, int> table GORO_GUARDED_BY(mu);
 //
 //   int lookup(const std::string& k) {
-//     std::shared_lock lock(mu);        // mu.RLock(); defer mu.RUnlock()
+//     goro::shared_lock_guard lock(mu);  // mu.RLock(); defer mu.RUnlock()
 //     return table.at(k);
 //   }
 //   void store(const std::string& k, int v) {
-//     std::unique_lock lock(mu);        // mu.Lock(); defer mu.Unlock()
+//     goro::lock_guard lock(mu);         // mu.Lock(); defer mu.Unlock()
 //     table[k] = v;
 //   }
 //
@@ -49,7 +52,9 @@
 
 #include <goro/config.hpp>
 
+#include <goro/lock_guard.hpp>
 #include <goro/mutex.hpp>
+#include <goro/thread_annotations.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -61,7 +66,7 @@ struct WaitQueue;
 }  // namespace detail
 
 // A reader/writer lock for goroutines (Go's sync.RWMutex); see above.
-class rw_mutex {
+class GORO_CAPABILITY("mutex") rw_mutex {
  public:
   // An unlocked rw_mutex; constexpr, so a global one is constant-initialized.
   constexpr rw_mutex() noexcept = default;
@@ -77,22 +82,22 @@ class rw_mutex {
   // cannot be allocated (first writer only).
   // Thread-safe. Cost: a goro::mutex lock and a compare-and-swap when no
   // reader is inside; otherwise a park until the last reader leaves.
-  void lock();
+  void lock() GORO_ACQUIRE();
   // Locks for writing if that needs no waiting (Go's TryLock). False also
   // if the first writer's wait queues cannot be allocated.
   // Thread-safe. Cost: a few atomics.
-  [[nodiscard]] bool try_lock() noexcept;
+  [[nodiscard]] bool try_lock() noexcept GORO_TRY_ACQUIRE(true);
   // Unlocks a write lock (Go's Unlock) and wakes the readers that waited
   // for it. Fatal if not write-locked.
   // Thread-safe. Cost: one atomic and a goro::mutex unlock; plus a wakeup
   // per waiting reader.
-  void unlock() noexcept;
+  void unlock() noexcept GORO_RELEASE();
 
   // Locks for reading (Go's RLock): waits while a writer holds the lock or
   // waits for it. Throws std::bad_alloc, with nothing held, if a wait record
   // cannot be had.
   // Thread-safe. Cost: one compare-and-swap when no writer is around.
-  void lock_shared() {
+  void lock_shared() GORO_ACQUIRE_SHARED() {
     std::int32_t c = readers_.load(std::memory_order_relaxed);
     if (c >= 0 && readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire,
                                                  std::memory_order_relaxed)) [[likely]] {
@@ -102,7 +107,7 @@ class rw_mutex {
   }
   // Locks for reading if no writer holds or waits for the lock (Go's
   // TryRLock). Thread-safe. Cost: a load and a CAS or few.
-  [[nodiscard]] bool try_lock_shared() noexcept {
+  [[nodiscard]] bool try_lock_shared() noexcept GORO_TRY_ACQUIRE_SHARED(true) {
     std::int32_t c = readers_.load(std::memory_order_relaxed);
     while (c >= 0) {
       if (readers_.compare_exchange_weak(c, c + 1, std::memory_order_acquire, std::memory_order_relaxed))
@@ -114,16 +119,16 @@ class rw_mutex {
   // wakes it. Fatal if not read-locked.
   // Thread-safe. Cost: one atomic; a few more and a wakeup for the reader
   // that lets a writer in.
-  void unlock_shared() noexcept {
+  void unlock_shared() noexcept GORO_RELEASE_SHARED() {
     std::int32_t r = readers_.fetch_sub(1, std::memory_order_release) - 1;
     if (r < 0) [[unlikely]]
       unlock_shared_slow(r);
   }
 
   // Go's names for the read side.
-  void rlock() { lock_shared(); }
-  [[nodiscard]] bool try_rlock() noexcept { return try_lock_shared(); }
-  void runlock() noexcept { unlock_shared(); }
+  void rlock() GORO_ACQUIRE_SHARED() { lock_shared(); }
+  [[nodiscard]] bool try_rlock() noexcept GORO_TRY_ACQUIRE_SHARED(true) { return try_lock_shared(); }
+  void runlock() noexcept GORO_RELEASE_SHARED() { unlock_shared(); }
 
  private:
   // Go's rwmutexMaxReaders: readers_ is biased by -kMaxReaders while a

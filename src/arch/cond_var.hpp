@@ -1,7 +1,7 @@
 // arch/cond_var.hpp: CondVar, a std::condition_variable that waits on a
 // Mutex (mutex.hpp) the caller holds, in a way clang's thread-safety
 // analysis follows: wait() requires the Mutex, so the fields a wait loop
-// tests stay GORO_GUARDED_BY it, and the loop holds it through a LockGuard.
+// tests stay GORO_GUARDED_BY it, and the loop holds it through a lock_guard.
 //
 // Invariant: it is exactly a std::condition_variable. A wait adopts the
 // caller's hold of the Mutex's std::mutex into a std::unique_lock for the
@@ -12,8 +12,8 @@
 // holding no lock, so callers loop on their condition themselves.
 #pragma once
 
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <chrono>
 #include <condition_variable>

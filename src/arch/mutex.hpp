@@ -1,14 +1,14 @@
 // arch/mutex.hpp: Mutex, a std::mutex that clang's thread-safety analysis
-// knows as a lock (thread_safety.hpp), for runtime state that is held for
+// knows as a lock (goro/thread_annotations.hpp), for runtime state that is held for
 // longer than a SpinLock should be (the scheduler's lock).
 //
 // Invariant: it is exactly a std::mutex (same size, same cost); only the
-// annotations are added. Lock it with LockGuard (lock_guard.hpp) so the
+// annotations are added. Lock it with goro::lock_guard (goro/lock_guard.hpp) so the
 // analysis sees where it is held; wait on it with CondVar (cond_var.hpp),
 // the one other type that reaches the std::mutex inside.
 #pragma once
 
-#include "arch/thread_safety.hpp"
+#include <goro/thread_annotations.hpp>
 
 #include <mutex>
 

@@ -4,11 +4,11 @@
 // It never waits for an event: holders only run bounded code and never park
 // while holding it. If the holder's thread was descheduled by the kernel, a
 // waiter yields its thread after a short spin instead of burning the core.
-// It is a lock to clang's thread-safety analysis (thread_safety.hpp): hold
-// it with LockGuard (lock_guard.hpp) where fields are GORO_GUARDED_BY it.
+// It is a lock to clang's thread-safety analysis (goro/thread_annotations.hpp): hold
+// it with goro::lock_guard (goro/lock_guard.hpp) where fields are GORO_GUARDED_BY it.
 #pragma once
 
-#include "arch/thread_safety.hpp"
+#include <goro/thread_annotations.hpp>
 
 #include <sched.h>
 #include <atomic>

@@ -38,8 +38,8 @@
 //   wait_link  a select's waiters in lock order
 #pragma once
 
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
 #include "sched/wait_list.hpp"

@@ -15,9 +15,9 @@
 #include "debug/symbolize.hpp"
 #include "debug/traceback_level.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/compactor.hpp"
 #include "sched/scheduler.hpp"
 
@@ -137,7 +137,7 @@ void sample_goroutines_on_processors() GORO_REQUIRES(g_sampling_mu) {
 
 std::string dump_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
-  LockGuard sampling(g_sampling_mu);
+  lock_guard sampling(g_sampling_mu);
   sample_goroutines_on_processors();
   const Goroutine* self = current_goroutine_checked();
   GoroutineView self_view;
@@ -213,7 +213,7 @@ GoroutineRecord record_of(const GoroutineView& v, const char* state, const Trace
 
 std::vector<GoroutineRecord> records_from(std::uintptr_t caller_ra) {
   CompactionPause pause;
-  LockGuard sampling(g_sampling_mu);
+  lock_guard sampling(g_sampling_mu);
   sample_goroutines_on_processors();
   std::vector<GoroutineRecord> out;
   const Goroutine* self = current_goroutine_checked();

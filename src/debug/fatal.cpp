@@ -48,10 +48,10 @@
 #include "debug/traceback_level.hpp"
 #include "debug/writer.hpp"
 
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/context.hpp"
-#include "arch/lock_guard.hpp"
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/compactor.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/scheduler.hpp"
@@ -630,7 +630,7 @@ void on_terminate() {
 
 void install_fatal_handlers() {
   if (g_installed.load(std::memory_order_acquire)) return;
-  LockGuard lock(g_install_mu);
+  lock_guard lock(g_install_mu);
   if (g_installed.load(std::memory_order_relaxed)) return;
   // Everything a report needs that is not safe to do in a signal handler
   // is done now: the executable's path and symbol table.

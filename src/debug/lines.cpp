@@ -3,9 +3,9 @@
 
 #include "debug/symbolize.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -323,7 +323,7 @@ bool look_up(Session& s, std::uintptr_t pc, CodeInfo* out) {
 
 // look_up with every text asked for, through the session's answers.
 bool look_up_in_process(std::uintptr_t pc, CodeInfo* out) {
-  LockGuard lock(g_session_mu);
+  lock_guard lock(g_session_mu);
   Session& s = g_session;
   auto found = s.answers.find(pc);
   if (found == s.answers.end() || s.modules != count_modules()) {

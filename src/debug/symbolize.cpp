@@ -1,9 +1,9 @@
 // debug/symbolize.cpp: see symbolize.hpp.
 #include "debug/symbolize.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <cxxabi.h>
 #include <dlfcn.h>
@@ -203,7 +203,7 @@ const char* module_display_name(const link_map* lm) {
 
 void remember_executable_path() noexcept {
   if (g_exe_path_ready.load(std::memory_order_acquire)) return;
-  LockGuard lock(g_table_mu);
+  lock_guard lock(g_table_mu);
   if (g_exe_path_ready.load(std::memory_order_relaxed)) return;
   ssize_t n = ::readlink("/proc/self/exe", g_exe_path, sizeof g_exe_path - 1);
   if (n <= 0) return;

@@ -154,9 +154,9 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
     chan<int> freed{64};  // a token per release while someone waits
   };
   goro::mutex mu;
-  std::map<std::string, host_pool, std::less<>> hosts;  // guarded by mu
-  std::size_t idle_total = 0;                           // guarded by mu
-  pool_limits limits;                                   // guarded by mu
+  std::map<std::string, host_pool, std::less<>> hosts GORO_GUARDED_BY(mu);
+  std::size_t idle_total GORO_GUARDED_BY(mu) = 0;
+  pool_limits limits GORO_GUARDED_BY(mu);
   std::atomic<std::int64_t> dials{0}, reused{0}, idle_closed{0};
 
   // Called with mu held: one connection of `hp` is gone or idle again.
@@ -167,7 +167,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
   // Closes a connection that will not be reused.
   void release_broken(const std::shared_ptr<pconn>& pc) {
     {
-      std::lock_guard lk(mu);
+      goro::lock_guard lk(mu);
       host_pool& hp = hosts[pc->key];
       hp.total--;
       notify(hp);
@@ -186,7 +186,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
   void put_idle(const std::shared_ptr<pconn>& pc) {
     std::shared_ptr<pconn> evicted, rejected;
     {
-      std::lock_guard lk(mu);
+      goro::lock_guard lk(mu);
       host_pool& hp = hosts[pc->key];
       if (limits.no_keep_alive || hp.idle.size() >= limits.max_idle_per_host) {
         hp.total--;
@@ -205,7 +205,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
   }
 
   // With mu held: takes the longest-idle connection of all hosts out.
-  std::shared_ptr<pconn> evict_oldest_locked() {
+  std::shared_ptr<pconn> evict_oldest_locked() GORO_REQUIRES(mu) {
     host_pool* from = nullptr;
     for (auto& [key, hp] : hosts) {
       if (!hp.idle.empty() && (from == nullptr || hp.idle.front()->idle_gen < from->idle.front()->idle_gen)) {
@@ -222,7 +222,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
   }
 
   // With mu held: pc has just joined an idle list.
-  void mark_idle_locked(const std::shared_ptr<pconn>& pc) {
+  void mark_idle_locked(const std::shared_ptr<pconn>& pc) GORO_REQUIRES(mu) {
     static std::atomic<std::uint64_t> generations{0};
     pc->idle_gen = ++generations;  // orders eviction: smaller is older
     pc->idle = true;
@@ -252,7 +252,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
 
   void idle_timer_fired(const std::shared_ptr<pconn>& pc) {
     {
-      std::lock_guard lk(mu);
+      goro::lock_guard lk(mu);
       if (!pc->timer_armed) return;  // stopped after this run had begun
       if (!pc->idle) {
         pc->timer_armed = false;  // in use: pooling it again re-arms
@@ -283,7 +283,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
   // Takes an idle connection whose server has not closed it, or nullptr;
   // its deadline is `deadline` from then on.
   std::shared_ptr<pconn> take_idle_locked(host_pool& hp, std::vector<std::shared_ptr<pconn>>& dead,
-                                          clock::time_point deadline) {
+                                          clock::time_point deadline) GORO_REQUIRES(mu) {
     while (!hp.idle.empty()) {
       std::shared_ptr<pconn> pc = std::move(hp.idle.back());
       hp.idle.pop_back();
@@ -321,7 +321,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
       bool dial = false;
       chan<int> freed;
       {
-        std::lock_guard lk(mu);
+        goro::lock_guard lk(mu);
         host_pool& hp = hosts[u.host];
         pc = take_idle_locked(hp, dead, deadline);
         if (pc == nullptr) {
@@ -354,7 +354,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
       }
       std::size_t got = select(on_recv(freed), on_recv(ctx.done()), on_recv(expired));
       {
-        std::lock_guard lk(mu);
+        goro::lock_guard lk(mu);
         hosts[u.host].waiters--;
       }
       if (got == 1)
@@ -384,7 +384,7 @@ struct transport::state : std::enable_shared_from_this<transport::state> {
     }
     if (ec) {
       {
-        std::lock_guard lk(mu);
+        goro::lock_guard lk(mu);
         host_pool& hp = hosts[u.host];
         hp.total--;
         notify(hp);
@@ -522,7 +522,7 @@ transport::~transport() {
 void transport::close_idle_connections() {
   std::vector<std::shared_ptr<pconn>> all;
   {
-    std::lock_guard lk(st_->mu);
+    goro::lock_guard lk(st_->mu);
     for (auto& [key, hp] : st_->hosts) {
       for (auto& pc : hp.idle) {
         state::disarm_locked(*pc);
@@ -542,7 +542,7 @@ transport_stats transport::stats() const noexcept {
   s.dials = st_->dials.load();
   s.reused = st_->reused.load();
   s.idle_closed = st_->idle_closed.load();
-  std::lock_guard lk(st_->mu);
+  goro::lock_guard lk(st_->mu);
   s.idle = static_cast<std::int64_t>(st_->idle_total);
   return s;
 }
@@ -627,7 +627,7 @@ response transport::round_trip_until(const client_request& req, const context& c
                                      clock::time_point deadline) {
   url u = url::parse(req.url);
   {
-    std::lock_guard lk(st_->mu);
+    goro::lock_guard lk(st_->mu);
     st_->limits = {max_idle_conns, max_idle_conns_per_host, max_conns_per_host, idle_conn_timeout,
                    disable_keep_alives};
   }

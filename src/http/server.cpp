@@ -111,8 +111,8 @@ struct conn_node {
 
 struct server::state {
   goro::mutex mu;
-  conn_node* conns = nullptr;             // guarded by mu
-  std::vector<net::listener*> listeners;  // guarded by mu
+  conn_node* conns GORO_GUARDED_BY(mu) = nullptr;
+  std::vector<net::listener*> listeners GORO_GUARDED_BY(mu);
   std::atomic<bool> stopping{false};
   std::atomic<std::int64_t> accepted{0}, open{0}, idle{0}, requests{0};
   goro::wait_group connections;  // connection goroutines
@@ -123,24 +123,24 @@ struct server::state {
   state() { std::tie(ctx, cancel) = with_cancel(context::background()); }
 
   void link(conn_node* n) {
-    std::lock_guard lk(mu);
+    goro::lock_guard lk(mu);
     n->next = conns;
     if (conns != nullptr) conns->prev = n;
     conns = n;
   }
   void unlink(conn_node* n) {
-    std::lock_guard lk(mu);
+    goro::lock_guard lk(mu);
     if (n->prev != nullptr) n->prev->next = n->next;
     if (n->next != nullptr) n->next->prev = n->prev;
     if (conns == n) conns = n->next;
   }
   template <typename F>
   void for_each(F&& f) {
-    std::lock_guard lk(mu);
+    goro::lock_guard lk(mu);
     for (conn_node* n = conns; n != nullptr; n = n->next) f(*n);
   }
   void close_listeners() {
-    std::lock_guard lk(mu);
+    goro::lock_guard lk(mu);
     for (net::listener* ln : listeners) {
       try {
         ln->close();
@@ -687,7 +687,7 @@ void server::listen_and_serve() {
 void server::serve(net::listener& ln) {
   if (!handler) throw std::logic_error("http::server: no handler");
   {
-    std::lock_guard lk(st_->mu);
+    goro::lock_guard lk(st_->mu);
     if (st_->stopping.load()) return;
     st_->listeners.push_back(&ln);
     st_->serving.add(1);
@@ -697,7 +697,7 @@ void server::serve(net::listener& ln) {
     net::listener& ln;
     ~unregister() {
       {
-        std::lock_guard lk(st.mu);
+        goro::lock_guard lk(st.mu);
         std::erase(st.listeners, &ln);
       }
       st.serving.done();

@@ -19,9 +19,9 @@
 //     (DESIGN.md, "Rules").
 #include <goro/net.hpp>
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -63,13 +63,13 @@ struct ThreadCache {
 
   ThreadCache() {
     Shared& s = shared();
-    goro::detail::LockGuard lk(s.mu);
+    goro::lock_guard lk(s.mu);
     s.threads.push_back(this);
   }
 
   ~ThreadCache() {
     Shared& s = shared();
-    goro::detail::LockGuard lk(s.mu);
+    goro::lock_guard lk(s.mu);
     for (int i = 0; i < n.load(std::memory_order_relaxed); i++) give_back_locked(s, free[i]);
     s.exited_borrowed += borrowed.load(std::memory_order_relaxed);
     std::erase(s.threads, this);
@@ -98,7 +98,7 @@ std::byte* allocate() {
 // list; returns one to use, or nullptr if the shared list is empty.
 std::byte* refill(ThreadCache& tc) {
   Shared& s = shared();
-  goro::detail::LockGuard lk(s.mu);
+  goro::lock_guard lk(s.mu);
   if (s.free.empty()) return nullptr;
   std::byte* first = s.free.back();
   s.free.pop_back();
@@ -114,7 +114,7 @@ std::byte* refill(ThreadCache& tc) {
 // Moves half of a full thread cache to the shared list.
 void spill(ThreadCache& tc) {
   Shared& s = shared();
-  goro::detail::LockGuard lk(s.mu);
+  goro::lock_guard lk(s.mu);
   int n = tc.n.load(std::memory_order_relaxed);
   while (n > kThreadMax - kBatch) ThreadCache::give_back_locked(s, tc.free[--n]);
   tc.n.store(n, std::memory_order_relaxed);
@@ -150,7 +150,7 @@ void pooled_buffer::reset() noexcept {
 
 buffer_pool_stats read_buffer_pool_stats() {
   Shared& s = shared();
-  goro::detail::LockGuard lk(s.mu);
+  goro::lock_guard lk(s.mu);
   buffer_pool_stats st;
   st.borrowed = s.exited_borrowed;
   st.free = static_cast<std::int64_t>(s.free.size());

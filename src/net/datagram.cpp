@@ -34,7 +34,7 @@ packet_conn::~packet_conn() {
 
 std::size_t packet_conn::read_from(std::span<std::byte> buf, address& from) {
   OpGuard op(fd_, "read");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   detail::check_ready(fd_, PollMode::kRead, "read");
   for (;;) {
     sockaddr_storage ss{};
@@ -53,7 +53,7 @@ std::size_t packet_conn::read_from(std::span<std::byte> buf, address& from) {
 
 std::size_t packet_conn::write_to(std::span<const std::byte> buf, const address& to) {
   OpGuard op(fd_, "write");
-  std::lock_guard lk(fd_->write_mu);
+  goro::lock_guard lk(fd_->write_mu);
   detail::check_ready(fd_, PollMode::kWrite, "write");
   for (;;) {
     ssize_t n = ::sendto(fd_->sysfd, buf.data(), buf.size(), MSG_NOSIGNAL, to.data(),

@@ -183,7 +183,7 @@ bool out_of_resources(int err) {
 
 conn listener::accept() {
   OpGuard op(fd_, "accept");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   std::chrono::milliseconds delay{0};
   std::uint64_t released = 0;  // fds_released() at the last EMFILE
   for (;;) {

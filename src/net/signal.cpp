@@ -22,9 +22,9 @@
 // (g_pipe_write, read by the handler) which never changes once set.
 #include <goro/signal.hpp>
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/park.hpp"
 
 #include <fcntl.h>
@@ -101,7 +101,7 @@ sigset_t to_set(std::initializer_list<int> signals) {
 }
 
 void deliver(State& st, int sig) {
-  detail::LockGuard lk(st.mu);
+  goro::lock_guard lk(st.mu);
   for (auto& [s, ch] : st.regs) {
     if (s != sig) continue;
     try {
@@ -124,7 +124,7 @@ void* dispatch_loop(void*) {
         // Under the lock that signal_notify holds while it changes the
         // signalfd's mask (the kernel orders the two anyway; this also
         // tells ThreadSanitizer, which models descriptors as memory).
-        detail::LockGuard lk(st.mu);
+        goro::lock_guard lk(st.mu);
         n = ::read(st.sfd, info, sizeof info);
       }
       for (ssize_t i = 0; n > 0 && i < n / static_cast<ssize_t>(sizeof info[0]); i++) {
@@ -212,7 +212,7 @@ void signal_notify(const chan<int>& ch, std::initializer_list<int> signals) {
   if (ch.is_nil()) throw std::invalid_argument("goro::signal_notify: nil channel");
   sigset_t set = to_set(signals);
   State& st = state();
-  detail::LockGuard lk(st.mu);
+  goro::lock_guard lk(st.mu);
   start_locked(st);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   for (int s : signals) {
@@ -225,7 +225,7 @@ void signal_notify(const chan<int>& ch, std::initializer_list<int> signals) {
 
 void signal_stop(const chan<int>& ch) {
   State& st = state();
-  detail::LockGuard lk(st.mu);
+  goro::lock_guard lk(st.mu);
   if (!st.started) return;
   std::erase_if(st.regs, [&](const std::pair<int, chan<int>>& r) { return r.second == ch; });
   sync_signals_locked(st);

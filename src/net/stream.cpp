@@ -48,19 +48,19 @@ conn::~conn() {
 
 std::size_t conn::read(std::span<std::byte> buf) {
   OpGuard op(fd_, "read");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   return detail::read_locked(fd_, buf, "read");
 }
 
 std::optional<std::size_t> conn::try_read(std::span<std::byte> buf) {
   OpGuard op(fd_, "read");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   return detail::try_read_locked(fd_, buf, "read");
 }
 
 void conn::read_full(std::span<std::byte> buf) {
   OpGuard op(fd_, "read");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   std::size_t done = 0;
   while (done < buf.size()) {
     std::size_t n = detail::read_locked(fd_, buf.subspan(done), "read");
@@ -72,7 +72,7 @@ void conn::read_full(std::span<std::byte> buf) {
 
 void conn::wait_readable() {
   OpGuard op(fd_, "read");
-  std::lock_guard lk(fd_->read_mu);
+  goro::lock_guard lk(fd_->read_mu);
   detail::wait_readable_locked(fd_);
 }
 
@@ -81,7 +81,7 @@ std::size_t conn::read_pooled_impl(void (*consume)(void*, std::span<const std::b
   pooled_buffer buf;
   std::size_t n = 0;
   {
-    std::lock_guard lk(fd_->read_mu);
+    goro::lock_guard lk(fd_->read_mu);
     for (;;) {
       // Read first (Go's order): under load the data is usually there
       // already, and parking costs a trip through the netpoller. The
@@ -103,13 +103,13 @@ std::size_t conn::read_pooled_impl(void (*consume)(void*, std::span<const std::b
 
 std::size_t conn::write(std::span<const std::byte> buf) {
   OpGuard op(fd_, "write");
-  std::lock_guard lk(fd_->write_mu);
+  goro::lock_guard lk(fd_->write_mu);
   return detail::write_locked(fd_, buf, "write");
 }
 
 void conn::write_all(std::span<const std::byte> buf) {
   OpGuard op(fd_, "write");
-  std::lock_guard lk(fd_->write_mu);
+  goro::lock_guard lk(fd_->write_mu);
   while (!buf.empty()) buf = buf.subspan(detail::write_locked(fd_, buf, "write"));
 }
 

@@ -27,10 +27,10 @@
 // goroutines come back in the order epoll reported their descriptors.
 #include "netpoll/netpoll.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/poller.hpp"
 #include "sched/scheduler.hpp"
 
@@ -352,7 +352,7 @@ PollDesc* poll_open(int fd) noexcept {
   PollState& s = state();
   PollDesc* pd;
   {
-    LockGuard lk(s.table_lock);
+    lock_guard lk(s.table_lock);
     pd = alloc_desc(s);
   }
   if (pd == nullptr) {
@@ -364,7 +364,7 @@ PollDesc* poll_open(int fd) noexcept {
     // A deadline timer of its previous life may still be about to run
     // (poll_unblock could not recall it): it must see this life's state
     // whole, so the reset is made under the lock it takes.
-    LockGuard lk(pd->lock);
+    lock_guard lk(pd->lock);
     pd->closing.store(false);
     pd->hup.store(false);
     pd->rg.store(kNil);
@@ -377,7 +377,7 @@ PollDesc* poll_open(int fd) noexcept {
   ev.data.u64 = (static_cast<std::uint64_t>(pd->seq.load()) << 32) | pd->index;
   if (epoll_ctl(s.epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
     int err = errno;
-    LockGuard lk(s.table_lock);
+    lock_guard lk(s.table_lock);
     pd->next_free = s.free_list;
     s.free_list = pd;
     errno = err;
@@ -404,7 +404,7 @@ void poll_close(PollDesc* pd) noexcept {
   epoll_ctl(s.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
   pd->seq.fetch_add(1, std::memory_order_acq_rel);
   pd->fd = -1;
-  LockGuard lk(s.table_lock);
+  lock_guard lk(s.table_lock);
   pd->next_free = s.free_list;
   s.free_list = pd;
 }
@@ -420,7 +420,7 @@ namespace {
 // poll_set_deadline moved it meanwhile, which a waiting thread's late
 // store must not undo.
 void expire_deadline(PollDesc* pd, PollMode mode, std::int64_t when) noexcept {
-  LockGuard lk(pd->lock);
+  lock_guard lk(pd->lock);
   std::atomic<std::int64_t>& d = deadline_of(pd, mode == PollMode::kRead);
   if (d.load(std::memory_order_relaxed) == when) d.store(-1, std::memory_order_release);
 }

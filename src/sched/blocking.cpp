@@ -25,7 +25,7 @@ bool enter_blocking() noexcept {
   bool has_work =
       !p->runq.empty() || !p->timers.empty() || g_sched.runq_size.load(std::memory_order_acquire) > 0;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     release_p(w);
     g_sched.n_blocking++;
     if (!has_work) idle_p_put(p);
@@ -39,7 +39,7 @@ void exit_blocking() noexcept {
   Goroutine* g = w->current;
   Processor* p = nullptr;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     g_sched.n_blocking--;
     // If the runtime ended while we were away, the goroutine is abandoned
     // and this thread goes back to its scheduler loop, which ends it: run()

@@ -10,11 +10,11 @@
 // one is kOwned, so try_take leaves it alone.
 #include "sched/compactor.hpp"
 
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/cond_var.hpp"
-#include "arch/lock_guard.hpp"
 #include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/scheduler.hpp"
 
 #include <goro/compact.hpp>
@@ -122,7 +122,7 @@ SpinLock g_record_lock;
 Goroutine* g_free_records GORO_GUARDED_BY(g_record_lock) = nullptr;  // linked by sched_link
 
 Goroutine* take_free_record() noexcept {
-  LockGuard lk(g_record_lock);
+  lock_guard lk(g_record_lock);
   Goroutine* g = g_free_records;
   if (g != nullptr) g_free_records = g->sched_link;
   return g;
@@ -135,7 +135,7 @@ Goroutine* new_record_chunk() {
     std::atomic_ref<std::uint64_t>(chunk[i].compact_word).store(0, std::memory_order_relaxed);
     std::atomic_ref<std::uint32_t>(chunk[i].compact_after_ms).store(0, std::memory_order_relaxed);
   }
-  LockGuard lk(g_record_lock);
+  lock_guard lk(g_record_lock);
   for (std::size_t i = 1; i < kRecordChunk; ++i) {
     chunk[i].magic = 0;
     chunk[i].sched_link = g_free_records;
@@ -308,7 +308,7 @@ void compactor_main() {
   // workers produce at full speed. The pacing below bounds what it takes.
   ::pthread_setname_np(::pthread_self(), "goro-compactor");
   Compactor& c = g_compactor;
-  LockGuard lk(c.mu);
+  lock_guard lk(c.mu);
   while (sleep_one_period(c)) {
     lk.unlock();
     auto t0 = std::chrono::steady_clock::now();
@@ -325,7 +325,7 @@ void compactor_main() {
 
 void start_compactor() {
   Compactor& c = g_compactor;
-  LockGuard lk(c.mu);
+  lock_guard lk(c.mu);
   if (c.thread.joinable() || c.stop) return;
   c.thread = std::thread(&compactor_main);  // throws std::system_error
   c.started.store(true, std::memory_order_release);
@@ -357,7 +357,7 @@ Goroutine* compact_record_alloc(std::uint32_t compact_after_ms) {
 
 void compact_record_free(Goroutine* g) noexcept {
   g->magic = 0;
-  LockGuard lk(g_record_lock);
+  lock_guard lk(g_record_lock);
   g->sched_link = g_free_records;
   g_free_records = g;
 }
@@ -370,7 +370,7 @@ void compactor_register(Goroutine* g) {
   while (after < min) {
     if (c.min_after_ns.compare_exchange_weak(min, after, std::memory_order_relaxed)) {
       if (period_for(after) < period_for(min)) {
-        LockGuard lk(c.mu);
+        lock_guard lk(c.mu);
         c.wake.notify_one();  // the next scan comes sooner
       }
       break;
@@ -382,14 +382,14 @@ void compactor_stop() noexcept {
   Compactor& c = g_compactor;
   std::thread t;
   {
-    LockGuard lk(c.mu);
+    lock_guard lk(c.mu);
     if (!c.thread.joinable()) return;
     c.stop = true;
     t = std::move(c.thread);
   }
   c.wake.notify_all();
   t.join();
-  LockGuard lk(c.mu);
+  lock_guard lk(c.mu);
   c.stop = false;
   c.started.store(false, std::memory_order_release);
   c.min_after_ns.store(INT64_MAX, std::memory_order_relaxed);

@@ -48,7 +48,7 @@ void inject_list(Goroutine* list, Processor* p, bool takes_one) noexcept {
     if (p != nullptr) {
       runq_put(p, g, false);
     } else {
-      LockGuard lk(g_sched.lock);
+      lock_guard lk(g_sched.lock);
       global_put_locked(g);
     }
     n++;
@@ -69,7 +69,7 @@ void wake_timer_sleeper() noexcept {
   }
   Worker* w = nullptr;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     w = g_sched.timed_sleeper != nullptr ? g_sched.timed_sleeper : g_sched.idle_m;
   }
   if (w != nullptr) w->note.wake();
@@ -99,7 +99,7 @@ void stop_worker(Worker* w, std::int64_t deadline) noexcept {
   bool timed = false;
   w->note.clear();
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (g_sched.stopping.load(std::memory_order_acquire)) return;
     w->idle = true;
     w->idle_link = g_sched.idle_m;
@@ -115,7 +115,7 @@ void stop_worker(Worker* w, std::int64_t deadline) noexcept {
   w->note.sleep(timed ? deadline : 0);
   Processor* p = nullptr;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (w->idle) idle_m_remove(w);
     if (g_sched.timed_sleeper == w) idle_m_remove(w);
     p = w->next_p;
@@ -231,7 +231,7 @@ void idle_wait(Worker* w) noexcept {
     g_poll_blocked.store(false, std::memory_order_release);
     Processor* p;
     {
-      LockGuard lk(g_sched.lock);
+      lock_guard lk(g_sched.lock);
       p = g_sched.stopping.load() ? nullptr : idle_p_get();
     }
     if (p != nullptr) acquire_p(w, p);
@@ -245,7 +245,7 @@ void idle_wait(Worker* w) noexcept {
 bool acquire_or_sleep(Worker* w) noexcept {
   Processor* p;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     p = idle_p_get();
   }
   if (p != nullptr) {
@@ -261,7 +261,7 @@ bool acquire_or_sleep(Worker* w) noexcept {
 void release_and_sleep(Worker* w) noexcept {
   Processor* p = w->p;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (g_sched.stopping.load(std::memory_order_acquire)) return;
     if (g_sched.runq_size.load(std::memory_order_relaxed) > 0) return;  // caller retries
     release_p(w);
@@ -275,7 +275,7 @@ void release_and_sleep(Worker* w) noexcept {
   }
   // A ready() that saw us spinning did not wake anyone: look once more.
   if (was_spinning && (any_local_work() || g_sched.runq_size.load(std::memory_order_acquire) > 0)) {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (Processor* q = idle_p_get()) {
       acquire_p(w, q);
       w->spinning = true;

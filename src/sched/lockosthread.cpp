@@ -40,7 +40,7 @@ Goroutine* wait_for_locked_goroutine(Worker* w) noexcept {
   // The note is cleared, and the goroutine looked for, under the lock that
   // hand_to_locked_worker sets next_g under: its wakeup is never lost, even
   // if it came before this worker got here.
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   if (own != nullptr) {
     release_p(w);
     if (!has_work) idle_p_put(own);
@@ -77,7 +77,7 @@ void hand_to_locked_worker(Worker* w, Goroutine* g) noexcept {
   Worker* locked = g->locked_to;
   reset_spinning(w);
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     Processor* p = w->p;
     release_p(w);
     locked->next_p = p;
@@ -97,7 +97,7 @@ void end_locked_thread(Worker* w) noexcept {
     bool has_work =
         !p->runq.empty() || !p->timers.empty() || g_sched.runq_size.load(std::memory_order_acquire) > 0;
     {
-      LockGuard lk(g_sched.lock);
+      lock_guard lk(g_sched.lock);
       release_p(w);
       if (!has_work) idle_p_put(p);
     }
@@ -107,7 +107,7 @@ void end_locked_thread(Worker* w) noexcept {
   w->exit_thread = false;
   // m0 waits for the end of the runtime, counted as a waiting worker.
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     w->locked_waiting = true;
     g_sched.n_locked_waiting++;
     check_deadlock_locked();
@@ -117,7 +117,7 @@ void end_locked_thread(Worker* w) noexcept {
     if (g_sched.stopping.load(std::memory_order_acquire)) break;
     w->note.sleep(0);
   }
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   w->locked_waiting = false;
   g_sched.n_locked_waiting--;
 }

@@ -139,7 +139,7 @@ int retire_surplus(int surplus, Processor** drained) noexcept GORO_REQUIRES(g_sc
 
 // A processor in service other than p, for p's timers.
 Processor* heir_of(Processor* p) noexcept {
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   for (Processor* q : all_processors(g_sched)) {
     if (q != p && !q->retired && !q->retire_wanted.load(std::memory_order_relaxed)) return q;
   }
@@ -156,12 +156,12 @@ void move_timers_locked(Processor* from, Processor* to) noexcept
 // that a concurrent modify or delete never finds the timer in neither.
 void move_timers(Processor* from, Processor* to) noexcept {
   if (from->id < to->id) {
-    LockGuard from_lk(from->timers.lock());
-    LockGuard to_lk(to->timers.lock());
+    lock_guard from_lk(from->timers.lock());
+    lock_guard to_lk(to->timers.lock());
     move_timers_locked(from, to);
   } else {
-    LockGuard to_lk(to->timers.lock());
-    LockGuard from_lk(from->timers.lock());
+    lock_guard to_lk(to->timers.lock());
+    lock_guard from_lk(from->timers.lock());
     move_timers_locked(from, to);
   }
 }
@@ -182,7 +182,7 @@ void drain_retired(Processor* p) noexcept {
   }
   p->stacks.flush();
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     p->draining = false;
   }
   if (moved) wake_worker_if_needed();
@@ -203,7 +203,7 @@ int resolve_maxprocs() noexcept {
 }
 
 void start_processors(int n) {
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   for (int i = 0; i < n; i++) {
     auto* p = new Processor;
     p->id = i;
@@ -222,7 +222,7 @@ namespace {
 // run(), a context deadline) must not point into freed processors: they are
 // marked as no longer in any heap, which their owners read as "fired".
 void detach_timers(Processor* p) noexcept {
-  LockGuard lk(p->timers.lock());
+  lock_guard lk(p->timers.lock());
   while (p->timers.size() > 0) {
     Timer* t = p->timers.pop_due(INT64_MAX);
     if (t == nullptr) break;
@@ -244,7 +244,7 @@ void free_processors() {
   }
   // Every worker has exited: the lock is free, and taken only so that the
   // fields it guards are written the way the analysis checks.
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   std::fill(std::begin(g_sched.allp), std::end(g_sched.allp), nullptr);
   g_sched.allp_len.store(0);
   g_sched.nprocs.store(0);
@@ -266,7 +266,7 @@ void resize_processors(int gomaxprocs, int spares) noexcept {
   int n_drained = 0;
   bool grew = false;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (g_sched.stopping.load(std::memory_order_acquire)) return;
     if (gomaxprocs <= 0) gomaxprocs = g_sched.gomaxprocs;
     if (spares < 0) spares = g_sched.spare_procs;
@@ -298,7 +298,7 @@ void resize_processors(int gomaxprocs, int spares) noexcept {
 void retire_held_processor(Worker* w) noexcept {
   Processor* p = w->p;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     // resize_processors may have taken the request back meanwhile.
     if (!p->retire_wanted.exchange(false, std::memory_order_relaxed)) return;
     p->retired = true;
@@ -326,7 +326,7 @@ int set_maxprocs(int n) {
 
 int maxprocs() {
   if (detail::g_sched.running.load(std::memory_order_acquire)) {
-    detail::LockGuard lk(detail::g_sched.lock);
+    goro::lock_guard lk(detail::g_sched.lock);
     if (detail::g_sched.gomaxprocs > 0) return detail::g_sched.gomaxprocs;
   }
   return detail::resolve_maxprocs();

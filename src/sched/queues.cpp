@@ -37,12 +37,12 @@ Goroutine* global_get_locked(Processor* p, int max) noexcept GORO_REQUIRES(g_sch
 
 Goroutine* global_get(Processor* p, int max) noexcept {
   if (g_sched.runq_size.load(std::memory_order_acquire) == 0) return nullptr;
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   return global_get_locked(p, max);
 }
 
 void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept {
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   for (std::uint32_t i = 0; i < n; i++) global_put_locked(gs[i]);
 }
 
@@ -132,7 +132,7 @@ Worker* idle_m_get() noexcept {
 void start_worker(Processor* p, bool spinning) noexcept {
   Worker* w = nullptr;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (p == nullptr) p = idle_p_get();
     if (p == nullptr) {
       if (spinning) g_sched.n_spinning.fetch_sub(1, std::memory_order_acq_rel);

@@ -40,7 +40,7 @@ std::int64_t queued_on(const Processor& p) noexcept {
 }
 
 std::int64_t pending_timers(Processor& p) noexcept {
-  LockGuard lk(p.timers.lock());
+  lock_guard lk(p.timers.lock());
   return static_cast<std::int64_t>(p.timers.size());
 }
 
@@ -73,7 +73,7 @@ SchedFigures read_sched_figures() noexcept {
   f.idle_processors = g_sched.n_idle_p.load(std::memory_order_relaxed);
   f.external_waiters = g_sched.external_waiters.load(std::memory_order_relaxed);
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     f.blocking = g_sched.n_blocking;
     f.gomaxprocs = g_sched.gomaxprocs;
     f.spare_processors = g_sched.spare_procs;

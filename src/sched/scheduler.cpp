@@ -90,7 +90,7 @@ void io_waiter_parked() noexcept {
   }
   Worker* w = nullptr;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     w = g_sched.timed_sleeper != nullptr ? g_sched.timed_sleeper : g_sched.idle_m;
   }
   if (w != nullptr) w->note.wake();

@@ -26,9 +26,9 @@
 // processor.
 #pragma once
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/goroutine.hpp"
 #include "sched/runqueue.hpp"

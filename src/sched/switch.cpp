@@ -202,7 +202,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       note_runnable(prev);
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       {
-        LockGuard lk(g_sched.lock);
+        lock_guard lk(g_sched.lock);
         global_put_locked(prev);
       }
       wake_worker_if_needed();
@@ -337,7 +337,7 @@ void ready(Goroutine* g) noexcept {
   Worker* w = current_worker();
   if (w == nullptr || w->p == nullptr) {
     {
-      LockGuard lk(g_sched.lock);
+      lock_guard lk(g_sched.lock);
       global_put_locked(g);
     }
     wake_worker_if_needed();

@@ -238,7 +238,7 @@ void print_schedtrace(std::int64_t since_start) noexcept {
   int idle_threads = 0;
   int global = 0;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     gomaxprocs = g_sched.gomaxprocs;
     spares = g_sched.spare_procs;
     threads = static_cast<int>(g_sched.allm.size());

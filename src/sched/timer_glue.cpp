@@ -22,7 +22,7 @@ void run_timers(Processor* p, std::int64_t now) noexcept {
   for (;;) {
     Timer* t;
     {
-      LockGuard lk(p->timers.lock());
+      lock_guard lk(p->timers.lock());
       t = p->timers.pop_due(now);
     }
     if (t == nullptr) return;
@@ -52,7 +52,7 @@ void add_timer(Timer* t) noexcept {
   // its owner at once: read nothing of it after the unlock.
   std::int64_t when = t->when;
   {
-    LockGuard lk(p->timers.lock());
+    lock_guard lk(p->timers.lock());
     p->timers.push(t, p);
   }
   notice_deadline(when);
@@ -64,7 +64,7 @@ bool modify_timer(Timer* t, std::int64_t when) noexcept {
     if (p == nullptr) return false;
     bool moved;
     {
-      LockGuard lk(p->timers.lock());
+      lock_guard lk(p->timers.lock());
       if (t->owner.load(std::memory_order_relaxed) != p) continue;  // moved to another heap meanwhile
       moved = p->timers.update(t, when);
     }
@@ -77,7 +77,7 @@ bool del_timer(Timer* t) noexcept {
   for (;;) {
     Processor* p = t->owner.load(std::memory_order_acquire);
     if (p == nullptr) return false;
-    LockGuard lk(p->timers.lock());
+    lock_guard lk(p->timers.lock());
     if (t->owner.load(std::memory_order_relaxed) == p) return p->timers.remove(t);
   }
 }

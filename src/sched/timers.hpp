@@ -14,8 +14,8 @@
 // `timer0_when` of a processor is the heap's minimum `when`, or 0 if empty.
 #pragma once
 
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -42,7 +42,7 @@ class TimerHeap {
   std::int64_t earliest() const noexcept { return timer0_when_.load(std::memory_order_acquire); }
   bool empty() const noexcept { return earliest() == 0; }
 
-  // The lock every function below requires; hold it with LockGuard.
+  // The lock every function below requires; hold it with lock_guard.
   SpinLock& lock() noexcept GORO_RETURN_CAPABILITY(lock_) { return lock_; }
   void push(Timer* t, Processor* self) GORO_REQUIRES(lock_);
   bool remove(Timer* t) noexcept GORO_REQUIRES(lock_);  // false if t is not in this heap

@@ -8,7 +8,7 @@
 //     point at one shared note), so one note per thread suffices.
 #include "sched/wait_list.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
 #include "sched/scheduler.hpp"
 
 #include <new>
@@ -30,7 +30,7 @@ Waiter* g_waiter_pool GORO_GUARDED_BY(g_waiter_lock) = nullptr;  // linked by ne
 [[gnu::noinline]] Waiter* take_pooled_record(Processor* p) {
   if (p != nullptr && p->waiter_cache == nullptr) {
     // Refill half the cache from the global pool.
-    LockGuard lk(g_waiter_lock);
+    lock_guard lk(g_waiter_lock);
     while (p->waiter_count < kWaiterCacheMax / 2 && g_waiter_pool != nullptr) {
       Waiter* x = g_waiter_pool;
       g_waiter_pool = x->next;
@@ -45,7 +45,7 @@ Waiter* g_waiter_pool GORO_GUARDED_BY(g_waiter_lock) = nullptr;  // linked by ne
     p->waiter_cache = x->next;
     p->waiter_count--;
   } else if (p == nullptr) {
-    LockGuard lk(g_waiter_lock);
+    lock_guard lk(g_waiter_lock);
     if ((x = g_waiter_pool) != nullptr) g_waiter_pool = x->next;
   }
   return x != nullptr ? x : new Waiter;
@@ -76,7 +76,7 @@ void release_wait_record(Waiter* x) noexcept {
   Worker* w = current_worker();
   Processor* p = w != nullptr ? w->p : nullptr;
   if (p == nullptr) {
-    LockGuard lk(g_waiter_lock);
+    lock_guard lk(g_waiter_lock);
     x->next = g_waiter_pool;
     g_waiter_pool = x;
     return;
@@ -85,7 +85,7 @@ void release_wait_record(Waiter* x) noexcept {
   p->waiter_cache = x;
   if (++p->waiter_count > kWaiterCacheMax) {
     // Move half to the global pool.
-    LockGuard lk(g_waiter_lock);
+    lock_guard lk(g_waiter_lock);
     while (p->waiter_count > kWaiterCacheMax / 2) {
       Waiter* y = p->waiter_cache;
       p->waiter_cache = y->next;

@@ -22,8 +22,8 @@
 // Invariants of WaitList
 #pragma once
 
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/futex.hpp"
 #include "sched/park.hpp"
 

@@ -81,7 +81,7 @@ void* worker_main(void* arg) {
 // the worker list and detaches itself, unless join_workers already took the
 // list, which then joins it.
 void leave_worker_list(Worker* w) noexcept {
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   auto it = std::find(g_sched.allm.begin(), g_sched.allm.end(), w);
   if (it == g_sched.allm.end()) return;
   g_sched.allm.erase(it);
@@ -93,7 +93,7 @@ void leave_worker_list(Worker* w) noexcept {
 void join_workers(Worker* m0) {
   std::vector<Worker*> workers;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     workers.swap(g_sched.allm);
     g_sched.allm.push_back(m0);
   }
@@ -168,7 +168,7 @@ void start_main_goroutine(F&& fn) {
 void spawn_worker_thread(Processor* p, bool spinning) noexcept {
   auto* w = new Worker;
   {
-    LockGuard lk(g_sched.lock);
+    lock_guard lk(g_sched.lock);
     if (g_sched.stopping.load()) {
       idle_p_put(p);
       if (spinning) g_sched.n_spinning.fetch_sub(1);
@@ -191,7 +191,7 @@ void spawn_worker_thread(Processor* p, bool spinning) noexcept {
 void begin_shutdown() noexcept {
   g_sched.stopping.store(true, std::memory_order_release);
   interrupt_poller();
-  LockGuard lk(g_sched.lock);
+  lock_guard lk(g_sched.lock);
   // Idle workers, and those waiting for a locked goroutine (a wakeup of a
   // worker that is neither is harmless: it clears its note before sleeping).
   for (Worker* w : g_sched.allm) w->note.wake();
@@ -210,7 +210,7 @@ int run_scheduler(std::function<int()> main_fn) {
   auto* m0 = new Worker;
   m0->is_m0 = true;
   {
-    LockGuard lk(g_sched.lock);  // no other worker yet: uncontended
+    lock_guard lk(g_sched.lock);  // no other worker yet: uncontended
     g_sched.allm.push_back(m0);
   }
   init_thread_context(m0);

@@ -23,9 +23,9 @@
 //     reservation's bounds.
 #include "stack/arena.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -120,7 +120,7 @@ bool new_reservation() noexcept GORO_REQUIRES(g_reservation_mu) {
 // Maps `bytes` read-write at the next free address of the reservation, or
 // returns null when there is no reservation to carve from.
 std::byte* map_reserved(std::size_t bytes, std::size_t slot) {
-  LockGuard lock(g_reservation_mu);
+  lock_guard lock(g_reservation_mu);
   if ((g_reserved_next == nullptr || g_reserved_next + bytes > g_reserved_end) && !new_reservation())
     return nullptr;
   void* p = ::mmap(g_reserved_next, bytes, PROT_READ | PROT_WRITE, kArenaFlags | MAP_FIXED, -1, 0);
@@ -197,7 +197,7 @@ std::uint32_t new_arena(std::uint32_t cls) {
   desc.words = new (std::nothrow) std::atomic<std::uint32_t>[slots]();
   std::uint32_t index = UINT32_MAX;
   if (desc.words != nullptr) {
-    LockGuard lock(g_registry_mu);
+    lock_guard lock(g_registry_mu);
     index = publish_arena(desc);
   }
   if (index == UINT32_MAX) {

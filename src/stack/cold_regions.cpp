@@ -88,13 +88,13 @@ std::vector<SlotRun> complete_runs(ClassPool& p) {
   std::vector<std::uint64_t> keys;
   std::size_t want;
   {
-    LockGuard lock(p.mu);
+    lock_guard lock(p.mu);
     want = p.cold.size();
   }
   if (want == 0) return {};
   keys.reserve(want);
   {
-    LockGuard lock(p.mu);
+    lock_guard lock(p.mu);
     for (const StackSpan& s : p.cold) {
       if (keys.size() == keys.capacity()) break;
       if (eligible(s)) keys.push_back(key_of(s));
@@ -143,7 +143,7 @@ std::size_t release_pool_regions(ClassPool& p) {
   std::vector<StackSpan> taken;
   taken.reserve(most);
   {
-    LockGuard lock(p.mu);
+    lock_guard lock(p.mu);
     std::size_t kept = 0;
     for (const StackSpan& s : p.cold) {
       if (taken.size() < most && eligible(s) && run_of(runs, key_of(s)) != nullptr) {
@@ -172,7 +172,7 @@ std::size_t release_pool_regions(ClassPool& p) {
     released += j - i;
   }
   // Back at the front; the list's size is what it was, so it does not grow.
-  LockGuard lock(p.mu);
+  lock_guard lock(p.mu);
   p.cold.insert(p.cold.begin(), taken.begin(), taken.end());
   return released;
 }

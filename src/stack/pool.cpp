@@ -14,9 +14,9 @@
 // over 120 MiB and the creation of pools.
 #include "stack/pool.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/mutex.hpp"
-#include "arch/thread_safety.hpp"
 #include "stack/scavenge.hpp"
 
 #include <algorithm>
@@ -123,14 +123,14 @@ StackSpan take_any(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
 
 ClassPool* find_pool(std::uint32_t cls) noexcept {
   if (cls < kDirectPools) return g_direct_pools[cls].load(std::memory_order_acquire);
-  LockGuard lock(g_pools_mu);
+  lock_guard lock(g_pools_mu);
   auto it = big_pools().find(cls);
   return it == big_pools().end() ? nullptr : it->second;
 }
 
 ClassPool& pool_for(std::uint32_t cls) {
   if (ClassPool* p = find_pool(cls)) return *p;
-  LockGuard lock(g_pools_mu);
+  lock_guard lock(g_pools_mu);
   if (cls < kDirectPools) {
     ClassPool* p = g_direct_pools[cls].load(std::memory_order_relaxed);
     if (p == nullptr) {
@@ -150,7 +150,7 @@ void for_each_pool(void (*fn)(ClassPool&, void*), void* ctx) {
   }
   std::vector<ClassPool*> big;
   {
-    LockGuard lock(g_pools_mu);
+    lock_guard lock(g_pools_mu);
     for (auto& [cls, p] : big_pools()) big.push_back(p);
   }
   for (ClassPool* p : big) fn(*p, ctx);
@@ -159,7 +159,7 @@ void for_each_pool(void (*fn)(ClassPool&, void*), void* ctx) {
 // ---- taking and putting -------------------------------------------------------------
 
 int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n, int* resident) noexcept {
-  LockGuard lock(p.mu);
+  lock_guard lock(p.mu);
   int got = 0;
   for (std::size_t i; got < n && (i = find_resident(p, limit)) != SIZE_MAX;)
     out[got++] = p.resident.take_from_newest(i);
@@ -171,7 +171,7 @@ int take_matching(ClassPool& p, std::size_t limit, StackSpan* out, int n, int* r
 void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
   const std::int64_t now = coarse_now_ns();
   {
-    LockGuard lock(p.mu);
+    lock_guard lock(p.mu);
     for (std::size_t i = 0; i < n; ++i) {
       set_slot_state(spans[i], SlotState::kPooled);
       p.resident.push_newest(spans[i], now);
@@ -185,7 +185,7 @@ StackSpan acquire_from_pool(ClassPool& p, std::size_t limit) {
   StackSpan s;
   bool was_resident;
   {
-    LockGuard lock(p.mu);
+    lock_guard lock(p.mu);
     std::size_t before = p.resident.size();
     s = take_any(p, limit);
     was_resident = p.resident.size() != before;

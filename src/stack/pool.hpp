@@ -35,9 +35,9 @@
 #include "stack/arena.hpp"
 #include "stack/span_ring.hpp"
 
-#include "arch/lock_guard.hpp"
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <atomic>
 #include <cstddef>

@@ -39,11 +39,11 @@
 //     never inherits a pool lock held by a thread that does not exist there.
 #include "stack/scavenge.hpp"
 
+#include <goro/lock_guard.hpp>
+#include <goro/thread_annotations.hpp>
 #include "arch/cond_var.hpp"
-#include "arch/lock_guard.hpp"
 #include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <goro/stack.hpp>
 
@@ -163,14 +163,14 @@ ShrinkQueue& shrink_queue() noexcept {
 // When the oldest queued shrink is due (INT64_MAX if none).
 std::int64_t next_shrink_due() noexcept {
   ShrinkQueue& q = shrink_queue();
-  LockGuard lock(q.lock);
+  lock_guard lock(q.lock);
   return q.n == 0 ? INT64_MAX : q.ring[q.head].due;
 }
 
 // Appends a request due at `due`; false if the queue is full.
 bool push_shrink(const DeferredShrink& d, std::int64_t due) noexcept {
   ShrinkQueue& q = shrink_queue();
-  LockGuard lock(q.lock);
+  lock_guard lock(q.lock);
   if (q.n == ShrinkQueue::kSize) return false;
   q.ring[(q.head + q.n) % ShrinkQueue::kSize] = ShrinkQueue::Entry{d, due};
   ++q.n;
@@ -184,7 +184,7 @@ void run_due_shrinks() noexcept {
     DeferredShrink d;
     const std::int64_t now = coarse_now_ns();
     {
-      LockGuard lock(q.lock);
+      lock_guard lock(q.lock);
       if (q.n == 0 || q.ring[q.head].due > now) return;
       d = q.ring[q.head].d;
       q.head = (q.head + 1) % ShrinkQueue::kSize;
@@ -222,7 +222,7 @@ bool over_target() noexcept {
 // took; returns how many stacks it trimmed and that time.
 std::size_t scavenge_step(std::size_t max_stacks, std::int64_t pooled_before,
                           std::uint64_t* cpu_ns) noexcept {
-  LockGuard lock(g_step_mu);
+  lock_guard lock(g_step_mu);
   std::uint64_t t0 = thread_cpu_ns();
   std::size_t n = trim_oldest_pooled(max_stacks, pooled_before);
   *cpu_ns = thread_cpu_ns() - t0;
@@ -240,7 +240,7 @@ std::size_t excess_stacks() noexcept {
 // Gives back the page tables of fully cold regions, counting the time as
 // the scavenger's.
 void release_regions_step() noexcept {
-  LockGuard lock(g_step_mu);
+  lock_guard lock(g_step_mu);
   std::uint64_t t0 = thread_cpu_ns();
   release_cold_regions();
   g_cpu_ns.fetch_add(thread_cpu_ns() - t0, std::memory_order_relaxed);
@@ -272,7 +272,7 @@ std::size_t scavenge_paced() noexcept {
 // Sleeps until woken or until the next deferred shrink is due.
 void wait_for_work() noexcept {
   WakeState& ws = wake_state();
-  LockGuard lock(ws.mu);
+  lock_guard lock(ws.mu);
   const std::int64_t due = next_shrink_due();
   if (due == INT64_MAX) {
     while (!ws.wake) ws.cv.wait(ws.mu);
@@ -332,7 +332,7 @@ void wake_scavenger() noexcept {
   static const bool registered = pthread_atfork(&fork_prepare, &fork_parent, &fork_child) == 0;
   (void)registered;
   WakeState& ws = wake_state();
-  LockGuard lock(ws.mu);
+  lock_guard lock(ws.mu);
   if (!ws.started && !(ws.started = start_thread())) {
     // No thread (resource exhaustion): memory goes back at the next
     // free_os_memory() or the next burst that finds a thread can start.

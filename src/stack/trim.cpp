@@ -26,7 +26,7 @@ namespace {
 // Trims a batch of free stacks entirely and moves them to p's cold list.
 void make_cold(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
   release_stacks(spans, n);
-  LockGuard lock(p.mu);
+  lock_guard lock(p.mu);
   for (std::size_t i = 0; i < n; ++i) set_slot_state(spans[i], SlotState::kCold);
   p.cold.insert(p.cold.end(), spans, spans + n);
 }
@@ -34,7 +34,7 @@ void make_cold(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
 // Takes up to n of p's least recently pooled resident stacks, pooled before
 // `before`, out of its ring.
 std::size_t take_oldest(ClassPool& p, StackSpan* out, std::size_t n, std::int64_t before) noexcept {
-  LockGuard lock(p.mu);
+  lock_guard lock(p.mu);
   std::size_t got = 0;
   while (got < n && p.resident.pop_oldest(before, &out[got])) ++got;
   g_pooled_resident.fetch_sub(got, std::memory_order_relaxed);

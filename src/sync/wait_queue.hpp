@@ -23,8 +23,8 @@
 //     anyone, so a woken caller may destroy the primitive immediately.
 #pragma once
 
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 #include "sched/park.hpp"
 #include "sched/wait_list.hpp"
 

@@ -18,8 +18,8 @@
 //   * A node never holds two locks: cancel() copies the children out under
 //     mu and cancels them after releasing it.
 //   * A deadline timer holds only a weak_ptr to its node.
+#include <goro/thread_annotations.hpp>
 #include "arch/spinlock.hpp"
-#include "arch/thread_safety.hpp"
 
 #include <goro/context.hpp>
 #include <goro/timer.hpp>

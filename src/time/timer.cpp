@@ -27,7 +27,7 @@
 //     it holding mu, so no value from before a stop/reset survives it.
 //   * Lock order: mu, then a heap lock (add_timer/del_timer) or the
 //     channel's lock; never the reverse.
-#include "arch/thread_safety.hpp"
+#include <goro/thread_annotations.hpp>
 #include "chan/chan_core.hpp"
 #include "sched/scheduler.hpp"
 
