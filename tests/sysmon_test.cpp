@@ -26,6 +26,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -192,6 +194,18 @@ TEST(Sysmon, UnwrappedBlockingReadDoesNotStallItsProcessor) {
   ::close(fds[1]);
 }
 
+// How many of the process's threads carry `name` (/proc/self/task/*/comm).
+int threads_named(const std::string& name) {
+  int n = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    std::getline(comm, line);
+    if (line == name) n++;
+  }
+  return n;
+}
+
 // Once the stuck goroutine yields again, its spare is retired.
 TEST(Sysmon, SpareIsRetiredWhenTheLoopEnds) {
   Watchdog dog(60s);
@@ -202,6 +216,9 @@ TEST(Sysmon, SpareIsRetiredWhenTheLoopEnds) {
     goro::sleep_for(50ms);
     EXPECT_EQ(goro::detail::sched().nprocs.load(), 2) << "one spare beside the stuck processor";
     EXPECT_EQ(goro::maxprocs(), 1) << "spares do not count against GOMAXPROCS";
+    // The monitor started the spare's worker, which must not keep its name.
+    EXPECT_EQ(threads_named("goro-sysmon"), 1);
+    EXPECT_GE(threads_named("goro-worker"), 1);
     stop.store(true);
     spinners.wait();
     auto t0 = Clock::now();
