@@ -295,14 +295,22 @@ def fmt(v, unit=""):
 # behind when it is). Memory rows have no wall metric.
 BEHIND_START = ("every never-used stack slot costs a page fault on its top page (4 KiB to clear, plus a share of a "
                 "page-table page) and its guard a share of one `process_madvise` per 64 slots; `bench_fresh_slots` "
-                "measures those two kernel costs alone, with no runtime around them, at 2.2 to 3.0 us per slot "
-                "(0.6 to 0.7 us guard, 1.6 to 2.3 us fault) on this machine with warm memory, most of Go's whole "
-                "figure, and a fault at 5 to 13 us when the VM's free memory was left idle first. Go has no guard pages "
+                "measures those two kernel costs alone, with no runtime around them: 2.2 to 3.0 us per slot "
+                "(0.6 to 0.7 us guard, 1.6 to 2.3 us fault) with warm memory on the machine of 2026-12-03 (kernel "
+                "6.18.44-fc-v1098), and 12 us (0.9 us guard, 11 us fault) on that of 2026-12-04 (fc-v1252), where "
+                "Go's page faults are as slow. Go has no guard pages "
                 "(its compiler checks the stack bound in every function prologue) and carves 2 KiB stacks, two per "
                 "page, out of heap spans; C++ code has no such check, so goro needs the guard and a page of its own "
                 "per stack, and a fresh goroutine cannot cost less than that floor")
 BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERFORMANCE.md, \"Stack memory after a "
-               "burst\"); what is left was not profiled for this row")
+               "burst\"). On the machine of 2026-12-03 (kernel 6.18.44-fc-v1098) this row measured 0.57x Go. On that of "
+               "2026-12-04 (fc-v1252) a profile "
+               "puts the time in waking the parked goroutines: wait_group::done() walks the wait list, and each "
+               "load of a waiter's link (in the goroutine's record, on its stack's top page) took 4 to 5 us once "
+               "more than about 1,000 to 5,000 goroutines were parked (176 ns per goroutine with 1,000), with no "
+               "system call or page fault in that phase; a probe touching as many resident pages at the same "
+               "224 KiB stride, in order or shuffled, took 50 ns per page on the same host. The cause is not "
+               "found yet")
 BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
                "the run queues at once, each on a stack of its own: " + BEHIND_START)
 ROWS = [
