@@ -143,6 +143,19 @@ void fit_guard(StackSpan& s, std::size_t limit);
 std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uint32_t count,
                               std::size_t limit) noexcept;
 
+// Faults in the top page of `count` neighbouring uncarved slots of `a`, from
+// slot `first`, with one system call (MADV_POPULATE_WRITE through
+// process_madvise), as pre_guard_slots does for their guards. Best effort:
+// a page left out faults in at first use. Why: a goroutine's record and
+// first frames live on that page, and each page fault writes the 2 MiB
+// page-table page it shares with its neighbours. Done one slot at a time,
+// a burst of spawns keeps rewriting the page-table pages of goroutines that
+// already ran, and on some VM hosts the first later visit to a page beside
+// MADV_GUARD_INSTALL guards then costs 4-6 us instead of 50 ns
+// (bench/guard_revisit.cpp). At most 63 top pages are resident before a
+// goroutine needs them.
+void populate_slot_tops(const Arena& a, std::uint32_t first, std::uint32_t count) noexcept;
+
 // Resident pages found scanning [lo, hi) from the top down.
 struct Residency {
   std::size_t pages = 0;
