@@ -304,12 +304,12 @@ BEHIND_START = ("every never-used stack slot costs a page fault on its top page 
                 "per stack, and a fresh goroutine cannot cost less than that floor")
 BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERFORMANCE.md, \"Stack memory after a "
                "burst\"). On the machine of 2026-12-03 (kernel 6.18.44-fc-v1098) this row measured 0.57x Go. On that of "
-               "2026-12-04 (fc-v1252) the time goes to waking the parked goroutines: wait_group::done() walks the "
-               "wait list, and the first load from each goroutine's record (on its stack's top page) took 4 to 5 us, "
-               "with no system call or page fault. `bench_guard_revisit` reproduces it without goro: on that machine "
-               "the first later visit to a resident page costs 4 to 6 us when MADV_GUARD_INSTALL guards sit beside "
-               "it, and 50 to 60 ns with mprotect guards or none. mprotect guards need two mappings per stack, which "
-               "vm.max_map_count caps at about 32,000 goroutines")
+               "2026-12-04 (fc-v1252) the first later visit to a resident page beside MADV_GUARD_INSTALL guards costs "
+               "4 to 6 us instead of 50 ns, once a fault has rewritten its page-table page (`bench_guard_revisit`, "
+               "without goro), and waking a parked goroutine visits its record on its stack's top page: the row "
+               "measured 12.6x Go there until fresh slots' top pages were faulted in 64 per call beside their "
+               "guards (ARCHITECTURE.md, \"Fresh slots are guarded 64 at a time\"). Pages faulted in later (a "
+               "second stack page) still rewrite shared page-table pages; that remainder is not solved")
 BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
                "the run queues at once, each on a stack of its own: " + BEHIND_START)
 ROWS = [
