@@ -9,6 +9,7 @@
 // plain (non-atomic) variable on purpose: the primitive under test must
 // order the accesses, and the TSan build checks that it does.
 #include "helpers/test_util.hpp"
+#include "sched/park.hpp"
 
 #include <goro/blocking.hpp>
 #include <goro/cond.hpp>
@@ -856,14 +857,24 @@ TEST(Cond, PlainThreadWaitsForAGoroutine) {
     bool ready = false;  // guarded by mu
     int payload = 0;     // written before ready
     int seen = -1;
+    std::atomic<bool> checked{false};
     std::thread waiter([&] {
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return ready; });
+      cv.wait(lock, [&] {
+        checked.store(true);
+        return ready;
+      });
       seen = payload;
     });
-    goro::sleep_for(5ms);
+    while (!checked.load()) goro::sleep_for(1ms);
     {
+      // The plain thread may still hold mu on its way into the wait, and
+      // only it can ready this goroutine then: without saying so, a worker
+      // that finds nothing to run takes that for a deadlock (the detector
+      // cannot see who holds a goro::mutex).
+      goro::detail::external_wait_begin();
       std::lock_guard lock(mu);
+      goro::detail::external_wait_end();
       payload = 7;
       ready = true;
     }
