@@ -35,6 +35,9 @@ inline constexpr std::size_t kMinSlot = 64 * kKiB;
 // bigger ones are multiples of it.
 inline constexpr std::size_t kHugeSpan = 2 * kMiB;
 inline constexpr std::size_t kArenaBytes = 64 * kMiB;
+// The calling process for process_madvise, named without a pidfd (Linux
+// 6.15's PIDFD_SELF_THREAD_GROUP): nothing to reopen after a fork.
+inline constexpr int kPidfdSelfProcess = -10001;
 
 constexpr std::size_t round_up(std::size_t n, std::size_t a) noexcept {
   return (n + a - 1) / a * a;

@@ -105,9 +105,6 @@ void fit_guard(StackSpan& s, std::size_t limit) {
 
 std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uint32_t count,
                               std::size_t limit) noexcept {
-  // The calling process, named without a pidfd (Linux 6.15's
-  // PIDFD_SELF_THREAD_GROUP): nothing to reopen after a fork.
-  constexpr int kPidfdSelfProcess = -10001;
   static std::atomic<bool> unsupported{false};
   const Arena& a = arena_at(index);
   if (a.mprotect_guards || unsupported.load(std::memory_order_relaxed) || a.slot_size <= limit) return 0;
@@ -125,27 +122,7 @@ std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uin
     return 0;
   }
   // Ranges are advised in order; a short count covers whole slots first.
-  auto guarded = static_cast<std::uint32_t>(static_cast<std::size_t>(done) / guard);
-  populate_slot_tops(a, first, guarded);
-  return guarded;
-}
-
-void populate_slot_tops(const Arena& a, std::uint32_t first, std::uint32_t count) noexcept {
-  constexpr int kPidfdSelfProcess = -10001;  // see pre_guard_slots
-  static std::atomic<bool> unsupported{false};
-  if (unsupported.load(std::memory_order_relaxed)) return;
-  iovec ranges[64];
-  count = std::min<std::uint32_t>({count, static_cast<std::uint32_t>(std::size(ranges)), a.slots - first});
-  for (std::uint32_t i = 0; i < count; ++i) {
-    ranges[i].iov_base = a.base + std::size_t{first + i + 1} * a.slot_size - kPageSize;
-    ranges[i].iov_len = kPageSize;
-  }
-  // Best effort: a page it leaves out faults in at first use, as before.
-  if (::syscall(SYS_process_madvise, kPidfdSelfProcess, ranges, std::size_t{count}, MADV_POPULATE_WRITE, 0u) <
-          0 &&
-      errno != EINTR && errno != EAGAIN && errno != ENOMEM) {
-    unsupported.store(true, std::memory_order_relaxed);
-  }
+  return static_cast<std::uint32_t>(static_cast<std::size_t>(done) / guard);
 }
 
 }  // namespace goro::detail::stack_internal

@@ -95,6 +95,7 @@ StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
     // after another.
     p.guarded_limit = limit;
     p.guarded_end = p.next_slot + pre_guard_slots(p.arena, p.next_slot, 64, limit);
+    populate_slot_tops(arena_at(p.arena), p.next_slot, p.guarded_end - p.next_slot);
   }
   StackSpan s = slot_span(p.arena, p.next_slot, 0);
   if (p.next_slot < p.guarded_end) {

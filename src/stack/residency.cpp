@@ -1,5 +1,6 @@
-// stack/residency.cpp: which pages of a stack are resident (mincore), and
-// giving them back (MADV_DONTNEED); see arena.hpp.
+// stack/residency.cpp: which pages of a stack are resident (mincore),
+// giving them back (MADV_DONTNEED), and faulting in fresh slots' top pages
+// in batches (MADV_POPULATE_WRITE); see arena.hpp.
 //
 // Stacks fill from the top down and -fstack-clash-protection probes every
 // page of a big frame, so a scan goes from the top down and stops after a
@@ -12,8 +13,14 @@
 #include "stack/arena.hpp"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <iterator>
 
 namespace goro::detail::stack_internal {
 namespace {
@@ -56,6 +63,23 @@ std::size_t give_back(const Residency& r, std::byte* hi) noexcept {
   c.shrinks.fetch_add(1, std::memory_order_relaxed);
   c.shrunk_bytes.fetch_add(bytes, std::memory_order_relaxed);
   return bytes;
+}
+
+void populate_slot_tops(const Arena& a, std::uint32_t first, std::uint32_t count) noexcept {
+  static std::atomic<bool> unsupported{false};
+  if (count == 0 || unsupported.load(std::memory_order_relaxed)) return;
+  iovec ranges[64];
+  count = std::min<std::uint32_t>({count, static_cast<std::uint32_t>(std::size(ranges)), a.slots - first});
+  for (std::uint32_t i = 0; i < count; ++i) {
+    ranges[i].iov_base = a.base + std::size_t{first + i + 1} * a.slot_size - kPageSize;
+    ranges[i].iov_len = kPageSize;
+  }
+  // Best effort: a page it leaves out faults in at first use, as before.
+  if (::syscall(SYS_process_madvise, kPidfdSelfProcess, ranges, std::size_t{count}, MADV_POPULATE_WRITE, 0u) <
+          0 &&
+      errno != EINTR && errno != EAGAIN && errno != ENOMEM) {
+    unsupported.store(true, std::memory_order_relaxed);
+  }
 }
 
 }  // namespace goro::detail::stack_internal

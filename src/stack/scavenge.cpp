@@ -76,9 +76,6 @@ constexpr std::int64_t kMinAgeNs = 100'000'000;
 // The scavenger's share of the machine: 1% of the CPU time of all CPUs.
 constexpr double kCpuShare = 0.01;
 constexpr std::size_t kRunScanPages = 4096;  // one mincore covers at most 16 MiB
-// The calling process, for process_madvise without a pidfd (Linux 6.15's
-// PIDFD_SELF_THREAD_GROUP); see pre_guard_slots in guard.cpp.
-constexpr int kPidfdSelfProcess = -10001;
 
 // ---- the target ----------------------------------------------------------------
 

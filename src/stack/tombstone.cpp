@@ -34,8 +34,7 @@ using stack_internal::arena_at;
 using stack_internal::arena_count;
 using stack_internal::page_down;
 
-// The calling process, without a pidfd (Linux 6.15's PIDFD_SELF_THREAD_GROUP).
-constexpr int kPidfdSelfProcess = -10001;
+using stack_internal::kPidfdSelfProcess;
 constexpr std::size_t kSealBatch = 64;
 constexpr std::uint32_t kMaxArenas = 262144;  // arena.cpp's registry bound
 
