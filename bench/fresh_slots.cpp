@@ -20,11 +20,10 @@
 // (and Go's, which has no guard pages: its compiler checks the stack bound
 // in every function prologue, and its stacks start at 2 KiB, two per page).
 #include "bench_util.hpp"
+#include "slot_layout.hpp"
 
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,17 +34,10 @@
 #include <initializer_list>
 #include <vector>
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-
 namespace {
 
-constexpr std::size_t kArenaBytes = std::size_t{64} << 20;
-constexpr std::size_t kGuardBytes = 16 * 1024;
-constexpr std::size_t kBatch = 64;
-// The calling process for process_madvise, as the stack layer names it.
-constexpr int kPidfdSelfProcess = -10001;
+using bench::kArenaBytes;
+using bench::kGuardBytes;
 
 double thread_cpu_seconds() {
   timespec ts{};
@@ -54,11 +46,9 @@ double thread_cpu_seconds() {
 }
 
 bool guard_batch(std::vector<iovec>& ranges) {
-  long r =
-      syscall(SYS_process_madvise, kPidfdSelfProcess, ranges.data(), ranges.size(), MADV_GUARD_INSTALL, 0);
-  if (r < 0) {
+  if (int err = bench::install_guards(ranges.data(), ranges.size())) {
     std::fprintf(stderr, "bench_fresh_slots: process_madvise(MADV_GUARD_INSTALL): %s (needs Linux 6.13)\n",
-                 std::strerror(errno));
+                 std::strerror(err));
     return false;
   }
   return true;
@@ -68,7 +58,7 @@ bool guard_batch(std::vector<iovec>& ranges) {
 
 int main(int argc, char** argv) {
   const long n = bench::size_arg(argc, argv, 1000000);
-  const std::size_t slot = (argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 224) * 1024;
+  const std::size_t slot = (argc > 2 ? std::strtoul(argv[2], nullptr, 10) * 1024 : bench::kSlotBytes);
   if (n <= 0 || slot < 2 * kGuardBytes || slot > kArenaBytes) {
     std::fprintf(stderr, "usage: bench_fresh_slots [N] [SLOT_KIB, 32..65536]\n");
     return 2;
@@ -89,7 +79,7 @@ int main(int argc, char** argv) {
       arena = static_cast<std::byte*>(p);
       used = 0;
     }
-    std::size_t batch = std::min({kBatch, per_arena - used, static_cast<std::size_t>(n - done)});
+    std::size_t batch = std::min({bench::kGuardBatch, per_arena - used, static_cast<std::size_t>(n - done)});
     ranges.clear();
     for (std::size_t i = 0; i < batch; i++) ranges.push_back({arena + (used + i) * slot, kGuardBytes});
     double t0 = thread_cpu_seconds();

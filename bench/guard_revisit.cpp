@@ -20,14 +20,15 @@
 //
 // Measured on the machine of 2026-12-04 (2 vCPUs, host kernel
 // 6.18.44-fc-v1252), 20,000 slots: marker 4.4-6.1 us a page on the first pass
-// and 50-60 ns on the second; none and mprotect 50-60 ns, then 20 ns. That first-pass cost is
-// the 4-5 us per goroutine of bench_park's wake_join there.
+// and 50-60 ns on the second; none and mprotect 50-60 ns, then 20 ns. That
+// first-pass cost was the 4-5 us per goroutine of bench_park's wake_join
+// there, until the stack layer faulted fresh slots' top pages in beside
+// their guards, in one batch (populate_slot_tops in src/stack).
 #include "bench_util.hpp"
+#include "slot_layout.hpp"
 
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstddef>
@@ -36,17 +37,12 @@
 #include <string>
 #include <vector>
 
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102
-#endif
-
 namespace {
 
-constexpr std::size_t kSlot = 224 * 1024;
-constexpr std::size_t kGuard = 16 * 1024;
-constexpr std::size_t kArena = std::size_t{64} << 20;
+constexpr std::size_t kSlot = bench::kSlotBytes;
+constexpr std::size_t kGuard = bench::kGuardBytes;
+constexpr std::size_t kArena = bench::kArenaBytes;
 constexpr std::size_t kSlotsPerArena = kArena / kSlot;
-constexpr int kPidfdSelf = -10001;  // PIDFD_SELF (Linux 6.14+)
 
 enum class Guard { kNone, kMprotect, kMarker };
 
@@ -59,18 +55,12 @@ bool guard_arena(std::byte* arena, Guard g) {
     return true;
   }
   if (g != Guard::kMarker) return true;
-  iovec batch[64];
+  iovec batch[bench::kGuardBatch];
   std::size_t k = 0;
   for (std::size_t j = 0; j < kSlotsPerArena; j++) {
     batch[k++] = iovec{arena + j * kSlot, kGuard};
-    if (k == 64 || j + 1 == kSlotsPerArena) {
-      long done = ::syscall(SYS_process_madvise, kPidfdSelf, batch, k, MADV_GUARD_INSTALL, 0u);
-      if (done < 0) {
-        // Before PIDFD_SELF: one madvise per range.
-        for (std::size_t i = 0; i < k; i++) {
-          if (::madvise(batch[i].iov_base, batch[i].iov_len, MADV_GUARD_INSTALL) != 0) return false;
-        }
-      }
+    if (k == bench::kGuardBatch || j + 1 == kSlotsPerArena) {
+      if (bench::install_guards(batch, k) != 0) return false;
       k = 0;
     }
   }
@@ -112,7 +102,9 @@ bool measure(long n, Guard g, const char* name) {
     bench::metric((std::string(name) + "_again_ns_per_page").c_str(), visit(tops));
   } else {
     std::fprintf(stderr, "bench_guard_revisit: %s guards: the kernel refused (%s)\n", name,
-                 g == Guard::kMprotect ? "vm.max_map_count?" : "MADV_GUARD_INSTALL needs Linux 6.13");
+                 g == Guard::kMprotect
+                     ? "vm.max_map_count?"
+                     : "process_madvise(MADV_GUARD_INSTALL) on the calling process needs Linux 6.15");
   }
   ::munmap(base, reserved);
   return ok;
