@@ -308,8 +308,11 @@ BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERF
                "4 to 6 us instead of 50 ns, once a fault has rewritten its page-table page (`bench_guard_revisit`, "
                "without goro), and waking a parked goroutine visits its record on its stack's top page: the row "
                "measured 12.6x Go there until fresh slots' top pages were faulted in 64 per call beside their "
-               "guards (ARCHITECTURE.md, \"Fresh slots are guarded 64 at a time\"). Pages faulted in later (a "
-               "second stack page) still rewrite shared page-table pages; that remainder is not solved")
+               "guards (ARCHITECTURE.md, \"Fresh slots are guarded 64 at a time\"). What remains there is the host's "
+               "shadow MMU: each batch's guard call writes about seven page-directory entries in a row, which the "
+               "hypervisor takes for write flooding, so the first later visit to each 2 MiB region costs a 5-7 us "
+               "hypervisor fault (`bench_directory_flood`); batches of 9 avoid that but, with a million goroutines, "
+               "exceed its shadow page budget and made starting them slower (same section)")
 BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
                "the run queues at once, each on a stack of its own: " + BEHIND_START)
 ROWS = [

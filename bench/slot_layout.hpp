@@ -1,8 +1,9 @@
 // bench/slot_layout.hpp: goro's stack-slot layout and its batched guard
 // install, for the benchmarks that measure what the kernel charges for them
-// without the runtime (fresh_slots.cpp, guard_revisit.cpp). They mirror
-// src/stack (arena.hpp, guard.cpp): 64 MiB arenas, 224 KiB slots by
-// default, 16 KiB guards installed 64 ranges per process_madvise.
+// without the runtime (fresh_slots.cpp, guard_revisit.cpp,
+// directory_flood.cpp). They mirror src/stack (arena.hpp, guard.cpp):
+// 64 MiB arenas, 224 KiB slots by default, 16 KiB guards installed 64
+// ranges per process_madvise.
 #pragma once
 
 #include <sys/mman.h>
