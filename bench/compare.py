@@ -354,6 +354,10 @@ ROWS = [
      "after_park_ms_per_mb", " ms", "goro gives the pages of a deep stack back when the goroutine parks "
      "(shrink), so the next deep run faults them in again; Go keeps a grown stack until a garbage "
      "collection shrinks it: memory back at once is the intended trade"),
+    ("same goroutine after its stack was shrunk (it regrows), per MB", "deep@{deep}",
+     "after_shrink_cpu_ms_per_mb", "after_shrink_ms_per_mb", " ms", "goro faults the given-back pages in "
+     "again, one at a time; Go copies the stack at each doubling, from the size its collections shrank it "
+     "to"),
 ]
 
 

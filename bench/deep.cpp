@@ -22,6 +22,10 @@
 //                           the same after the goroutine then parked for 100 ms
 //                           (the shrink)
 //   stack_shrinks           shrinks counted by read_stack_stats meanwhile
+//   after_shrink_ms_per_mb, after_shrink_cpu_ms_per_mb
+//                           the recursion once more, after that shrink: the
+//                           stack regrows (Go's deep.go times the same after
+//                           garbage collections shrank its stack)
 //   own_resident_before_kb, own_resident_peak_kb, own_resident_after_park_kb
 //                           the same for this goroutine's stack alone, counted
 //                           with mincore by the program itself (a cross-check
@@ -148,8 +152,11 @@ int main(int argc, char** argv) {
       bench::Timing after_park = timed_recursion(bytes, &probe);
       goro::sleep_for(std::chrono::milliseconds(100));  // parks long enough to be shrunk
       goro::stack_stats long_parked = stack_stats_now();
+      bench::Timing after_shrink = timed_recursion(bytes, &probe);
       bench::print_first_second(mb, first, second);
       bench::metric("after_park_ms_per_mb", after_park.ms / static_cast<double>(mb));
+      bench::metric("after_shrink_ms_per_mb", after_shrink.ms / static_cast<double>(mb));
+      bench::metric("after_shrink_cpu_ms_per_mb", after_shrink.cpu_ms / static_cast<double>(mb));
       if (have_stack_stats()) {
         bench::metric("resident_before_kb", static_cast<double>(before.stack_inuse) / 1024);
         bench::metric("resident_peak_kb", static_cast<double>(probe.at_peak.stack_inuse) / 1024);

@@ -92,6 +92,8 @@ ROWS = [
     ("same goroutine, second run, per MB, wall", "deep", "second_ms_per_mb", " ms"),
     ("same goroutine, second run, per MB, CPU", "deep", "second_cpu_ms_per_mb", " ms"),
     ("same goroutine after it parked once, per MB, wall", "deep", "after_park_ms_per_mb", " ms"),
+    ("same goroutine after its stack was shrunk (regrows), per MB, CPU", "deep", "after_shrink_cpu_ms_per_mb",
+     " ms"),
     ("growth per 4 KiB page ((first - second) / pages), wall", "deep", "growth_ns_per_page", " ns"),
     ("growth per 4 KiB page, CPU", "deep", "growth_cpu_ns_per_page", " ns"),
     ("first touch of a stack page, no recursion (alloca), wall", "deep", "first_touch_ns_per_page", " ns"),

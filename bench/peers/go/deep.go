@@ -1,7 +1,8 @@
 // deep.go: bench/deep.cpp in Go. One goroutine recurses MB deep with ~1 KiB
 // frames, twice, then parks and recurses again. Go grows a stack by
 // allocating one twice as big and copying (and adjusting pointers into it);
-// it shrinks stacks only during garbage collection.
+// it shrinks stacks only during garbage collection, which the program runs
+// before the last, regrowing, recursion.
 //
 //	go build -o deep deep.go common.go && ./deep [MB]   (default 64)
 //
@@ -69,6 +70,11 @@ func main() {
 		time.Sleep(time.Millisecond)
 		parked := stackInuseKB()
 		afterPark, _ := timedRecursion(bytes)
+		// Parked while main collects garbage until the stack is shrunk (Go
+		// halves a mostly unused stack at each collection), then regrown.
+		shrinkReq <- struct{}{}
+		longParked := <-shrunk
+		afterShrink, afterShrinkCPU := timedRecursion(bytes)
 		dmb := float64(mb)
 		metric("depth_mb", dmb)
 		metric("first_ms_per_mb", first/dmb)
@@ -81,7 +87,32 @@ func main() {
 		metric("resident_before_kb", before)
 		metric("resident_peak_kb", float64(peak.StackInuse)/1024)
 		metric("resident_after_park_kb", parked)
+		metric("resident_after_long_park_kb", longParked)
+		metric("after_shrink_ms_per_mb", afterShrink/dmb)
+		metric("after_shrink_cpu_ms_per_mb", afterShrinkCPU/dmb)
 		close(done)
 	}()
+	<-shrinkReq
+	shrunk <- collectUntilStacksShrink()
 	<-done
+}
+
+var shrinkReq = make(chan struct{})
+var shrunk = make(chan float64)
+
+// collectUntilStacksShrink runs garbage collections until StackInuse stops
+// falling (three in a row unchanged, at most 64) and returns it in KiB.
+func collectUntilStacksShrink() float64 {
+	last, same := stackInuseKB(), 0
+	for i := 0; i < 64 && same < 3; i++ {
+		runtime.GC()
+		now := stackInuseKB()
+		if now == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = now
+	}
+	return last
 }
