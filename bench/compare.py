@@ -351,9 +351,9 @@ ROWS = [
     ("growth per 4 KiB page: (first - second) / pages", "deep@{deep}", "growth_cpu_ns_per_page",
      "growth_ns_per_page", " ns", None),
     ("same goroutine after it parked once, per MB (wall)", "deep@{deep}", "after_park_ms_per_mb",
-     "after_park_ms_per_mb", " ms", "goro gives the pages of a deep stack back when the goroutine parks "
-     "(shrink), so the next deep run faults them in again; Go keeps a grown stack until a garbage "
-     "collection shrinks it: memory back at once is the intended trade"),
+     "after_park_ms_per_mb", " ms", "a goroutine parked only briefly keeps its pages (the shrink waits "
+     "until it has stayed parked 20 ms), so this row is the resident run again; if it is behind, "
+     "the shrink came early (ARCHITECTURE.md, \"Shrink\")"),
     ("same goroutine after its stack was shrunk (it regrows), per MB", "deep@{deep}",
      "after_shrink_cpu_ms_per_mb", "after_shrink_ms_per_mb", " ms", "goro faults the given-back pages in "
      "again, one at a time; Go copies the stack at each doubling, from the size its collections shrank it "
