@@ -234,7 +234,7 @@ std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   std::uint64_t id = g->id;
   if (p != nullptr) {
-    p->goroutines.fetch_add(1, std::memory_order_relaxed);
+    count_goroutines(p, 1);
     runq_put(p, g, true);
   } else {
     g_sched.foreign_goroutines.fetch_add(1, std::memory_order_relaxed);
@@ -261,7 +261,7 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   __tsan_destroy_fiber(g->tsan_fiber);
   g->tsan_fiber = nullptr;
 #endif
-  p->goroutines.fetch_sub(1, std::memory_order_relaxed);
+  count_goroutines(p, -1);
   bool is_main = g->is_main;
   g->shrink = ShrinkState{};  // a dead stack needs no hysteresis
   // A request still queued for it is dropped when it comes due.

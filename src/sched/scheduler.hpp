@@ -87,7 +87,8 @@ struct alignas(64) Processor {
   std::uint64_t goid_end = 0;
   // Goroutines started on empty stacks, for spawn_site_plan's sampling.
   std::uint32_t empty_stack_spawns = 0;
-  // Net goroutines started minus exited on this processor.
+  // Net goroutines started minus exited on this processor. Written only by
+  // the holder (count_goroutines), read by anyone (num_goroutine).
   std::atomic<std::int64_t> goroutines{0};
   // Histograms for goro::metrics (sched_stats.hpp).
   ProcessorStats stats;
@@ -326,6 +327,16 @@ bool del_timer(Timer* t) noexcept;
 bool modify_timer(Timer* t, std::int64_t when) noexcept;
 std::uint64_t next_goid(Processor* p) noexcept;
 void release_dead_goroutine(Processor* p, Goroutine* g) noexcept;
+
+// Adds `delta` to p's goroutine count; by p's holder only. A plain load and
+// store, as the run queue's owner side is: one worker holds p at a time,
+// and a handover orders one holder's writes before the next one's. A
+// locked add would wait on every spawn for the store buffer to drain, that
+// is for the new goroutine's record lines, which usually sit in another
+// core's cache (its stack was last used there).
+inline void count_goroutines(Processor* p, std::int64_t delta) noexcept {
+  p->goroutines.store(p->goroutines.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+}
 // Deferred shrinks (goroutine.cpp, DeferredShrink in stack/stack.hpp): the
 // worker that finishes a park queues one the goroutine asked for
 // (shrink_wanted) or arms the one outstanding, before the commit; before a
