@@ -25,7 +25,9 @@
 //   after_shrink_ms_per_mb, after_shrink_cpu_ms_per_mb
 //                           the recursion once more, after that shrink: the
 //                           stack regrows (Go's deep.go times the same after
-//                           garbage collections shrank its stack)
+//                           garbage collections shrank its stack). A run too
+//                           short for the monitor to mark it long is not
+//                           shrunk (resident_after_long_park_kb says which)
 //   own_resident_before_kb, own_resident_peak_kb, own_resident_after_park_kb
 //                           the same for this goroutine's stack alone, counted
 //                           with mincore by the program itself (a cross-check

@@ -137,6 +137,12 @@ inline void set_slot_state(const StackSpan& s, SlotState st) noexcept {
 // unchanged and still correctly guarded.
 void fit_guard(StackSpan& s, std::size_t limit);
 
+// How many fresh slots the pool prepares together: one process_madvise
+// guards them (pre_guard_slots) and one faults in their top pages
+// (populate_slot_tops). Why not fewer or more on shadow-paging VM hosts:
+// docs/ARCHITECTURE.md, "Fresh slots are guarded 64 at a time".
+inline constexpr std::uint32_t kCarveBatch = 64;
+
 // Installs the guards of `count` uncarved neighbouring slots of arena
 // `index`, from slot `first`, for stacks of `limit`, with one system call
 // (process_madvise on the calling process), so that a burst of fresh stacks
@@ -155,8 +161,8 @@ std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uin
 // a burst of spawns keeps rewriting the page-table pages of goroutines that
 // already ran, and on some VM hosts the first later visit to a page beside
 // MADV_GUARD_INSTALL guards then costs 4-6 us instead of 50 ns
-// (bench/guard_revisit.cpp). At most 63 top pages are resident before a
-// goroutine needs them.
+// (bench/guard_revisit.cpp). At most kCarveBatch - 1 top pages are
+// resident before a goroutine needs them.
 void populate_slot_tops(const Arena& a, std::uint32_t first, std::uint32_t count) noexcept;
 
 // Resident pages found scanning [lo, hi) from the top down.

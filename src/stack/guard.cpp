@@ -109,7 +109,7 @@ std::uint32_t pre_guard_slots(std::uint32_t index, std::uint32_t first, std::uin
   const Arena& a = arena_at(index);
   if (a.mprotect_guards || unsupported.load(std::memory_order_relaxed) || a.slot_size <= limit) return 0;
   const std::size_t guard = a.slot_size - limit;
-  iovec ranges[64];
+  iovec ranges[kCarveBatch];
   count = std::min<std::uint32_t>({count, static_cast<std::uint32_t>(std::size(ranges)), a.slots - first});
   for (std::uint32_t i = 0; i < count; ++i) {
     ranges[i].iov_base = a.base + std::size_t{first + i} * a.slot_size;

@@ -94,7 +94,7 @@ StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
     // Guard the next slots in one go: a burst of spawns carves them one
     // after another.
     p.guarded_limit = limit;
-    p.guarded_end = p.next_slot + pre_guard_slots(p.arena, p.next_slot, 64, limit);
+    p.guarded_end = p.next_slot + pre_guard_slots(p.arena, p.next_slot, kCarveBatch, limit);
     populate_slot_tops(arena_at(p.arena), p.next_slot, p.guarded_end - p.next_slot);
   }
   StackSpan s = slot_span(p.arena, p.next_slot, 0);

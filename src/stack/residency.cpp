@@ -68,7 +68,7 @@ std::size_t give_back(const Residency& r, std::byte* hi) noexcept {
 void populate_slot_tops(const Arena& a, std::uint32_t first, std::uint32_t count) noexcept {
   static std::atomic<bool> unsupported{false};
   if (count == 0 || unsupported.load(std::memory_order_relaxed)) return;
-  iovec ranges[64];
+  iovec ranges[kCarveBatch];
   count = std::min<std::uint32_t>({count, static_cast<std::uint32_t>(std::size(ranges)), a.slots - first});
   for (std::uint32_t i = 0; i < count; ++i) {
     ranges[i].iov_base = a.base + std::size_t{first + i + 1} * a.slot_size - kPageSize;
