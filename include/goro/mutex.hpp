@@ -107,12 +107,13 @@ class GORO_CAPABILITY("mutex") mutex {
   // Unlocks the mutex and wakes a waiter if there is one. Unlocking a mutex
   // that is not locked is a fatal error, as in Go: it prints "fatal error:
   // sync: unlock of unlocked mutex" and exits with status 2.
-  // Thread-safe. Cost: one CAS when nobody waits; otherwise a few atomics
-  // and a ready() of the waiter (in starvation mode also a switch to it).
+  // Thread-safe. Cost: a load and one CAS when nobody waits; otherwise a
+  // few atomics and a ready() of the waiter (in starvation mode also a
+  // switch to it). The load spares the slow path a CAS bound to fail.
   void unlock() noexcept GORO_RELEASE() {
-    std::uint64_t locked = kLocked;
-    if (state_.compare_exchange_strong(locked, 0, std::memory_order_release, std::memory_order_relaxed))
-        [[likely]] {
+    std::uint64_t locked = state_.load(std::memory_order_relaxed);
+    if (locked == kLocked && state_.compare_exchange_strong(locked, 0, std::memory_order_release,
+                                                            std::memory_order_relaxed)) [[likely]] {
       return;
     }
     unlock_slow();

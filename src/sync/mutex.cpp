@@ -26,9 +26,10 @@
 // is released (to wake a waiter), which is safe there because the garbage
 // collector keeps the mutex alive. In C++ the goroutine that locks next may
 // destroy the mutex at once (the last owner of a refcounted object deletes
-// it). So a slow unlock releases the lock and registers itself in one RMW,
-// and ~mutex() waits until no unlock is inside; the wakeup itself happens
-// after the unlocker has left the mutex.
+// it). So an unlock that wakes a waiter releases the lock and registers
+// itself in one RMW, and ~mutex() waits until no unlock is inside; the
+// wakeup itself happens after the unlocker has left the mutex. An unlock
+// that wakes nobody never touches the mutex after its RMW.
 #include <goro/mutex.hpp>
 
 #include "sync/semaphore.hpp"
@@ -163,29 +164,26 @@ void mutex::lock_slow() {
 }
 
 void mutex::unlock_slow() noexcept {
-  // Release the lock and register as an unlocker in one RMW (see the top of
-  // this file).
-  const std::uint64_t old = state_.fetch_add(kUnlockerOne - kLocked, std::memory_order_acq_rel);
-  if ((old & kLocked) == 0) detail::sync_fatal("sync: unlock of unlocked mutex");
-  std::uint64_t s = old + kUnlockerOne - kLocked;
-  detail::SemaWakeup wakeup;
-  if ((s & kStarving) != 0) {
-    // Hand the lock and our processor to the first waiter. It sets the
-    // locked bit itself; meanwhile arrivals see "starving" and queue.
-    wakeup = detail::sema_release(detail::installed_wait_queue(queue_), true);
-  } else {
-    for (;;) {
-      // Nobody to wake, or someone already woken/spinning or holding the
-      // lock will deal with the waiters.
-      if (waiters(s) == 0 || (s & (kLocked | kWoken | kStarving)) != 0) break;
-      // Take one waiter out of the count and give it the right to compete.
-      if (state_.compare_exchange_weak(s, (s - kWaiterOne) | kWoken, std::memory_order_acq_rel,
-                                       std::memory_order_relaxed)) {
-        wakeup = detail::sema_release(detail::installed_wait_queue(queue_), false);
-        break;
-      }
-    }
-  }
+  // One RMW releases the lock and, if a waiter must be woken, takes it out
+  // of the count, sets "woken" and registers us as an unlocker (see the top
+  // of this file): the wakeup still has to use the mutex's queue.
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  std::uint64_t next = 0;
+  bool wakes = false;
+  do {
+    if ((old & kLocked) == 0) detail::sync_fatal("sync: unlock of unlocked mutex");
+    next = old - kLocked;
+    // Starving: the lock and our processor go to the first waiter, which
+    // sets the locked bit itself; meanwhile arrivals see "starving" and
+    // queue. Normal: wake one waiter to compete, unless there is none or one
+    // is awake already.
+    wakes = (old & kStarving) != 0 || (waiters(old) != 0 && (old & kWoken) == 0);
+    if (wakes) next += kUnlockerOne;
+    if (wakes && (old & kStarving) == 0) next = (next - kWaiterOne) | kWoken;
+  } while (!state_.compare_exchange_weak(old, next, std::memory_order_acq_rel, std::memory_order_relaxed));
+  if (!wakes) return;
+  const detail::SemaWakeup wakeup =
+      detail::sema_release(detail::installed_wait_queue(queue_), (old & kStarving) != 0);
   state_.fetch_sub(kUnlockerOne, std::memory_order_release);
   // From here on the mutex may be destroyed; the wait record is the
   // waiter's own.

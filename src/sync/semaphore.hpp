@@ -3,22 +3,26 @@
 // address-hashed table).
 //
 // Design
-//   * The count (WaitQueue::sema) is a number of wakeup tokens. acquire()
-//     takes one, sleeping in the queue until one is there; release() adds one
-//     and dequeues the waiter that should take it.
-//   * A woken waiter still has to win its token against callers arriving on
-//     the fast path; one that loses goes back to sleep.
+//   * The count (WaitQueue::sema) holds the tokens no waiter was queued to
+//     take. acquire() takes one if there is one, else queues and sleeps;
+//     release() hands its token straight to the first queued waiter, or adds
+//     it to the count when none is queued.
+//   * A woken waiter therefore holds its token: it needs no further atomic
+//     operation, and a caller arriving meanwhile cannot take it. (Go's
+//     semrelease adds to the count and lets the woken waiter race arrivals
+//     for it; for a mutex that race happens on the mutex's own state word,
+//     so losing it at the semaphore too only costs a wakeup.)
 //   * `lifo` puts a waiter at the front of the queue: the mutex uses it for a
 //     waiter that has already waited once, so it keeps its place.
-//   * `handoff` gives the token directly to the dequeued waiter (it cannot be
-//     stolen) and, from a goroutine, the releaser's processor too: the
-//     mutex's starvation mode.
+//   * `handoff` also gives the releaser's processor to the woken goroutine:
+//     the mutex's starvation mode.
 //
 // Invariants
-//   * nwait == number of queued waiters whenever the lock is free; a waiter
-//     raises it and re-checks the count under the lock, a releaser raises the
-//     count and then reads nwait, both sequentially consistent, so one of them
-//     always sees the other: no token is left while a waiter sleeps.
+//   * The count is raised only under the queue's lock, and only while no
+//     waiter is queued; a waiter looks at the count under that lock before it
+//     queues. So no token sits in the count while a waiter sleeps.
+//   * Every wakeup of a waiter on this queue comes from the release that
+//     unlinked it and carries one token.
 #pragma once
 
 #include "sync/wait_queue.hpp"

@@ -37,11 +37,9 @@ namespace goro::detail {
 // the lock that guards it.
 struct WaitQueue {
   SpinLock lock;
-  // Go's runtime semaphore count and waiter count, used by the mutex only
-  // (sync/semaphore.hpp). Atomics: nwait is read without the lock, sema is
-  // changed without it.
+  // The semaphore's spare tokens (sync/semaphore.hpp), used by the mutexes
+  // only. Raised under the lock, taken without it, hence an atomic.
   std::atomic<std::uint32_t> sema{0};
-  std::atomic<std::uint32_t> nwait{0};
   WaitList waiters GORO_GUARDED_BY(lock);
 };
 
