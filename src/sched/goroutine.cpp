@@ -334,20 +334,35 @@ void disarm_deferred_shrink(Goroutine* g) noexcept {
 // ---------------------------------------------------------------------------
 // Parking.
 
+namespace {
+
+// A park that asks for a shrink, out of line: the common park then keeps
+// nothing live across a call and saves no registers.
+[[gnu::noinline]] void park_asking_shrink(Worker* w, Goroutine* self, const void* sp) noexcept {
+  shrink_grown(self, sp, true, w->coarse_now);
+  switch_away(w, self, SwitchAction::kPark);
+}
+
+}  // namespace
+
 void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept {
   Worker* w = current_worker();
   Goroutine* self = w->current;
-  shrink_if_grown(w, self, __builtin_frame_address(0), true, ran_long(w));
   w->park_commit = commit;
   w->park_arg = arg;
   self->wait_reason = why;
   // While parked the field holds when it parked (dumps show long waits);
   // the next switch-in sets it again.
-  self->run_start_coarse_ns = w->coarse_now;
-  // Last, so that it compiles to a tail call: a parked goroutine's stack
-  // then holds no frame of park() (and none of a noexcept caller that
-  // tail-calls park), which keeps compacted stacks small. The goroutine's
-  // next switch-in clears wait_reason (mark_running).
+  std::int64_t now = w->coarse_now;
+  self->run_start_coarse_ns = now;
+  // Both calls last, so that they compile to tail calls: a parked
+  // goroutine's stack then holds no frame of park() (and none of a noexcept
+  // caller that tail-calls park), which keeps compacted stacks small. The
+  // goroutine's next switch-in clears wait_reason (mark_running).
+  if (ran_long(w) || periodic_shrink_due(self, now)) [[unlikely]] {
+    park_asking_shrink(w, self, __builtin_frame_address(0));
+    return;
+  }
   switch_away(w, self, SwitchAction::kPark);
 }
 

@@ -343,7 +343,8 @@ void ready(Goroutine* g) noexcept {
     wake_worker_if_needed();
     return;
   }
-  runq_put(w->p, g, true);
+  // runq_put(p, g, true), its common case inlined: runnext was empty.
+  if (Goroutine* displaced = w->p->runq.put_next(g)) runq_put(w->p, displaced, false);
   if (w->current != nullptr) {
     // A goroutine readies a partner. If its last parks each switched
     // straight to the goroutine it had readied, this one will most likely
