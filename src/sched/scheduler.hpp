@@ -145,7 +145,8 @@ struct Worker {
   // its scheduler loop (at least every 61 switches); stamps switch-ins.
   std::int64_t coarse_now = 0;
 
-  // Handed from the switching-away context to finish_switch().
+  // Handed from the switching-away context to finish_switch(); `prev` is
+  // meaningful only while `action` is not kNone (it is not cleared).
   Goroutine* prev = nullptr;
   SwitchAction action = SwitchAction::kNone;
   void (*sys_fn)(void*) = nullptr;

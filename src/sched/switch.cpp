@@ -166,10 +166,9 @@ namespace {
 }  // namespace
 
 Goroutine* finish_switch_returning(Worker* w) noexcept {
-  Goroutine* prev = w->prev;
+  Goroutine* prev = w->prev;  // meaningful only with an action
   SwitchAction action = w->action;
-  w->prev = nullptr;
-  w->action = SwitchAction::kNone;
+  if (action != SwitchAction::kNone) w->action = SwitchAction::kNone;
   switch (action) {
     case SwitchAction::kNone:
       break;
