@@ -8,8 +8,10 @@
 // guards and one populates their top pages, then each top page is written
 // once (the spawn writing the goroutine record). Then it reads every top
 // page once, in address order, timing each read (what waking N parked
-// goroutines pays for their pages). Runs B = 64 (the pool's batch) and
-// B = 9 (the slots one 2 MiB page-table page reaches). Prints, per B:
+// goroutines pays for their pages). Runs B = 64 (the pool's batch),
+// B = 9 (the slots one 2 MiB page-table page reaches), and B = 64 with each
+// arena's guards installed first in one call ("arena_guard_batch64": 32
+// page-directory entries in a row instead of 7). Prints, per run:
 //   batch<B>_prepare_ns_per_slot   guard, populate and first write, per slot
 //   batch<B>_revisit_ns_per_page   the timed pass, per page
 //   batch<B>_slow_pages_pct        pages whose read took over 2 us
@@ -23,9 +25,11 @@
 // hypervisor fault. Measured on the machine of 2026-12-04 (2 vCPUs, host
 // kernel 6.18.44-fc-v1252), `bench_directory_flood 400000`: B = 64 left
 // 11.4% of pages slow, the lowest top page of each 2 MiB region (revisit
-// 942 ns a page); B = 9 left 0.01% (109 ns). A host without shadow paging
-// shows no difference. The pool keeps B = 64: docs/ARCHITECTURE.md ("Fresh
-// slots are guarded 64 at a time") says why.
+// 942 ns a page); B = 9 left 0.01% (109 ns); a later run the same day,
+// 11.7%, 0.015%, and 10.7% with each arena's guards first: 32 entries in a
+// row flood as 7 do. A host without shadow paging shows no difference.
+// The pool keeps B = 64: docs/ARCHITECTURE.md ("Fresh slots are guarded 64
+// at a time") says why.
 #include "bench_util.hpp"
 #include "slot_layout.hpp"
 
@@ -56,25 +60,31 @@ std::byte* top_page(std::byte* arena, std::size_t j) {
   return arena + (j + 1) * kSlot - kPage;
 }
 
-// Guards and populates slots [j0, j1) of `arena` (one call each), then
-// writes each top page once; false if the kernel refused.
-bool prepare_batch(std::byte* arena, std::size_t j0, std::size_t j1) {
-  iovec guards[bench::kGuardBatch];
-  iovec tops[bench::kGuardBatch];
-  std::size_t k = 0;
-  for (std::size_t j = j0; j < j1; j++, k++) {
-    guards[k] = iovec{arena + j * kSlot, kGuard};
-    tops[k] = iovec{top_page(arena, j), kPage};
-  }
-  if (bench::install_guards(guards, k) != 0) return false;
-  if (::syscall(SYS_process_madvise, bench::kPidfdSelfProcess, tops, k, MADV_POPULATE_WRITE, 0u) < 0)
+// Guards slots [j0, j1) of `arena` in one call; false if the kernel refused.
+bool guard_slots(std::byte* arena, std::size_t j0, std::size_t j1) {
+  std::vector<iovec> guards;
+  guards.reserve(j1 - j0);
+  for (std::size_t j = j0; j < j1; j++) guards.push_back(iovec{arena + j * kSlot, kGuard});
+  return bench::install_guards(guards.data(), guards.size()) == 0;
+}
+
+// Populates the top pages of slots [j0, j1) (one call), then writes each
+// once; false if the kernel refused.
+bool populate_tops(std::byte* arena, std::size_t j0, std::size_t j1) {
+  std::vector<iovec> tops;
+  tops.reserve(j1 - j0);
+  for (std::size_t j = j0; j < j1; j++) tops.push_back(iovec{top_page(arena, j), kPage});
+  if (::syscall(SYS_process_madvise, bench::kPidfdSelfProcess, tops.data(), tops.size(), MADV_POPULATE_WRITE,
+                0u) < 0)
     return false;
-  for (std::size_t i = 0; i < k; i++) *static_cast<volatile std::byte*>(tops[i].iov_base) = std::byte{1};
+  for (const iovec& t : tops) *static_cast<volatile std::byte*>(t.iov_base) = std::byte{1};
   return true;
 }
 
-// One layout of n slots prepared `batch` at a time; false if it failed.
-bool measure(long n, std::size_t batch) {
+// One layout of n slots prepared `batch` at a time (guards too, unless
+// `guard_arena`: then one call guards each arena's slots first); false if
+// it failed.
+bool measure(long n, std::size_t batch, bool guard_arena) {
   const std::size_t arenas = (static_cast<std::size_t>(n) + kSlotsPerArena - 1) / kSlotsPerArena;
   const std::size_t reserved = (arenas + 1) * kArena;
   void* r = ::mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -91,10 +101,11 @@ bool measure(long n, std::size_t batch) {
     ok = ::mmap(arena, kArena, PROT_READ | PROT_WRITE,
                 MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) != MAP_FAILED;
     ok = ok && ::madvise(arena, kArena, MADV_NOHUGEPAGE) == 0;
+    if (guard_arena) ok = ok && guard_slots(arena, 0, std::min<std::size_t>(kSlotsPerArena, n - tops.size()));
     for (std::size_t j0 = 0; ok && j0 < kSlotsPerArena && tops.size() < static_cast<std::size_t>(n);
          j0 += batch) {
       const std::size_t j1 = std::min({kSlotsPerArena, j0 + batch, j0 + (n - tops.size())});
-      ok = prepare_batch(arena, j0, j1);
+      ok = (guard_arena || guard_slots(arena, j0, j1)) && populate_tops(arena, j0, j1);
       for (std::size_t j = j0; j < j1; j++) tops.push_back(top_page(arena, j));
     }
   }
@@ -111,7 +122,7 @@ bool measure(long n, std::size_t batch) {
     }
     asm volatile("" : : "r"(sum));
     const double revisit_ns = bench::seconds_since(pass) * 1e9 / static_cast<double>(tops.size());
-    const std::string name = "batch" + std::to_string(batch);
+    const std::string name = (guard_arena ? "arena_guard_batch" : "batch") + std::to_string(batch);
     bench::metric((name + "_prepare_ns_per_slot").c_str(), prepare_ns);
     bench::metric((name + "_revisit_ns_per_page").c_str(), revisit_ns);
     bench::metric((name + "_slow_pages_pct").c_str(),
@@ -129,8 +140,9 @@ bool measure(long n, std::size_t batch) {
 
 int main(int argc, char** argv) {
   const long n = bench::size_arg(argc, argv, 200000);
-  measure(n, bench::kGuardBatch);
-  measure(n, (2 << 20) / kSlot);
+  measure(n, bench::kGuardBatch, false);
+  measure(n, (2 << 20) / kSlot, false);
+  measure(n, bench::kGuardBatch, true);
   bench::metric("slots", n);
   return 0;
 }
