@@ -147,8 +147,17 @@ bool periodic_shrink_due(Goroutine* g, std::int64_t now) noexcept {
   return ++g->park_count % kShrinkCheckParks == 0 && now - g->shrink.last_check_ns >= kPeriodicShrinkGapNs;
 }
 
-// The shrink shrink_if_grown decided on, out of line: the common park
-// then saves no registers.
+// Whether a goroutine may have grown since it was last looked at (see the
+// file comment): its run was long, or the periodic look is due.
+bool shrink_due(Goroutine* g, std::int64_t now, bool long_run) noexcept {
+  return long_run || periodic_shrink_due(g, now);
+}
+
+// Gives back stack pages far below `sp`. At a park the shrink is only asked
+// for (shrink_wanted): request_deferred_shrink queues it once the goroutine
+// is off its stack. A goroutine that opted into compaction is shrunk at once
+// instead: the compactor owns its parked stack. Out of line, so that the
+// common park and exit, which skip it, save no registers for it.
 [[gnu::noinline]] void shrink_grown(Goroutine* g, const void* sp, bool at_park, std::int64_t now) noexcept {
   if (at_park && !g->compactable) {
     g->shrink_wanted = true;
@@ -156,19 +165,6 @@ bool periodic_shrink_due(Goroutine* g, std::int64_t now) noexcept {
     return;
   }
   stack_shrink_parked(g->stack, sp, g->shrink, nanotime());
-}
-
-// Gives back stack pages far below `sp` if the goroutine may have grown
-// since its last park (see the file comment). At a park the shrink is only
-// asked for (shrink_wanted): request_deferred_shrink queues it once the
-// goroutine is off its stack. A goroutine that opted into compaction is
-// shrunk at once instead: the compactor owns its parked stack.
-// Inlined: park() calls it every time, and at_park is then a constant.
-[[gnu::always_inline]] inline void shrink_if_grown(Worker* w, Goroutine* g, const void* sp, bool at_park,
-                                                   bool long_run) noexcept {
-  std::int64_t now = w->coarse_now;
-  if (long_run || periodic_shrink_due(g, now)) [[unlikely]]
-    shrink_grown(g, sp, at_park, now);
 }
 
 }  // namespace
@@ -268,7 +264,8 @@ void release_dead_goroutine(Processor* p, Goroutine* g) noexcept {
   std::atomic_ref<std::uint64_t>(g->shrink_claim).store(0, std::memory_order_relaxed);
   if (g->measure_depth && g->segment_depth == 0) spawn_site_learn(g->creator_pc, g->stack);
   note_exit(p->stats, g);
-  shrink_if_grown(current_worker(), g, g->stack.top - kKeepTopBytes, false, g->shrink_wanted);
+  if (std::int64_t now = current_worker()->coarse_now; shrink_due(g, now, g->shrink_wanted)) [[unlikely]]
+    shrink_grown(g, g->stack.top - kKeepTopBytes, false, now);
   g->shrink_wanted = false;
   release_goroutine_segments(g);
   if (g->compactable) [[unlikely]] {
@@ -359,7 +356,7 @@ void park(bool (*commit)(Goroutine*, void*), void* arg, WaitReason why) noexcept
   // goroutine's stack then holds no frame of park() (and none of a noexcept
   // caller that tail-calls park), which keeps compacted stacks small. The
   // goroutine's next switch-in clears wait_reason (mark_running).
-  if (ran_long(w) || periodic_shrink_due(self, now)) [[unlikely]] {
+  if (shrink_due(self, now, ran_long(w))) [[unlikely]] {
     park_asking_shrink(w, self, __builtin_frame_address(0));
     return;
   }
