@@ -36,9 +36,8 @@ goro_switch_context:
     popq    %r12
     popq    %rbx
     popq    %rbp
-    popq    %rcx
     movq    %rdx, %rax
-    jmpq    *%rcx
+    ret
     .cfi_endproc
     .size   goro_switch_context, .-goro_switch_context
 
