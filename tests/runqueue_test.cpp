@@ -5,6 +5,7 @@
 // structures, so fake addresses stand in for them.
 #include "sched/runqueue.hpp"
 #include <goro/lock_guard.hpp>
+#include "arch/asymmetric_fence.hpp"
 #include "sched/timers.hpp"
 
 #include <gtest/gtest.h>
@@ -113,6 +114,43 @@ TEST(RunQueue, OwnerAndThievesTakeEachGoroutineOnce) {
   int wrong = 0;
   for (auto& n : taken) wrong += n.load() != 1;
   EXPECT_EQ(wrong, 0);
+}
+
+// The owner's plain take of runnext against thieves that take it under the
+// asymmetric fence (runqueue.hpp): the owner readies one goroutine at a
+// time into runnext and takes it back after a pause of random length, so
+// thieves find it there often, sometimes in the middle of the owner's take.
+// Each is taken exactly once, and thieves do win some.
+TEST(RunQueue, RunnextTakenOnceUnderTheAsymmetricFence) {
+  if (!goro::detail::asymmetric_fence_init()) GTEST_SKIP() << "no membarrier here";
+  constexpr std::uintptr_t kTotal = 20000;
+  RunQueue q;
+  std::vector<std::atomic<int>> taken(kTotal);
+  std::atomic<bool> done{false};
+  std::atomic<long> stolen{0};
+  auto thief = [&] {
+    Goroutine* out[RunQueue::kSize / 2];
+    while (!done.load(std::memory_order_acquire)) {
+      std::uint32_t n = q.grab_half(out, true);
+      for (std::uint32_t i = 0; i < n; i++) taken[index_of(out[i])].fetch_add(1);
+      stolen.fetch_add(n, std::memory_order_relaxed);
+    }
+  };
+  std::thread t1(thief);
+  std::thread t2(thief);
+  std::mt19937 rng(11);
+  for (std::uintptr_t i = 0; i < kTotal; i++) {
+    EXPECT_EQ(q.put_next(fake(i)), nullptr) << "runnext was taken before";
+    for (std::uint32_t spin = rng() % 4096; spin > 0; spin--) goro::detail::light_fence();
+    if (Goroutine* g = q.pop_next()) taken[index_of(g)].fetch_add(1);
+  }
+  done.store(true, std::memory_order_release);
+  t1.join();
+  t2.join();
+  int wrong = 0;
+  for (auto& n : taken) wrong += n.load() != 1;
+  EXPECT_EQ(wrong, 0);
+  EXPECT_GT(stolen.load(), 0) << "no thief ever won: the test did not race";
 }
 
 TEST(GlobalRunQueue, FifoAcrossChunks) {

@@ -9,7 +9,21 @@
 // Invariants: tail - head <= kSize; only the owning worker writes tail and
 // the ring slots in [tail, head + kSize); a slot is read by a thief only
 // between a load of tail and a successful CAS of head.
+//
+// Taking runnext. The owner takes it on nearly every switch, a thief only
+// after the owner has not switched for microseconds (find_runnable.cpp,
+// victim_stuck). So the owner takes it with plain loads and stores while
+// no thief announces itself, and the cost of keeping the two apart falls on
+// the thief (arch/asymmetric_fence.hpp, Dekker's pattern): the owner raises
+// `taking_`, then reads `thieves_`; a thief counts itself in `thieves_`,
+// runs heavy_fence(), then reads `taking_`. Either the owner's take came
+// wholly before the fence (the thief sees runnext emptied), or it is under
+// way (the thief sees `taking_` and leaves runnext alone), or it reads
+// `thieves_` after the fence and uses a compare-and-swap like the thief.
+// Without membarrier both sides always use the compare-and-swap.
 #pragma once
+
+#include "arch/asymmetric_fence.hpp"
 
 #include <atomic>
 #include <cstdint>
@@ -64,13 +78,23 @@ class RunQueue {
     return pop_ring();
   }
 
-  // Owner only: takes runnext, or null. A thief may swap it for null
-  // meanwhile, hence the compare-and-swap.
+  // Owner only: takes runnext, or null; without a locked instruction while
+  // no thief is at it (file comment).
   Goroutine* pop_next() noexcept {
     Goroutine* next = runnext_.load(std::memory_order_relaxed);
-    if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) {
-      return next;
+    if (next == nullptr) return nullptr;
+    if (asymmetric_fence_available()) {
+      taking_.store(true, std::memory_order_relaxed);
+      light_fence();
+      if (thieves_.load(std::memory_order_acquire) == 0) {
+        next = runnext_.load(std::memory_order_relaxed);  // a thief may have emptied it before
+        runnext_.store(nullptr, std::memory_order_relaxed);
+        taking_.store(false, std::memory_order_release);
+        return next;
+      }
+      taking_.store(false, std::memory_order_relaxed);
     }
+    if (runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) return next;
     return nullptr;
   }
 
@@ -107,10 +131,9 @@ class RunQueue {
       std::uint32_t n = t - h;
       n = n - n / 2;
       if (n == 0) {
-        if (!take_next) return 0;
-        Goroutine* next = runnext_.load(std::memory_order_acquire);
+        if (!take_next || runnext_.load(std::memory_order_acquire) == nullptr) return 0;
+        Goroutine* next = steal_next();
         if (next == nullptr) return 0;
-        if (!runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acq_rel)) continue;
         out[0] = next;
         return 1;
       }
@@ -124,9 +147,34 @@ class RunQueue {
   Goroutine* peek_next() const noexcept { return runnext_.load(std::memory_order_acquire); }
 
  private:
+  // Thief: takes runnext unless its owner is taking it at this moment
+  // (then the owner runs it, and the thief looks elsewhere). Costs a
+  // heavy_fence() when membarrier is there.
+  Goroutine* steal_next() noexcept {
+    Goroutine* got = nullptr;
+    if (asymmetric_fence_available()) {
+      thieves_.fetch_add(1, std::memory_order_seq_cst);
+      heavy_fence();
+      if (!taking_.load(std::memory_order_acquire)) got = swap_next_for_null();
+      thieves_.fetch_sub(1, std::memory_order_release);
+      return got;
+    }
+    return swap_next_for_null();
+  }
+  Goroutine* swap_next_for_null() noexcept {
+    Goroutine* next = runnext_.load(std::memory_order_acquire);
+    while (next != nullptr && !runnext_.compare_exchange_weak(next, nullptr, std::memory_order_acq_rel)) {
+    }
+    return next;
+  }
+
   alignas(64) std::atomic<std::uint32_t> head_{0};
   alignas(64) std::atomic<std::uint32_t> tail_{0};
   std::atomic<Goroutine*> runnext_{nullptr};
+  // The owner is between its look at thieves_ and the end of a plain take.
+  std::atomic<bool> taking_{false};
+  // Thieves taking runnext at this moment; the owner takes with a CAS then.
+  std::atomic<std::uint32_t> thieves_{0};
   std::atomic<Goroutine*> ring_[kSize] = {};
 };
 

@@ -206,6 +206,7 @@ int run_scheduler(std::function<int()> main_fn) {
   g_sched.exit_code = 0;
   g_sched.goid_gen.store(0);  // ids start at 1 (main) in every run
   g_sched.foreign_goroutines.store(0);
+  asymmetric_fence_init();  // before any worker takes runnext (runqueue.hpp)
   start_processors(resolve_maxprocs());
   auto* m0 = new Worker;
   m0->is_m0 = true;
