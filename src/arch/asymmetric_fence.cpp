@@ -6,8 +6,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <cstdlib>
-
 namespace goro::detail {
 
 namespace arch_internal {
@@ -37,10 +35,8 @@ bool asymmetric_fence_init() noexcept {
   return ok;
 }
 
-void heavy_fence() noexcept {
-  // Registered, so only a kernel bug fails here; a fence that silently did
-  // nothing would let the light side race, so stop rather than go on.
-  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0) std::abort();
+bool heavy_fence() noexcept {
+  return membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0;
 }
 
 }  // namespace goro::detail

@@ -35,15 +35,18 @@ inline void light_fence() noexcept {
   std::atomic_signal_fence(std::memory_order_seq_cst);
 }
 
-// The rare side's half. Requires asymmetric_fence_available().
-void heavy_fence() noexcept;
+// The rare side's half. Requires asymmetric_fence_available(). False if
+// the kernel could not run it (out of memory for its CPU mask): then no
+// fence happened and the caller must not act as if one had.
+[[nodiscard]] bool heavy_fence() noexcept;
 
 namespace arch_internal {
 extern std::atomic<bool> g_asymmetric_fence;
 }
 
-// Whether heavy_fence() works. Thread-safe; one relaxed load of a word
-// written only by asymmetric_fence_init().
+// Whether membarrier is registered, so heavy_fence() may be called.
+// Thread-safe; one relaxed load of a word written only by
+// asymmetric_fence_init().
 inline bool asymmetric_fence_available() noexcept {
   return arch_internal::g_asymmetric_fence.load(std::memory_order_relaxed);
 }

@@ -149,13 +149,13 @@ class RunQueue {
  private:
   // Thief: takes runnext unless its owner is taking it at this moment
   // (then the owner runs it, and the thief looks elsewhere). Costs a
-  // heavy_fence() when membarrier is there.
+  // heavy_fence() when membarrier is there; if that fails, runnext is left
+  // to its owner.
   Goroutine* steal_next() noexcept {
     Goroutine* got = nullptr;
     if (asymmetric_fence_available()) {
       thieves_.fetch_add(1, std::memory_order_seq_cst);
-      heavy_fence();
-      if (!taking_.load(std::memory_order_acquire)) got = swap_next_for_null();
+      if (heavy_fence() && !taking_.load(std::memory_order_acquire)) got = swap_next_for_null();
       thieves_.fetch_sub(1, std::memory_order_release);
       return got;
     }
