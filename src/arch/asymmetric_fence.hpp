@@ -15,7 +15,7 @@
 //
 // heavy_fence() costs a system call and an interrupt on every other CPU the
 // process runs on (microseconds); only paths already that slow may call it.
-// Without membarrier (kernels before 4.14, seccomp filters, valgrind)
+// Without membarrier (kernels before 4.14, a seccomp filter that denies it)
 // asymmetric_fence_available() is false and callers must keep both sides
 // on locked instructions.
 #pragma once

@@ -131,7 +131,7 @@ class RunQueue {
       std::uint32_t n = t - h;
       n = n - n / 2;
       if (n == 0) {
-        if (!take_next || runnext_.load(std::memory_order_acquire) == nullptr) return 0;
+        if (!take_next) return 0;
         Goroutine* next = steal_next();
         if (next == nullptr) return 0;
         out[0] = next;
@@ -153,6 +153,7 @@ class RunQueue {
   // to its owner.
   Goroutine* steal_next() noexcept {
     Goroutine* got = nullptr;
+    if (runnext_.load(std::memory_order_acquire) == nullptr) return nullptr;  // no fence for nothing
     if (asymmetric_fence_available()) {
       thieves_.fetch_add(1, std::memory_order_seq_cst);
       if (heavy_fence() && !taking_.load(std::memory_order_acquire)) got = swap_next_for_null();
