@@ -1,10 +1,11 @@
 // stack/arena.cpp: the arenas stacks are carved from, and the registry
 // that finds the slot holding an address (see arena.hpp).
 //
-// Small classes (slots up to 2 MiB) share 64 MiB arenas; a slot class up to
-// 64 MiB gets as many slots as fit in 64 MiB; bigger slots get an arena
-// each. Arenas are aligned to 2 MiB so that a slot never shares a page-table
-// page with more neighbours than it must. Arenas of up to 64 MiB are mapped
+// A class's first arenas are 64 MiB: as many slots as fit (one for slots
+// over 64 MiB). At scale, classes of slots up to 2 MiB get 1 GiB arenas
+// aligned to 1 GiB (kBigArenaBytes, arena.hpp), each its own mmap. Arenas
+// are aligned to 2 MiB so that a slot never shares a page-table page with
+// more neighbours than it must. Arenas of up to 64 MiB are mapped
 // (MAP_FIXED) side by side into a 16 GiB PROT_NONE address-space
 // reservation, so that no other mapping (a malloc arena, a thread stack, a
 // sanitizer's bookkeeping) lands between them: adjacent arenas have
@@ -55,25 +56,21 @@ Mutex g_registry_mu;
 
 constexpr int kArenaFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK;
 
-bool huge_aligned(const void* p) noexcept {
-  return reinterpret_cast<std::uintptr_t>(p) % kHugeSpan == 0;
-}
-
 // Maps `bytes` (a multiple of 2 MiB) aligned to 2 MiB. Tries a plain mmap
 // first: the kernel places mappings top-down, so after one aligned arena
 // the next one usually lands aligned right below it and merges with it.
-std::byte* map_aligned(std::size_t bytes, std::size_t slot) {
+std::byte* map_aligned(std::size_t bytes, std::size_t slot, std::size_t align = kHugeSpan) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, kArenaFlags, -1, 0);
   if (p == MAP_FAILED) throw_map_failure(errno, bytes, slot);
-  if (huge_aligned(p)) return static_cast<std::byte*>(p);
+  if (reinterpret_cast<std::uintptr_t>(p) % align == 0) return static_cast<std::byte*>(p);
   ::munmap(p, bytes);
-  std::size_t over = bytes + kHugeSpan;
+  std::size_t over = bytes + align;
   p = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, kArenaFlags, -1, 0);
   if (p == MAP_FAILED) throw_map_failure(errno, bytes, slot);
   // Keep the highest aligned range, which stays adjacent to the arena
   // mapped above (if any).
   auto* raw = static_cast<std::byte*>(p);
-  auto end = reinterpret_cast<std::uintptr_t>(raw + over) & ~(kHugeSpan - 1);
+  auto end = reinterpret_cast<std::uintptr_t>(raw + over) & ~(align - 1);
   auto* start = reinterpret_cast<std::byte*>(end) - bytes;
   if (start > raw) ::munmap(raw, static_cast<std::size_t>(start - raw));
   if (start + bytes < raw + over)
@@ -138,6 +135,10 @@ std::byte* map_arena(std::size_t bytes, std::size_t slot) {
 
 }  // namespace
 
+bool big_arenas_allowed() noexcept {
+  return address_space_unlimited() && !new_arenas_use_mprotect();
+}
+
 // ---- registry -----------------------------------------------------------------
 
 std::uint32_t arena_count() noexcept {
@@ -177,16 +178,16 @@ std::uint32_t publish_arena(const Arena& desc) noexcept GORO_REQUIRES(g_registry
 
 }  // namespace
 
-std::uint32_t new_arena(std::uint32_t cls) {
+std::uint32_t new_arena(std::uint32_t cls, bool big) {
   const std::size_t slot = slot_size_of_class(cls);
-  const std::size_t slots = slot <= kArenaBytes ? kArenaBytes / slot : 1;
+  const std::size_t slots = arena_slots(slot, big);
   const std::size_t bytes = slots * slot;
   // Mapped to a 2 MiB multiple so the next arena starts 2 MiB aligned and
   // adjacent arenas merge into one mapping; the tail is never touched.
-  const std::size_t mapped = round_up(bytes, kHugeSpan);
+  const std::size_t mapped = big ? kBigArenaBytes : round_up(bytes, kHugeSpan);
   Arena desc;
   desc.mprotect_guards = new_arenas_use_mprotect();
-  desc.base = map_arena(mapped, slot);
+  desc.base = big ? map_aligned(mapped, slot, kBigArenaBytes) : map_arena(mapped, slot);
   // Transparent huge pages would commit 2 MiB at a stack's first touch.
   ::madvise(desc.base, mapped, MADV_NOHUGEPAGE);
   desc.bytes = bytes;

@@ -106,9 +106,33 @@ bool new_arenas_use_mprotect() noexcept;
 [[noreturn]] void throw_map_failure(int err, std::size_t bytes, std::size_t slot);
 [[noreturn]] void throw_guard_failure(int err, const char* how);
 
+// Big arenas. Past its first kSmallArenasPerClass arenas, a class of slots
+// up to 2 MiB (with guard markers) gets 1 GiB arenas aligned to 1 GiB, and
+// the pool installs the guards of all their slots when it maps one, before
+// any stack in it is touched. Why: that writes all 512 entries of the
+// arena's page directory while no vCPU has walked through it. On a host
+// whose hypervisor shadows guest page tables (KVM's shadow MMU, as under
+// PVM), a guard batch that writes three or more page-directory entries of
+// a page directory already in use counts as write flooding and makes the
+// hypervisor drop its shadow, so every 2 MiB region under it, with the
+// parked goroutines in it, faults again at its next visit. Pages in a big
+// arena write their page directory once, when nothing below it runs yet.
+// Cost: its page-table pages (2 MiB) exist from the start.
+inline constexpr std::size_t kBigArenaBytes = std::size_t{1} << 30;
+inline constexpr std::uint32_t kSmallArenasPerClass = 64;
+// Whether big arenas may be made: guards are markers (mprotect guards are
+// made slot by slot anyway) and the address space is not limited
+// (RLIMIT_AS), since aligning one maps 2 GiB for a moment.
+bool big_arenas_allowed() noexcept;
+// Slots in an arena of slots of `slot` bytes, 64 MiB or big.
+inline std::size_t arena_slots(std::size_t slot, bool big) noexcept {
+  if (big) return kBigArenaBytes / slot;
+  return slot <= kArenaBytes ? kArenaBytes / slot : 1;
+}
+
 // Maps and registers a new arena for class `cls`; returns its index.
 // Throws std::system_error naming the size when the mapping fails.
-std::uint32_t new_arena(std::uint32_t cls);
+std::uint32_t new_arena(std::uint32_t cls, bool big = false);
 // Number of registered arenas (acquire) and the arena at an index below it.
 // Both async-signal-safe.
 std::uint32_t arena_count() noexcept;

@@ -4,7 +4,8 @@
 // A pool hands out the best free stack it has for a limit: one of exactly
 // that limit, resident (newest first) or cold, which needs no syscall; then
 // one whose guard must be refitted; then a freshly carved slot of the
-// class's current arena, whose guards are installed 64 slots at a time. It
+// class's current arena, whose guards are installed 64 slots at a time (a
+// whole 1 GiB arena at once, for a class past its first 4 GiB). It
 // takes stacks back untouched, into its resident ring: memory goes back to
 // the kernel lazily, as Go's scavenger returns free heap memory (trim.cpp,
 // scavenge.cpp).
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <map>
+#include <system_error>
 
 namespace goro::detail::stack_internal {
 
@@ -75,27 +77,62 @@ std::size_t find_limit(const std::vector<StackSpan>& v, std::size_t limit) noexc
 
 // ---- carving new slots (callers hold p.mu) ---------------------------------------
 
+// At scale, a class's arenas are 1 GiB and guarded whole when mapped: see
+// arena.hpp (kBigArenaBytes) for why.
+bool next_arena_big(const ClassPool& p) noexcept GORO_REQUIRES(p.mu) {
+  return p.arenas >= kSmallArenasPerClass && p.slot <= kHugeSpan && big_arenas_allowed();
+}
+
 void add_arena(ClassPool& p) GORO_REQUIRES(p.mu) {
-  const std::size_t slots = p.slot <= kArenaBytes ? kArenaBytes / p.slot : 1;
-  const std::size_t need = p.carved_capacity + slots;
+  bool big = next_arena_big(p);
+  const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
   // Before mapping, so there is nothing to undo if it throws; doubling keeps
   // a million stacks from copying the vectors once per arena.
   if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
   p.resident.reserve(need);
-  p.arena = new_arena(p.cls);
+  std::uint32_t index;
+  try {
+    index = new_arena(p.cls, big);
+  } catch (const std::system_error&) {
+    if (!big) throw;
+    big = false;  // 1 GiB did not fit (overcommit, address space): carry on in 64 MiB
+    index = new_arena(p.cls, false);
+  }
+  p.arena = index;
   p.next_slot = 0;
   p.guarded_end = 0;
-  p.carved_capacity = need;
+  p.populated_end = 0;
+  p.carved_capacity += arena_at(index).slots;
+  ++p.arenas;
+}
+
+// Installs the guards of every slot of a fresh big arena, for `limit`, before
+// any of its stacks is touched. A short count (a failed call) leaves the
+// rest to carve's batches.
+void guard_whole_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+  const std::uint32_t slots = arena_at(p.arena).slots;
+  p.guarded_limit = limit;
+  while (p.guarded_end < slots) {
+    std::uint32_t done = pre_guard_slots(p.arena, p.guarded_end, kCarveBatch, limit);
+    p.guarded_end += done;
+    if (done < kCarveBatch) break;
+  }
 }
 
 StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
-  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) add_arena(p);
+  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) {
+    add_arena(p);
+    if (arena_at(p.arena).bytes > kArenaBytes) guard_whole_arena(p, limit);
+  }
   if (p.next_slot >= p.guarded_end) {
     // Guard the next slots in one go: a burst of spawns carves them one
     // after another.
     p.guarded_limit = limit;
     p.guarded_end = p.next_slot + pre_guard_slots(p.arena, p.next_slot, kCarveBatch, limit);
-    populate_slot_tops(arena_at(p.arena), p.next_slot, p.guarded_end - p.next_slot);
+  }
+  if (p.next_slot >= p.populated_end) {
+    p.populated_end = std::min(p.guarded_end, p.next_slot + kCarveBatch);
+    populate_slot_tops(arena_at(p.arena), p.next_slot, p.populated_end - p.next_slot);
   }
   StackSpan s = slot_span(p.arena, p.next_slot, 0);
   if (p.next_slot < p.guarded_end) {
