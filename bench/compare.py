@@ -304,15 +304,16 @@ BEHIND_START = ("every never-used stack slot costs a page fault on its top page 
                 "per stack, and a fresh goroutine cannot cost less than that floor")
 BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERFORMANCE.md, \"Stack memory after a "
                "burst\"). On the machine of 2026-12-03 (kernel 6.18.44-fc-v1098) this row measured 0.57x Go. On that of "
-               "2026-12-04 (fc-v1252) the first later visit to a resident page beside MADV_GUARD_INSTALL guards costs "
-               "4 to 6 us instead of 50 ns, once a fault has rewritten its page-table page (`bench_guard_revisit`, "
-               "without goro), and waking a parked goroutine visits its record on its stack's top page: the row "
-               "measured 12.6x Go there until fresh slots' top pages were faulted in 64 per call beside their "
-               "guards (ARCHITECTURE.md, \"Fresh slots are guarded 64 at a time\"). What remains there is the host's "
-               "shadow MMU: each batch's guard call writes about seven page-directory entries in a row, which the "
-               "hypervisor takes for write flooding, so the first later visit to each 2 MiB region costs a 5-7 us "
-               "hypervisor fault (`bench_directory_flood`); batches of 9 avoid that but, with a million goroutines, "
-               "exceed its shadow page budget and made starting them slower (same section)")
+               "2026-12-04 (fc-v1252), whose hypervisor shadows guest page tables (PVM), waking a parked goroutine "
+               "visits its record on its stack's top page, and that visit is cheap only while the hypervisor keeps "
+               "a shadow of the page's page tables. The row measured 12.6x Go there until fresh slots' top pages "
+               "were faulted in 64 per call beside their guards, 3.96x until arenas past a class's first 4 GiB "
+               "became 1 GiB arenas guarded whole when mapped, so that no guard batch rewrites a page directory "
+               "under running goroutines, and exits sampled their spawn site's depth less often (a 22-38 us "
+               "`mincore` there; ARCHITECTURE.md, \"At scale, arenas are 1 GiB and guarded whole\"). What remains: "
+               "a million 224 KiB slots need 111,000 page-table pages, near that hypervisor's default shadow "
+               "budget, so many visits still take a hypervisor fault; with `max_stack` at 48 KiB (64 KiB slots) "
+               "the row measured 1.1 us before those two changes, Go's 2 KiB stacks need about 1,300 such pages")
 BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
                "the run queues at once, each on a stack of its own: " + BEHIND_START)
 ROWS = [
