@@ -307,7 +307,7 @@ BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERF
                "2026-12-04 (fc-v1252), whose hypervisor shadows guest page tables (PVM), waking a parked goroutine "
                "visits its record on its stack's top page, and that visit is cheap only while the hypervisor keeps "
                "a shadow of the page's page tables. The row measured 12.6x Go there until fresh slots' top pages "
-               "were faulted in 64 per call beside their guards, 3.96x until arenas past a class's first 4 GiB "
+               "were faulted in 64 per call beside their guards, 3.96x until arenas past a class's first 8 GiB "
                "became 1 GiB arenas guarded whole when mapped, so that no guard batch rewrites a page directory "
                "under running goroutines, and exits sampled their spawn site's depth less often (a 22-38 us "
                "`mincore` there; ARCHITECTURE.md, \"At scale, arenas are 1 GiB and guarded whole\"). What remains: "

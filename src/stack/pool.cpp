@@ -5,7 +5,7 @@
 // that limit, resident (newest first) or cold, which needs no syscall; then
 // one whose guard must be refitted; then a freshly carved slot of the
 // class's current arena, whose guards are installed 64 slots at a time (a
-// whole 1 GiB arena at once, for a class past its first 4 GiB). It
+// whole 1 GiB arena at once, for a class past its first 8 GiB). It
 // takes stacks back untouched, into its resident ring: memory goes back to
 // the kernel lazily, as Go's scavenger returns free heap memory (trim.cpp,
 // scavenge.cpp).
