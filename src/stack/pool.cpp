@@ -84,7 +84,7 @@ bool next_arena_big(const ClassPool& p) noexcept GORO_REQUIRES(p.mu) {
 }
 
 void add_arena(ClassPool& p) GORO_REQUIRES(p.mu) {
-  bool big = next_arena_big(p);
+  const bool big = next_arena_big(p);
   const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
   // Before mapping, so there is nothing to undo if it throws; doubling keeps
   // a million stacks from copying the vectors once per arena.
@@ -95,8 +95,7 @@ void add_arena(ClassPool& p) GORO_REQUIRES(p.mu) {
     index = new_arena(p.cls, big);
   } catch (const std::system_error&) {
     if (!big) throw;
-    big = false;  // 1 GiB did not fit (overcommit, address space): carry on in 64 MiB
-    index = new_arena(p.cls, false);
+    index = new_arena(p.cls, false);  // 1 GiB did not fit (overcommit, address space)
   }
   p.arena = index;
   p.next_slot = 0;
