@@ -56,10 +56,10 @@ Mutex g_registry_mu;
 
 constexpr int kArenaFlags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK;
 
-// Maps `bytes` (a multiple of `align`, or of 2 MiB when align is 2 MiB)
-// aligned to `align`. Tries a plain mmap first: the kernel places mappings
-// top-down, so after one aligned arena the next one usually lands aligned
-// right below it and merges with it.
+// Maps `bytes` (a multiple of `align`) aligned to `align`. Tries a plain
+// mmap first: the kernel places mappings top-down, so after one aligned
+// arena the next one usually lands aligned right below it and merges with
+// it.
 std::byte* map_aligned(std::size_t bytes, std::size_t slot, std::size_t align = kHugeSpan) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, kArenaFlags, -1, 0);
   if (p == MAP_FAILED) throw_map_failure(errno, bytes, slot);

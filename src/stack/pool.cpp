@@ -83,28 +83,6 @@ bool next_arena_big(const ClassPool& p) noexcept GORO_REQUIRES(p.mu) {
   return p.arenas >= kSmallArenasPerClass && p.slot <= kHugeSpan && big_arenas_allowed();
 }
 
-void add_arena(ClassPool& p) GORO_REQUIRES(p.mu) {
-  const bool big = next_arena_big(p);
-  const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
-  // Before mapping, so there is nothing to undo if it throws; doubling keeps
-  // a million stacks from copying the vectors once per arena.
-  if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
-  p.resident.reserve(need);
-  std::uint32_t index;
-  try {
-    index = new_arena(p.cls, big);
-  } catch (const std::system_error&) {
-    if (!big) throw;
-    index = new_arena(p.cls, false);  // 1 GiB did not fit (overcommit, address space)
-  }
-  p.arena = index;
-  p.next_slot = 0;
-  p.guarded_end = 0;
-  p.populated_end = 0;
-  p.carved_capacity += arena_at(index).slots;
-  ++p.arenas;
-}
-
 // Installs the guards of every slot of a fresh big arena, for `limit`, before
 // any of its stacks is touched. A short count (a failed call) leaves the
 // rest to carve's batches.
@@ -118,11 +96,34 @@ void guard_whole_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
   }
 }
 
-StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
-  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) {
-    add_arena(p);
-    if (arena_at(p.arena).bytes > kArenaBytes) guard_whole_arena(p, limit);
+// Maps the class's next arena and makes it the one being carved; a big one
+// is guarded whole for `limit` at once.
+void add_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+  bool big = next_arena_big(p);
+  const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
+  // Before mapping, so there is nothing to undo if it throws; doubling keeps
+  // a million stacks from copying the vectors once per arena.
+  if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
+  p.resident.reserve(need);
+  std::uint32_t index;
+  try {
+    index = new_arena(p.cls, big);
+  } catch (const std::system_error&) {
+    if (!big) throw;
+    big = false;  // 1 GiB did not fit (overcommit, address space)
+    index = new_arena(p.cls, false);
   }
+  p.arena = index;
+  p.next_slot = 0;
+  p.guarded_end = 0;
+  p.populated_end = 0;
+  p.carved_capacity += arena_at(index).slots;
+  ++p.arenas;
+  if (big) guard_whole_arena(p, limit);
+}
+
+StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+  if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) add_arena(p, limit);
   if (p.next_slot >= p.guarded_end) {
     // Guard the next slots in one go: a burst of spawns carves them one
     // after another.
