@@ -4,20 +4,19 @@
 //   pool    a goro::worker_pool of one worker per processor, fed through its
 //           bounded queue: a handful of stacks, and submit() waits whenever
 //           the workers fall behind (backpressure);
-//   spawn   one goroutine per item (wait_group::go): every item gets a stack
-//           and a trip through the scheduler. Goroutines are not preempted,
-//           so the loop spawns in waves of 4096 and waits for each (where
-//           Go's scheduler would preempt it); the mode "spawn-all" spawns
-//           all at once, and then every goroutine is alive together (about
-//           4.5 KB each: 45 GB for ten million, so give it a smaller N).
+//   spawn   one goroutine per item (wait_group::go) in a plain loop: every
+//           item gets a stack and a trip through the scheduler. goro does
+//           not preempt, but go() yields the loop whenever its processor's
+//           queue fills (as Go's scheduler would preempt it), so the items
+//           run as the loop goes and a few hundred stacks are reused.
 //
 // Each mode runs in a child process of its own, so each one's peak memory is
 // its own: the program prints the wall time, VmHWM (the kernel's peak
 // resident set) and the peak of VmRSS + VmPTE sampled every millisecond
 // (resident memory including page tables, the figure DESIGN.md uses).
 //
-//   pool_vs_spawn [N] [pool|spawn|spawn-all]   (N default 10,000,000; without
-//                                              a mode: pool, then spawn)
+//   pool_vs_spawn [N] [pool|spawn]   (N default 10,000,000; without a mode:
+//                                    pool, then spawn)
 //   GORO_MAXPROCS=2 pool_vs_spawn
 #include <goro/goroutine.hpp>
 #include <goro/runtime.hpp>
@@ -106,28 +105,16 @@ std::uint64_t run_pool(long n) {
   return total.load();
 }
 
-// Goroutines are not preempted: a loop that only spawns never lets the
-// spawned ones run on its processor, so all n would be alive at once before
-// the first finishes (about 4.5 KB each: 45 GB for ten million). Go's
-// scheduler would preempt the loop every 10 ms; spawning in waves of `wave`
-// goroutines and waiting for each wave stands in for that. "spawn-all" uses
-// one wave of n.
-std::uint64_t run_spawn(long n, long wave) {
+std::uint64_t run_spawn(long n) {
   std::atomic<std::uint64_t> total{0};
-  for (long first = 0; first < n; first += wave) {
-    goro::wait_group wg;
-    const long end = first + wave < n ? first + wave : n;
-    for (long i = first; i < end; ++i) {
-      wg.go([i, &total] {
-        total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed);
-      });
-    }
-    wg.wait();
+  goro::wait_group wg;
+  for (long i = 0; i < n; ++i) {
+    wg.go(
+        [i, &total] { total.fetch_add(process(static_cast<std::uint64_t>(i)), std::memory_order_relaxed); });
   }
+  wg.wait();
   return total.load();
 }
-
-constexpr long kWave = 4096;
 
 // One mode, in this process: prints its figures as one line.
 int run_mode(const std::string& mode, long n) {
@@ -138,7 +125,7 @@ int run_mode(const std::string& mode, long n) {
     if (mode == "pool") {
       checksum = run_pool(n);
     } else {
-      checksum = run_spawn(n, mode == "spawn-all" ? n : kWave);
+      checksum = run_spawn(n);
     }
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -180,13 +167,13 @@ int run_child(const char* self, const std::string& mode, long n) {
 int main(int argc, char** argv) {
   const long n = argc > 1 ? std::atol(argv[1]) : 10000000;
   if (n < 1) {
-    std::fprintf(stderr, "usage: %s [N >= 1] [pool|spawn|spawn-all]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [N >= 1] [pool|spawn]\n", argv[0]);
     return 2;
   }
   if (argc > 2) {
     const std::string mode = argv[2];
-    if (mode != "pool" && mode != "spawn" && mode != "spawn-all") {
-      std::fprintf(stderr, "%s: unknown mode %s (pool, spawn or spawn-all)\n", argv[0], argv[2]);
+    if (mode != "pool" && mode != "spawn") {
+      std::fprintf(stderr, "%s: unknown mode %s (pool or spawn)\n", argv[0], argv[2]);
       return 2;
     }
     return run_mode(mode, n);

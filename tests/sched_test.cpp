@@ -613,6 +613,51 @@ TEST(Sched, OneProcessorWithNestedSpawns) {
   EXPECT_EQ(sum, 100);
 }
 
+// A goroutine that spawns in a loop and never blocks cannot be preempted, so
+// go() yields it once its processor's queue fills: the children made so far
+// run before it makes more, and they never pile up by the thousand. go()
+// on the system stack fills the queue too, and must carry on there (a
+// switch from the system stack would resume the goroutine on the wrong
+// stack).
+TEST(Sched, SpawnLoopYieldsWhenItsQueueFills) {
+  constexpr int kChildren = 20000;
+  // Atomic: a spare processor (sysmon.cpp) may run children beside the loop.
+  std::atomic<int> started{0};
+  int started_during_loop = 0;
+  int max_pending = 0;
+  std::thread::id system_stack_thread_before, system_stack_thread_after;
+  run_on(1, [&] {
+    goro::wait_group wg;
+    wg.add(kChildren);
+    for (int i = 1; i <= kChildren; ++i) {
+      goro::go([&] {
+        started++;
+        wg.done();
+      });
+      max_pending = std::max(max_pending, i - started.load());
+    }
+    started_during_loop = started.load();
+    wg.wait();
+    started.store(0);
+    wg.add(1000);
+    goro::on_system_stack([&] {
+      system_stack_thread_before = std::this_thread::get_id();
+      for (int i = 0; i < 1000; ++i)
+        goro::go([&] {
+          started++;
+          wg.done();
+        });
+      system_stack_thread_after = std::this_thread::get_id();
+    });
+    wg.wait();
+  });
+  EXPECT_GT(started_during_loop, kChildren / 2);
+  // The local queue (256 and runnext) plus one batch sent to the global queue.
+  EXPECT_LE(max_pending, 600);
+  EXPECT_EQ(system_stack_thread_before, system_stack_thread_after);
+  EXPECT_EQ(started.load(), 1000);
+}
+
 TEST(Sched, GoroMaxprocsEnvironmentVariable) {
   // A fresh process where set_maxprocs was never called reads the variable.
   use_threadsafe_death_tests();

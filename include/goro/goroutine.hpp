@@ -112,6 +112,13 @@ std::uint64_t spawn(const spawn_options& opts, Fn&& fn, void* creator_pc) {
 // unrecovered panic).
 // Thread-safe. Cost: about the cost of a context switch plus a cached stack
 // from the per-processor cache; no heap allocation for small `f`.
+//
+// Called from a goroutine, go() is also where a spawning loop is preempted:
+// when the new goroutine fills the processor's run queue (every few hundred
+// spawns with no blocking call between them), the caller yields, as if
+// preempted, behind the goroutines it queued, and may resume on another
+// worker thread. So a loop of go() calls never outruns the goroutines it
+// starts by more than a few hundred stacks.
 template <typename F>
 [[gnu::noinline]] std::uint64_t go(F&& f) {
   return detail::spawn(spawn_options{}, std::forward<F>(f), __builtin_return_address(0));

@@ -46,10 +46,10 @@ void global_runq_put_batch(Goroutine** gs, std::uint32_t n) noexcept {
   for (std::uint32_t i = 0; i < n; i++) global_put_locked(gs[i]);
 }
 
-void runq_put(Processor* p, Goroutine* g, bool next) noexcept {
+bool runq_put(Processor* p, Goroutine* g, bool next) noexcept {
   if (next) {
     g = p->runq.put_next(g);
-    if (g == nullptr) return;
+    if (g == nullptr) return false;
   }
   while (!p->runq.push_back(g)) {
     // Full: move half of it, and g, to the global queue.
@@ -58,8 +58,9 @@ void runq_put(Processor* p, Goroutine* g, bool next) noexcept {
     if (n == 0) continue;
     batch[n++] = g;
     global_runq_put_batch(batch, n);
-    return;
+    return true;
   }
+  return false;
 }
 
 void acquire_p(Worker* w, Processor* p) noexcept {

@@ -97,11 +97,12 @@ struct alignas(64) Processor {
 // What the context that switched away asks its successor to finish.
 enum class SwitchAction : std::uint8_t {
   kNone,
-  kPark,          // run the park commit, maybe ready again
-  kRequeue,       // yield: back of the local queue
-  kExit,          // free the goroutine's stack
-  kSystemCall,    // run sys_fn on g0, then resume the goroutine
-  kBlockingExit,  // no processor after blocking(): queue it globally
+  kPark,           // run the park commit, maybe ready again
+  kRequeue,        // yield: back of the local queue
+  kRequeueGlobal,  // yield as if preempted: back of the global queue
+  kExit,           // free the goroutine's stack
+  kSystemCall,     // run sys_fn on g0, then resume the goroutine
+  kBlockingExit,   // no processor after blocking(): queue it globally
 };
 
 struct Worker {
@@ -299,7 +300,10 @@ void finish_switch(Worker* w) noexcept;
 void switch_away(Goroutine* self, SwitchAction action) noexcept;
 // The same, for a caller that has the current worker at hand.
 void switch_away(Worker* w, Goroutine* self, SwitchAction action) noexcept;
-void runq_put(Processor* p, Goroutine* g, bool next) noexcept;
+// Queues g on p (owner only; Go's runqput): as runnext when `next`, else
+// at the ring's tail. A full ring sends half of itself, and g, to the
+// global queue; returns whether it did.
+bool runq_put(Processor* p, Goroutine* g, bool next) noexcept;
 // Takes the goroutine p runs next (owner only; Go's runqget): runnext
 // first, unless it has won kRunnextBudget switches in a row, then the
 // ring's head, so a pair of goroutines handing a processor back and forth

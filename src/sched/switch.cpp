@@ -187,6 +187,14 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       runq_put(w->p, prev, false);
       break;
+    case SwitchAction::kRequeueGlobal:
+      note_requeued(w->p->schedtick.load(std::memory_order_relaxed), prev);
+      prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+      {
+        lock_guard lk(g_sched.lock);
+        global_put_locked(prev);
+      }
+      break;
     case SwitchAction::kExit:
       if (prev == w->locked_g) [[unlikely]] {
         w->locked_g = nullptr;

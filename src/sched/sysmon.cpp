@@ -14,10 +14,9 @@
 // in the kernel gets its spare at once: the spare uses a CPU the sleeper
 // leaves free. One stuck in a CPU loop gets a spare only when no other
 // processor is free to steal its queue: a spare would otherwise only add a
-// thread competing for the same CPUs (a goroutine starting a million others
-// in a loop counts as stuck while the other processors run them). Spares
-// are retired once the count wanted has stayed lower for kSpareLingerNs, so
-// a processor that switches again gives its spare back within two ticks:
+// thread competing for the same CPUs. Spares are retired once the count
+// wanted has stayed lower for kSpareLingerNs, so a processor that switches
+// again gives its spare back within two ticks:
 // until then more processors than GOMAXPROCS run goroutines, which a
 // program that asked for one CPU would see as a second one in use.
 //

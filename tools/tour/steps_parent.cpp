@@ -346,10 +346,8 @@ void step_pool_vs_spawn(Tour& t) {
           bytes_text(static_cast<double>(spawn.peak_rss_bytes)).c_str(),
           commas(spawn.num("peak_alive")).c_str());
     t.say(
-        "   (goro does not preempt: the spawning loop yields every %s spawns, as Go's scheduler would "
-        "preempt "
-        "it)\n",
-        commas(spawn.num("yield_every")).c_str());
+        "   (a plain loop of go(): goro does not preempt, but go() yields the loop whenever its\n"
+        "   processor's queue fills, as Go's scheduler would preempt it)\n");
   }
   const double all_at_once = static_cast<double>(n) * t.table.goro_bytes;
   if (std::isfinite(all_at_once)) {
@@ -368,7 +366,6 @@ void step_pool_vs_spawn(Tour& t) {
   };
   json::object spawn_json = figures(spawn);
   spawn_json.emplace_back("peak_alive", number(spawn.num("peak_alive")));
-  spawn_json.emplace_back("yield_every", number(spawn.num("yield_every")));
   json::object pool_json = figures(pool);
   pool_json.emplace_back("workers", number(pool.num("workers")));
   t.doc.emplace_back("pool_vs_spawn", json::object{
