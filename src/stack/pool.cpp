@@ -10,9 +10,10 @@
 // the kernel lazily, as Go's scavenger returns free heap memory (trim.cpp,
 // scavenge.cpp).
 //
-// Locks: each pool's spin lock (ClassPool::mu) guards its ring, cold list
-// and carving state; g_pools_mu guards the map of the rare pools of slots
-// over 120 MiB and the creation of pools.
+// Locks: each pool's spin lock (ClassPool::mu) guards its ring and cold
+// list, and its carve_mu its carving state (taken first when both are);
+// g_pools_mu guards the map of the rare pools of slots over 120 MiB and the
+// creation of pools.
 #include "stack/pool.hpp"
 
 #include <goro/lock_guard.hpp>
@@ -79,14 +80,14 @@ std::size_t find_limit(const std::vector<StackSpan>& v, std::size_t limit) noexc
 
 // At scale, a class's arenas are 1 GiB and guarded whole when mapped: see
 // arena.hpp (kBigArenaBytes) for why.
-bool next_arena_big(const ClassPool& p) noexcept GORO_REQUIRES(p.mu) {
+bool next_arena_big(const ClassPool& p) noexcept GORO_REQUIRES(p.carve_mu) {
   return p.arenas >= kSmallArenasPerClass && p.slot <= kHugeSpan && big_arenas_allowed();
 }
 
 // Installs the guards of every slot of a fresh big arena, for `limit`, before
 // any of its stacks is touched. A short count (a failed call) leaves the
 // rest to carve's batches.
-void guard_whole_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+void guard_whole_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.carve_mu) {
   const std::uint32_t slots = arena_at(p.arena).slots;
   p.guarded_limit = limit;
   while (p.guarded_end < slots) {
@@ -98,13 +99,16 @@ void guard_whole_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
 
 // Maps the class's next arena and makes it the one being carved; a big one
 // is guarded whole for `limit` at once.
-void add_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+void add_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.carve_mu) {
   bool big = next_arena_big(p);
-  const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
-  // Before mapping, so there is nothing to undo if it throws; doubling keeps
-  // a million stacks from copying the vectors once per arena.
-  if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
-  p.resident.reserve(need);
+  {
+    // Before mapping, so there is nothing to undo if it throws; doubling
+    // keeps a million stacks from copying the vectors once per arena.
+    lock_guard lock(p.mu);
+    const std::size_t need = p.carved_capacity + arena_slots(p.slot, big);
+    if (p.cold.capacity() < need) p.cold.reserve(std::max(need, 2 * p.cold.capacity()));
+    p.resident.reserve(need);
+  }
   std::uint32_t index;
   try {
     index = new_arena(p.cls, big);
@@ -117,12 +121,15 @@ void add_arena(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
   p.next_slot = 0;
   p.guarded_end = 0;
   p.populated_end = 0;
-  p.carved_capacity += arena_at(index).slots;
   ++p.arenas;
+  {
+    lock_guard lock(p.mu);
+    p.carved_capacity += arena_at(index).slots;
+  }
   if (big) guard_whole_arena(p, limit);
 }
 
-StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
+StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.carve_mu) {
   if (p.arena == UINT32_MAX || p.next_slot == arena_at(p.arena).slots) add_arena(p, limit);
   if (p.next_slot >= p.guarded_end) {
     // Guard the next slots in one go: a burst of spawns carves them one
@@ -146,13 +153,28 @@ StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
 
 // Any free stack of the class, best first: same limit resident or cold (no
 // syscall), then one needing a new guard size (resident ones have their
-// pages that become guard given back by fit_guard), then a new slot.
-StackSpan take_any(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.mu) {
-  if (std::size_t i = find_resident(p, limit); i != SIZE_MAX) return p.resident.take_from_newest(i);
-  if (std::size_t i = find_limit(p.cold, limit); i != SIZE_MAX) return pop_at(p.cold, i);
-  if (!p.resident.empty()) return p.resident.take_from_newest(0);
-  if (!p.cold.empty()) return pop_at(p.cold, p.cold.size() - 1);
-  return carve(p, limit);
+// pages that become guard given back by fit_guard). False if it has none.
+bool take_free(ClassPool& p, std::size_t limit, StackSpan* out) noexcept GORO_REQUIRES(p.mu) {
+  if (std::size_t i = find_resident(p, limit); i != SIZE_MAX) {
+    *out = p.resident.take_from_newest(i);
+  } else if (std::size_t j = find_limit(p.cold, limit); j != SIZE_MAX) {
+    *out = pop_at(p.cold, j);
+    return true;
+  } else if (!p.resident.empty()) {
+    *out = p.resident.take_from_newest(0);
+  } else if (!p.cold.empty()) {
+    *out = pop_at(p.cold, p.cold.size() - 1);
+    return true;
+  } else {
+    return false;
+  }
+  g_pooled_resident.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+bool take_free_locked(ClassPool& p, std::size_t limit, StackSpan* out) noexcept {
+  lock_guard lock(p.mu);
+  return take_free(p, limit, out);
 }
 
 }  // namespace
@@ -221,14 +243,11 @@ void pool_put(ClassPool& p, const StackSpan* spans, std::size_t n) noexcept {
 
 StackSpan acquire_from_pool(ClassPool& p, std::size_t limit) {
   StackSpan s;
-  bool was_resident;
-  {
-    lock_guard lock(p.mu);
-    std::size_t before = p.resident.size();
-    s = take_any(p, limit);
-    was_resident = p.resident.size() != before;
+  if (!take_free_locked(p, limit, &s)) {
+    lock_guard carving(p.carve_mu);
+    // Stacks may have come back while this thread waited for another carve.
+    if (!take_free_locked(p, limit, &s)) s = carve(p, limit);
   }
-  if (was_resident) g_pooled_resident.fetch_sub(1, std::memory_order_relaxed);
   try {
     fit_guard(s, limit);
   } catch (...) {

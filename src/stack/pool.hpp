@@ -13,7 +13,8 @@
 //   3. The same pool, "cold": every page given back, only the address range
 //      and the guard kept. Cold slots are reused before new ones are carved,
 //      so address space is recycled; they cost no memory beyond page tables.
-//   4. Never carved: the rest of the class's current arena.
+//   4. Never carved: the rest of the class's current arena (its own lock,
+//      ClassPool::carve_mu, since carving makes system calls).
 //
 // Invariants
 //   * A stack is in exactly one place: live (its goroutine), one cache bin,
@@ -37,6 +38,7 @@
 
 #include <goro/lock_guard.hpp>
 #include <goro/thread_annotations.hpp>
+#include "arch/mutex.hpp"
 #include "arch/spinlock.hpp"
 
 #include <atomic>
@@ -49,25 +51,29 @@ namespace goro::detail::stack_internal {
 
 struct ClassPool {
   explicit ClassPool(std::uint32_t c) : cls(c), slot(slot_size_of_class(c)) {}
-  // Short holds; only carving makes system calls under it: a guard call and
-  // a populate call per 64 slots, an mmap per arena, and the guards of a
-  // whole 1 GiB arena (about 1.3 ms for 4,681 default slots, once per arena).
+  // Short holds and no system call: the free lists.
   SpinLock mu;
   const std::uint32_t cls;
   const std::size_t slot;
   SpanRing resident GORO_GUARDED_BY(mu);
   std::vector<StackSpan> cold GORO_GUARDED_BY(mu);      // nothing resident
   std::size_t carved_capacity GORO_GUARDED_BY(mu) = 0;  // slots in all arenas of this class
+  // Carving makes system calls: a guard call and a populate call per 64
+  // slots, an mmap per arena, and the guards of a whole 1 GiB arena (about
+  // 1.3 ms for 4,681 default slots, once per arena). So it has a lock of
+  // its own, a blocking one, taken before `mu` when both are held: a
+  // processor refilling or spilling its cache never waits for a carve.
+  Mutex carve_mu;
   // The carving state: the arena being carved, its next slot, and the end
   // of the slots below it already guarded for guarded_limit.
-  std::uint32_t arena GORO_GUARDED_BY(mu) = UINT32_MAX;
-  std::uint32_t next_slot GORO_GUARDED_BY(mu) = 0;
-  std::uint32_t guarded_end GORO_GUARDED_BY(mu) = 0;
+  std::uint32_t arena GORO_GUARDED_BY(carve_mu) = UINT32_MAX;
+  std::uint32_t next_slot GORO_GUARDED_BY(carve_mu) = 0;
+  std::uint32_t guarded_end GORO_GUARDED_BY(carve_mu) = 0;
   // The end of the slots whose top pages were faulted in ahead of use
   // (populate_slot_tops), and how many arenas the class has.
-  std::uint32_t populated_end GORO_GUARDED_BY(mu) = 0;
-  std::uint32_t arenas GORO_GUARDED_BY(mu) = 0;
-  std::size_t guarded_limit GORO_GUARDED_BY(mu) = 0;
+  std::uint32_t populated_end GORO_GUARDED_BY(carve_mu) = 0;
+  std::uint32_t arenas GORO_GUARDED_BY(carve_mu) = 0;
+  std::size_t guarded_limit GORO_GUARDED_BY(carve_mu) = 0;
 };
 
 // Stacks in all resident rings; read without locks by the scavenger.
