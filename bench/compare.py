@@ -314,8 +314,9 @@ BEHIND_EXIT = ("exits make no system call since stacks are returned lazily (PERF
                "a million 224 KiB slots need 111,000 page-table pages, near that hypervisor's default shadow "
                "budget, so many visits still take a hypervisor fault; with `max_stack` at 48 KiB (64 KiB slots) "
                "the row measured 1.1 us before those two changes, Go's 2 KiB stacks need about 1,300 such pages")
-BEHIND_PARK = ("when the spawning goroutine outruns the processors that run its children, thousands of them wait in "
-               "the run queues at once, each on a stack of its own: " + BEHIND_START)
+BEHIND_PARK = ("a spawning loop yields whenever its processor's run queue fills (ARCHITECTURE.md, \"A spawn that "
+               "fills its processor's queue yields the spawner\"), so a few hundred children wait at most, but each "
+               "child that cannot reuse a free stack pays for a fresh one: " + BEHIND_START)
 ROWS = [
     ("bytes per parked task (VmRSS + VmPTE delta / N)", "park", "bytes_per_goroutine", None, " B",
      "a goroutine keeps one resident 4 KiB page plus the page-table share of its 224 KiB slot; Go's "
