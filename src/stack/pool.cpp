@@ -151,24 +151,26 @@ StackSpan carve(ClassPool& p, std::size_t limit) GORO_REQUIRES(p.carve_mu) {
   return s;
 }
 
+StackSpan take_resident(ClassPool& p, std::size_t i) noexcept GORO_REQUIRES(p.mu) {
+  g_pooled_resident.fetch_sub(1, std::memory_order_relaxed);
+  return p.resident.take_from_newest(i);
+}
+
 // Any free stack of the class, best first: same limit resident or cold (no
 // syscall), then one needing a new guard size (resident ones have their
 // pages that become guard given back by fit_guard). False if it has none.
 bool take_free(ClassPool& p, std::size_t limit, StackSpan* out) noexcept GORO_REQUIRES(p.mu) {
   if (std::size_t i = find_resident(p, limit); i != SIZE_MAX) {
-    *out = p.resident.take_from_newest(i);
+    *out = take_resident(p, i);
   } else if (std::size_t j = find_limit(p.cold, limit); j != SIZE_MAX) {
     *out = pop_at(p.cold, j);
-    return true;
   } else if (!p.resident.empty()) {
-    *out = p.resident.take_from_newest(0);
+    *out = take_resident(p, 0);
   } else if (!p.cold.empty()) {
     *out = pop_at(p.cold, p.cold.size() - 1);
-    return true;
   } else {
     return false;
   }
-  g_pooled_resident.fetch_sub(1, std::memory_order_relaxed);
   return true;
 }
 
