@@ -125,6 +125,52 @@ TEST(LockOsThread, ItsThreadRunsNothingElse) {
   EXPECT_EQ(intruders.load(), 0);
 }
 
+namespace {
+
+// go() yields a goroutine whose spawns fill its processor's queue; a locked
+// one must come back on its own thread, and its children run elsewhere.
+void spawn_loop_keeps_its_thread(int procs) {
+  const int children = static_cast<int>(goro_test::scaled(5000, 1000));
+  std::atomic<long> locked_tid{0};
+  std::atomic<int> moved{0};
+  std::atomic<int> intruders{0};
+  std::atomic<int> ran{0};
+  goro_test::run_on(procs, [&] {
+    goro::wait_group spawner_done;
+    goro::wait_group wg;
+    wg.add(children);
+    spawner_done.go([&] {
+      goro::lock_os_thread();
+      locked_tid = thread_id();
+      for (int i = 0; i < children; i++) {
+        goro::go([&] {
+          if (thread_id() == locked_tid) intruders++;
+          ran++;
+          wg.done();
+        });
+        if (thread_id() != locked_tid) moved++;
+      }
+      wg.wait();
+      goro::unlock_os_thread();
+    });
+    spawner_done.wait();
+    return 0;
+  });
+  EXPECT_EQ(moved.load(), 0) << "the locked spawner ran on another thread";
+  EXPECT_EQ(intruders.load(), 0) << "a child ran on the locked thread";
+  EXPECT_EQ(ran.load(), children);
+}
+
+}  // namespace
+
+TEST(LockOsThread, SpawnLoopKeepsItsThreadOneProcessor) {
+  spawn_loop_keeps_its_thread(1);
+}
+
+TEST(LockOsThread, SpawnLoopKeepsItsThreadTwoProcessors) {
+  spawn_loop_keeps_its_thread(2);
+}
+
 TEST(LockOsThread, CallsNest) {
   EXPECT_FALSE(goro::locked_os_thread()) << "outside a goroutine";
   goro_test::run_on(1, [] {
