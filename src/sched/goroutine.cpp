@@ -225,17 +225,21 @@ Goroutine* new_goroutine(const spawn_options& opts, void** storage, void* creato
   return g;
 }
 
+namespace {
+
 // The spawner whose spawn filled its processor's queue goes to the global
 // queue's back, so that its children queued so far run before it makes
 // more (at the back of its own queue it would wait for only half of them,
 // and the global queue would grow by the other half at each turn). Only a
 // goroutine running on its own stack yields: go() from a function on the
 // system stack carries on.
-static void yield_crowding_spawner(Worker* w) noexcept {
+void yield_crowding_spawner(Worker* w) noexcept {
   Goroutine* self = w->current;
   if (self == nullptr || !self->stack.contains(__builtin_frame_address(0))) return;
   switch_away(w, self, SwitchAction::kRequeueGlobal);
 }
+
+}  // namespace
 
 std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
   g->closure_ops = ops;
@@ -249,19 +253,17 @@ std::uint64_t start_goroutine(Goroutine* g, const ClosureOps* ops) noexcept {
   note_spawned(g);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   std::uint64_t id = g->id;
+  bool crowded = false;
   if (p != nullptr) {
     count_goroutines(p, 1);
-    if (runq_put(p, g, true)) {
-      wake_worker_if_needed();
-      yield_crowding_spawner(w);
-      return id;
-    }
+    crowded = runq_put(p, g, true);
   } else {
     g_sched.foreign_goroutines.fetch_add(1, std::memory_order_relaxed);
     Goroutine* one[1] = {g};
     global_runq_put_batch(one, 1);
   }
   wake_worker_if_needed();
+  if (crowded) yield_crowding_spawner(w);
   return id;
 }
 

@@ -190,10 +190,7 @@ Goroutine* finish_switch_returning(Worker* w) noexcept {
     case SwitchAction::kRequeueGlobal:
       note_requeued(w->p->schedtick.load(std::memory_order_relaxed), prev);
       prev->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-      {
-        lock_guard lk(g_sched.lock);
-        global_put_locked(prev);
-      }
+      global_runq_put_batch(&prev, 1);
       break;
     case SwitchAction::kExit:
       if (prev == w->locked_g) [[unlikely]] {
